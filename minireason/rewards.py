@@ -1,0 +1,193 @@
+"""Reward functions with TRL's signature: ``f(completions, **kwargs) -> list[float]``.
+
+``completions`` are strings (standard format) or lists of messages (conversational);
+TRL passes every data set column as a keyword list of the same length, plus
+``prompts`` and ``completion_ids``. Every function here is safe on untrusted text:
+linear-time string work only, never raises on odd input.
+
+``REWARDS`` maps names to functions with their default settings; ``get_reward(name,
+**settings)`` gives a configured copy (TRL logs it under the same name).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import unicodedata
+from typing import Any, Callable
+
+from minireason.tasks import task_from_row
+from minireason.tasks.base import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, completion_text
+
+RewardFunction = Callable[..., list[float]]
+
+
+def _prompt_text(prompt: Any) -> str:
+    return prompt if isinstance(prompt, str) else ""
+
+
+def _with_prefilled_think(text: str, prompt: Any) -> str:
+    """Base-model prompts end with ``<think>``: the completion starts inside the tag."""
+    if _prompt_text(prompt).rstrip().endswith(THINK_OPEN):
+        return THINK_OPEN + text
+    return text
+
+
+def is_well_formed(text: str) -> bool:
+    """Exactly ``<think>…</think>`` then ``<answer>…</answer>``, nothing else around them.
+
+    >>> is_well_formed("<think>3*4=12</think>\\n<answer>12</answer>")
+    True
+    >>> is_well_formed("<think>a</think><answer>1</answer><answer>2</answer>")
+    False
+    """
+    text = text.strip()
+    if not (text.startswith(THINK_OPEN) and text.endswith(ANSWER_CLOSE)):
+        return False
+    if any(text.count(tag) != 1 for tag in (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)):
+        return False
+    think_end, answer_start = text.find(THINK_CLOSE), text.find(ANSWER_OPEN)
+    return think_end < answer_start and not text[think_end + len(THINK_CLOSE) : answer_start].strip()
+
+
+def format_reward(completions: list, prompts: list | None = None, **kwargs) -> list[float]:
+    """1.0 for a well-formed ``<think>…</think><answer>…</answer>`` completion, else 0.0.
+
+    >>> format_reward(["<think>2+2=4</think><answer>4</answer>", "4"])
+    [1.0, 0.0]
+    >>> format_reward(["2+2=4</think><answer>4</answer>"], prompts=["…Assistant: <think>"])
+    [1.0]
+    """
+    prompts = prompts or [None] * len(completions)
+    return [
+        1.0 if is_well_formed(_with_prefilled_think(completion_text(c), p)) else 0.0
+        for c, p in zip(completions, prompts)
+    ]
+
+
+def _rows(n: int, kwargs: dict) -> list[dict]:
+    """Per-completion rows rebuilt from TRL's column-wise keyword lists."""
+    columns = {k: v for k, v in kwargs.items() if isinstance(v, list) and len(v) == n}
+    return [{k: v[i] for k, v in columns.items()} for i in range(n)]
+
+
+def accuracy_reward(completions: list, **kwargs) -> list[float]:
+    """The row's own task verifier: rows carry ``task`` and ``task_params`` columns.
+
+    >>> accuracy_reward(["<answer>(2 + 3) * 4</answer>", "<answer>2+3+4</answer>", "20"],
+    ...                 task=["countdown"] * 3, numbers=[[2, 3, 4]] * 3, target=[20] * 3)
+    [1.0, 0.1, 0.0]
+    """
+    rows = _rows(len(completions), kwargs)
+    if rows and "task" not in rows[0]:
+        raise ValueError("accuracy needs a 'task' column in the data set (rows from minireason.tasks have one)")
+    return [task_from_row(row["task"], row.get("task_params", "")).score(c, row) for c, row in zip(completions, rows)]
+
+
+# Language codes to the Unicode script names (the first word of a character's name).
+_SCRIPTS = {
+    "en": {"LATIN"}, "fr": {"LATIN"}, "de": {"LATIN"}, "es": {"LATIN"}, "it": {"LATIN"}, "pt": {"LATIN"},
+    "zh": {"CJK"}, "ja": {"CJK", "HIRAGANA", "KATAKANA"}, "ko": {"HANGUL"}, "ru": {"CYRILLIC"},
+    "uk": {"CYRILLIC"}, "ar": {"ARABIC"}, "hi": {"DEVANAGARI"}, "el": {"GREEK"}, "he": {"HEBREW"},
+}
+# Reasoning past this many characters is not read: the share over the first 20k is
+# the share, and the reward stays cheap on runaway completions.
+_LANGUAGE_SAMPLE_CHARS = 20_000
+
+
+@functools.lru_cache(maxsize=8192)
+def _script(char: str) -> str:
+    return unicodedata.name(char, "UNKNOWN").split(" ")[0]
+
+
+def _reasoning(text: str) -> str:
+    start, end = text.find(THINK_OPEN), text.find(THINK_CLOSE)
+    if end >= 0:
+        return text[start + len(THINK_OPEN) if 0 <= start < end else 0 : end]
+    return text
+
+
+def language_consistency_reward(completions: list, language: list | str = "en", prompts: list | None = None,
+                                **kwargs) -> list[float]:
+    """Share of the reasoning's letters written in the target language's script (R1).
+
+    The target comes from a ``language`` column, or the ``language`` setting (a code
+    such as ``en``, ``zh``, ``ru``, or a script name such as ``LATIN``). Reasoning with
+    no letters at all (pure arithmetic) scores 1.0.
+
+    >>> language_consistency_reward(["<think>Let me add: 3+4=7</think><answer>7</answer>",
+    ...                              "<think>先加 then add</think><answer>7</answer>"])
+    [1.0, 0.7777777777777778]
+    """
+    languages = language if isinstance(language, list) else [language] * len(completions)
+    prompts = prompts or [None] * len(completions)
+    scores = []
+    for completion, lang, prompt in zip(completions, languages, prompts):
+        scripts = _SCRIPTS.get(str(lang).lower(), {str(lang).upper()})
+        text = _reasoning(_with_prefilled_think(completion_text(completion), prompt))[:_LANGUAGE_SAMPLE_CHARS]
+        letters = [ch for ch in text if ch.isalpha()]
+        in_script = sum(1 for ch in letters if _script(ch) in scripts)
+        scores.append(in_script / len(letters) if letters else 1.0)
+    return scores
+
+
+def overlong_reward(completions: list, completion_ids: list | None = None, max_tokens: int = 1024,
+                    buffer_tokens: int = 256, **kwargs) -> list[float]:
+    """DAPO's soft overlong penalty: 0 up to ``max_tokens - buffer_tokens``, then falling
+    linearly to -1 at ``max_tokens`` (and -1 beyond). Counts tokens from
+    ``completion_ids`` when TRL passes them, else about four characters a token.
+
+    >>> overlong_reward(["x"] * 3, completion_ids=[[0] * 700, [0] * 896, [0] * 1100])
+    [0.0, -0.5, -1.0]
+    """
+    if completion_ids is not None:
+        lengths = [len(ids) for ids in completion_ids]
+    else:
+        lengths = [len(completion_text(c)) / 4 for c in completions]
+    free = max_tokens - buffer_tokens
+    return [0.0 if n <= free else max(-1.0, (free - n) / max(buffer_tokens, 1)) for n in lengths]
+
+
+def repetition_reward(completions: list, ngram: int = 3, max_penalty: float = -1.0, **kwargs) -> list[float]:
+    """Penalty for repeated word n-grams: ``max_penalty × (1 − unique / total)``.
+
+    >>> repetition_reward(["one two three four five", "la la la la la la la"])
+    [0.0, -0.8]
+    """
+    scores = []
+    for completion in completions:
+        words = completion_text(completion).split()
+        grams = list(zip(*(words[i:] for i in range(ngram))))
+        penalty = max_penalty * (1 - len(set(grams)) / len(grams)) if grams else 0.0
+        scores.append(penalty or 0.0)  # no -0.0 in logs
+    return scores
+
+
+REWARDS: dict[str, RewardFunction] = {
+    "format": format_reward,
+    "accuracy": accuracy_reward,
+    "language_consistency": language_consistency_reward,
+    "overlong": overlong_reward,
+    "repetition": repetition_reward,
+}
+
+
+def get_reward(name: str, **settings) -> RewardFunction:
+    """The reward ``name``; settings (e.g. ``max_tokens=512``) give a configured copy.
+
+    >>> get_reward("overlong", max_tokens=10, buffer_tokens=5)(["x"], completion_ids=[[0] * 8])
+    [-0.6]
+    """
+    if name not in REWARDS:
+        raise ValueError(f"unknown reward {name!r}; available rewards: {', '.join(REWARDS)}")
+    function = REWARDS[name]
+    allowed = [p for p in inspect.signature(function).parameters
+               if p not in ("completions", "prompts", "completion_ids", "kwargs")]
+    unknown = sorted(set(settings) - set(allowed))
+    if unknown:
+        raise ValueError(f"reward {name!r} has no setting(s) {unknown}; its settings are {allowed}")
+    if not settings:
+        return function
+    configured = functools.partial(function, **settings)
+    configured.__name__ = name  # TRL names its logged metrics after __name__
+    return configured

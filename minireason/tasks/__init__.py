@@ -1,0 +1,58 @@
+"""Tasks with exact verifiers: ``get_task(name, **params)`` -> generate rows, score completions.
+
+>>> task = get_task("countdown", num_numbers=3)
+>>> row = task.generate(1, seed=0)[0]
+>>> task.score(f"<think>…</think><answer>{row['solution']}</answer>", row)
+1.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+
+from minireason.tasks.arithmetic import Arithmetic
+from minireason.tasks.base import Task, extract_answer
+from minireason.tasks.countdown import Countdown
+from minireason.tasks.math_answers import MathAnswers
+
+_SCALAR_TYPES = {"int": int, "float": (int, float), "str": str}
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Countdown, Arithmetic, MathAnswers)}
+
+
+def get_task(name: str, **params) -> Task:
+    """The task called ``name``, with its parameters; a clear error lists what exists."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; available tasks: {', '.join(sorted(TASKS))}")
+    cls = TASKS[name]
+    known = cls.param_help()
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        listing = "\n".join(f"  {k}: {v}" for k, v in known.items())
+        raise ValueError(f"unknown parameter(s) {unknown} for task {name!r}; its parameters are:\n{listing}")
+    for field in dataclasses.fields(cls):  # annotations are strings (postponed evaluation)
+        value, expected = params.get(field.name), _SCALAR_TYPES.get(field.type)
+        if field.name in params and expected and (isinstance(value, bool) or not isinstance(value, expected)):
+            raise ValueError(f"{name}.{field.name} must be {field.type}, got {value!r}")
+    return cls(**params)
+
+
+@functools.lru_cache(maxsize=64)
+def task_from_row(name: str, params_json: str = "") -> Task:
+    """The task a data set row came from (rows carry ``task`` and ``task_params``)."""
+    params = json.loads(params_json) if params_json else {}
+    return get_task(name, **params)
+
+
+def describe_tasks() -> str:
+    """Human-readable listing of every task and its parameters with defaults."""
+    lines = []
+    for name, cls in sorted(TASKS.items()):
+        lines.append(f"{name}: {cls.description}")
+        for field in dataclasses.fields(cls):
+            lines.append(f"    {field.name} = {field.default!r}  {field.metadata.get('help', '')}")
+    return "\n".join(lines)
+
+
+__all__ = ["TASKS", "Task", "get_task", "task_from_row", "describe_tasks", "extract_answer"]

@@ -1,0 +1,168 @@
+"""What every task shares: answer-tag extraction, prompt framing, the scoring scale.
+
+A task owns three things in one module: a generator (``generate(n, seed)`` -> rows),
+the prompt each row carries, and a verifier (``score(completion, row)`` -> float).
+Completions are untrusted model output, so everything here is linear-time string
+work: no regex that can backtrack, no ``eval``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, ClassVar
+
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+# The instruction every task appends, so that rewards and verifiers see one format.
+FORMAT_INSTRUCTION = (
+    "First reason step by step inside <think> </think> tags. "
+    "Then give only the final answer inside <answer> </answer> tags."
+)
+
+
+def extract_answer(completion: str) -> str | None:
+    """Return the text inside the last complete ``<answer>…</answer>`` pair, or None.
+
+    "Last complete pair" means the last ``<answer>`` that a ``</answer>`` follows, and the
+    first ``</answer>`` after it. Two ``rfind`` calls, so a 10 MB completion costs
+    milliseconds whatever it holds (a non-greedy regex is quadratic on ``<answer>`` spam).
+
+    >>> extract_answer("<think>2+2</think><answer> 4 </answer>")
+    ' 4 '
+    >>> extract_answer("<answer>1</answer> then <answer>2</answer>")
+    '2'
+    >>> extract_answer("<answer>unclosed") is None
+    True
+    """
+    if not isinstance(completion, str):
+        return None
+    last_close = completion.rfind(ANSWER_CLOSE)
+    if last_close < 0:
+        return None
+    start = completion.rfind(ANSWER_OPEN, 0, last_close)
+    if start < 0:
+        return None
+    start += len(ANSWER_OPEN)
+    return completion[start : completion.find(ANSWER_CLOSE, start)]
+
+
+def completion_text(completion: Any) -> str:
+    """Text of a TRL completion: a plain string, or a conversational list of messages.
+
+    >>> completion_text([{"role": "assistant", "content": "hi"}])
+    'hi'
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list):
+        return "".join(
+            m.get("content", "") if isinstance(m, dict) and isinstance(m.get("content"), str) else ""
+            for m in completion
+        )
+    if isinstance(completion, dict) and isinstance(completion.get("content"), str):
+        return completion["content"]
+    return ""
+
+
+def base_model_prompt(question: str) -> str:
+    """Prompt for a base (non-chat) model, in the spirit of the R1-Zero template.
+
+    It ends inside the think tag, so the completion starts with the reasoning; the
+    ``format`` reward knows this (it reads the prompt) and adds the tag back.
+    """
+    return (
+        "A user asks a question and the assistant solves it. The assistant first thinks "
+        "about the reasoning process, then gives the answer. The reasoning is enclosed in "
+        "<think> </think> tags and the answer in <answer> </answer> tags.\n"
+        f"User: {question}\nAssistant: <think>"
+    )
+
+
+@dataclasses.dataclass
+class Task:
+    """Base class: subclasses are dataclasses whose fields are the task's parameters."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    correct_score: float = dataclasses.field(default=1.0, metadata={"help": "Score of a correct answer."})
+    format_score: float = dataclasses.field(
+        default=0.1, metadata={"help": "Score when an answer tag is there but the answer is wrong or invalid."}
+    )
+    no_answer_score: float = dataclasses.field(default=0.0, metadata={"help": "Score when no answer tag is there."})
+
+    # -- what subclasses provide -------------------------------------------------------
+    def _make_row(self, rng, index: int) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def question(self, row: dict) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def score_answer(self, answer: str, row: dict) -> bool:  # pragma: no cover - abstract
+        """True when the extracted answer text is correct for the row. Must never raise."""
+        raise NotImplementedError
+
+    # -- shared behaviour --------------------------------------------------------------
+    def generate(self, n: int, seed: int = 0) -> list[dict]:
+        """``n`` rows; the same ``(n, seed)`` and parameters give the same rows."""
+        import random
+
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        rng = random.Random(f"{self.name}:{seed}")
+        rows = []
+        for i in range(n):
+            row = self._make_row(rng, i)
+            row["id"] = f"{self.name}-s{seed}-{i}"
+            rows.append(self.with_prompts(row))
+        return rows
+
+    def with_prompts(self, row: dict) -> dict:
+        """Add the chat prompt, the base-model prompt and the task's identity to a row."""
+        question = self.question(row)
+        row["prompt"] = [{"role": "user", "content": f"{question}\n{FORMAT_INSTRUCTION}"}]
+        row["prompt_base"] = base_model_prompt(question)
+        row["task"] = self.name
+        row["task_params"] = self.params_json()
+        return row
+
+    def score(self, completion: Any, row: dict) -> float:
+        """Reward for one completion: ``correct_score``, ``format_score`` or ``no_answer_score``.
+
+        Never raises, whatever the completion holds.
+        """
+        answer = extract_answer(completion_text(completion))
+        if answer is None:
+            return self.no_answer_score
+        try:
+            correct = self.score_answer(answer, row)
+        except Exception:  # a verifier bug must not kill a training run; treat as wrong
+            correct = False
+        return self.correct_score if correct else self.format_score
+
+    def params(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def params_json(self) -> str:
+        return json.dumps(self.params(), sort_keys=True)
+
+    @classmethod
+    def param_help(cls) -> dict[str, str]:
+        return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+
+def int_range(value: Any, field: str) -> tuple[int, int]:
+    """Normalise ``3`` or ``[3, 4]`` (inclusive) to ``(lo, hi)``, with a clear error."""
+    if isinstance(value, bool):
+        raise ValueError(f"{field} must be an int or a [min, max] pair, got {value!r}")
+    if isinstance(value, int):
+        value = (value, value)
+    try:
+        lo, hi = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{field} must be an int or a [min, max] pair, got {value!r}") from None
+    if lo > hi:
+        raise ValueError(f"{field}: min {lo} is above max {hi}")
+    return lo, hi

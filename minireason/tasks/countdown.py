@@ -1,0 +1,291 @@
+"""Countdown (TinyZero's task): reach a target with each given number used once.
+
+Generator: numbers and target are drawn uniformly (TinyZero's Countdown-Tasks-3to4
+ranges by default), then the solver must find an equation or the draw is redone, so
+every row is solvable and carries one solution.
+
+Verifier: TinyZero's rules (``+ - * /``, parentheses, each number exactly once, the
+value within 1e-5 of the target), evaluated without ``eval``. The answer is tokenised
+by hand, the multiset of literals is checked *before* any arithmetic, and the
+expression is evaluated exactly with ``Fraction`` by an iterative shunting-yard, so
+power towers, deep nesting, huge literals and code injection all cost microseconds
+and score as invalid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+import numpy as np
+
+from minireason.tasks.base import Task, int_range
+
+# An answer longer than this is invalid without being parsed. Six numbers below 1000
+# with every operator and bracket fit in well under 200 characters.
+MAX_EXPRESSION_CHARS = 512
+MAX_LITERAL_DIGITS = 12
+TOLERANCE = 1e-5
+
+_OPERATORS = "+-*/"
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "pos": 3}
+
+
+class InvalidExpression(ValueError):
+    """The answer is not a well-formed Countdown expression."""
+
+
+def tokenize(expression: str) -> list[str]:
+    """Split into integer literals (ASCII digits only), operators and parentheses.
+
+    >>> tokenize("(12 + 3)*4")
+    ['(', '12', '+', '3', ')', '*', '4']
+    """
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise InvalidExpression("expression too long")
+    tokens: list[str] = []
+    i, n = 0, len(expression)
+    while i < n:
+        ch = expression[i]
+        if ch in " \t\n\r":
+            i += 1
+        elif "0" <= ch <= "9":
+            j = i
+            while j < n and "0" <= expression[j] <= "9":
+                j += 1
+            if j - i > MAX_LITERAL_DIGITS:
+                raise InvalidExpression("integer literal too long")
+            tokens.append(expression[i:j])
+            i = j
+        elif ch in _OPERATORS or ch in "()":
+            tokens.append(ch)
+            i += 1
+        else:
+            raise InvalidExpression(f"character {ch!r} is not allowed")
+    if not tokens:
+        raise InvalidExpression("empty expression")
+    return tokens
+
+
+def evaluate(tokens: list[str]) -> Fraction:
+    """Exact value of a token list; unary minus and plus are allowed, as in TinyZero.
+
+    >>> evaluate(tokenize("(1 + 2) / 3 - -4"))
+    Fraction(5, 1)
+    """
+    output: list[Fraction] = []
+    stack: list[str] = []
+
+    def apply(op: str) -> None:
+        if op in ("neg", "pos"):
+            if not output:
+                raise InvalidExpression("operator without operand")
+            if op == "neg":
+                output[-1] = -output[-1]
+            return
+        if len(output) < 2:
+            raise InvalidExpression("operator without operand")
+        b, a = output.pop(), output.pop()
+        if op == "+":
+            output.append(a + b)
+        elif op == "-":
+            output.append(a - b)
+        elif op == "*":
+            output.append(a * b)
+        else:
+            if b == 0:
+                raise InvalidExpression("division by zero")
+            output.append(a / b)
+
+    expect_operand = True
+    for tok in tokens:
+        if tok.isdigit():
+            if not expect_operand:
+                raise InvalidExpression("two numbers in a row")
+            output.append(Fraction(int(tok)))
+            expect_operand = False
+        elif tok == "(":
+            if not expect_operand:
+                raise InvalidExpression("missing operator before '('")
+            stack.append(tok)
+        elif tok == ")":
+            if expect_operand:
+                raise InvalidExpression("empty brackets or dangling operator")
+            while stack and stack[-1] != "(":
+                apply(stack.pop())
+            if not stack:
+                raise InvalidExpression("unbalanced ')'")
+            stack.pop()
+        else:  # + - * /
+            if expect_operand:
+                if tok not in "+-":
+                    raise InvalidExpression(f"operator {tok!r} without left operand")
+                stack.append("neg" if tok == "-" else "pos")  # unary: right-associative, nothing to pop
+                continue
+            while stack and stack[-1] != "(" and _PRECEDENCE[stack[-1]] >= _PRECEDENCE[tok]:
+                apply(stack.pop())
+            stack.append(tok)
+            expect_operand = True
+    if expect_operand:
+        raise InvalidExpression("expression ends with an operator")
+    while stack:
+        op = stack.pop()
+        if op == "(":
+            raise InvalidExpression("unbalanced '('")
+        apply(op)
+    if len(output) != 1:  # pragma: no cover - the checks above make this unreachable
+        raise InvalidExpression("malformed expression")
+    return output[0]
+
+
+def check_equation(expression: str, numbers: list[int], target: int) -> bool:
+    """True if ``expression`` uses exactly ``numbers`` (each once) and equals ``target``.
+
+    >>> check_equation("(44 - 19) * 4 - 2", [44, 19, 4, 2], 98)
+    True
+    >>> check_equation("44**19**35", [44, 19, 35], 98)
+    False
+    """
+    try:
+        tokens = tokenize(expression)
+        literals = sorted(int(t) for t in tokens if t.isdigit())
+        if literals != sorted(numbers):
+            return False
+        value = evaluate(tokens)
+    except InvalidExpression:
+        return False
+    return abs(value - target) <= TOLERANCE
+
+
+_SYMBOLS = ("+", "*", "-", "-", "/", "/")
+_SWAPPED = (False, False, False, True, False, True)  # b - a and b / a write b first
+_SOLUTION_TOLERANCE = 1e-6
+
+
+def _outer_ops(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Shape (6, len(a), len(b)): a+b, a*b, a-b, b-a, a/b, b/a; a division by zero gives nan."""
+    x, y = a[:, None], b[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.stack(np.broadcast_arrays(x + y, x * y, x - y, y - x, x / y, y / x))
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _splits(mask: int):
+    """Each unordered split of a bit mask into two non-empty halves, once."""
+    sub = (mask - 1) & mask
+    while sub:
+        if sub < mask ^ sub:
+            yield sub, mask ^ sub
+        sub = (sub - 1) & mask
+
+
+def reachable_values(numbers: list[int]) -> dict[int, np.ndarray]:
+    """For each subset of ``numbers`` (a bit mask), every value its equations reach.
+
+    A subset DP: a set's values are all ops between the values of its two halves, over
+    every split. Values within 1e-9 merge (far inside the verifier's 1e-5 tolerance) but
+    are kept unrounded, so chains like 8 / (3 - 8 / 3) = 24 stay exact enough.
+    """
+    table = {1 << i: np.array([float(x)]) for i, x in enumerate(numbers)}
+    for mask in range(1, 1 << len(numbers)):
+        if mask in table:
+            continue
+        values = np.concatenate([_outer_ops(table[s], table[o]).ravel() for s, o in _splits(mask)])
+        values = values[~np.isnan(values)]
+        _, first = np.unique(np.round(values, 9), return_index=True)
+        table[mask] = values[first]
+    return table
+
+
+def _equation(numbers: list[int], table: dict[int, np.ndarray], mask: int, value: float) -> str | None:
+    """Rebuild one equation for ``value`` over ``mask``, walking back down the DP table."""
+    if mask & (mask - 1) == 0:
+        return str(numbers[mask.bit_length() - 1])
+    for sub, other in _splits(mask):
+        a, b = table[sub], table[other]
+        for op, i, j in zip(*np.nonzero(np.abs(_outer_ops(a, b) - value) < _SOLUTION_TOLERANCE)):
+            left = _equation(numbers, table, sub, a[i])
+            right = _equation(numbers, table, other, b[j])
+            if left and right:
+                if _SWAPPED[op]:
+                    left, right = right, left
+                return f"({left} {_SYMBOLS[op]} {right})"
+    return None
+
+
+def _solution(numbers: list[int], table: dict[int, np.ndarray], target: int) -> str | None:
+    equation = _equation(numbers, table, (1 << len(numbers)) - 1, float(target))
+    return equation if equation and check_equation(equation, numbers, target) else None
+
+
+def solve(numbers: list[int], target: int) -> str | None:
+    """One equation over all ``numbers`` that equals ``target``, or None if there is none.
+
+    Complete under TinyZero's rules (non-integer intermediate steps are allowed), and
+    every equation it returns has passed the exact verifier.
+
+    >>> solve([3, 8, 3, 8], 24)
+    '(8 / (3 - (8 / 3)))'
+    >>> solve([1, 1, 1], 100) is None
+    True
+    """
+    return _solution(numbers, reachable_values(numbers), target)
+
+
+@dataclasses.dataclass
+class Countdown(Task):
+    name = "countdown"
+    description = "Combine the given numbers with + - * / to reach the target (TinyZero)."
+
+    num_numbers: tuple[int, int] = dataclasses.field(
+        default=(3, 4), metadata={"help": "How many numbers per problem: an int or an inclusive [min, max]."}
+    )
+    min_number: int = dataclasses.field(default=1, metadata={"help": "Smallest number drawn."})
+    max_number: int = dataclasses.field(default=100, metadata={"help": "Largest number drawn."})
+    min_target: int = dataclasses.field(default=1, metadata={"help": "Smallest target drawn."})
+    max_target: int = dataclasses.field(default=100, metadata={"help": "Largest target drawn."})
+    max_draws: int = dataclasses.field(
+        default=10_000, metadata={"help": "Draws per problem before giving up (ranges with no solvable draw)."}
+    )
+
+    def __post_init__(self):
+        self.num_numbers = int_range(self.num_numbers, "num_numbers")
+        if self.num_numbers[0] < 2 or self.num_numbers[1] > 6:
+            raise ValueError(f"num_numbers must lie in [2, 6], got {list(self.num_numbers)}")
+        if not 0 <= self.min_number <= self.max_number:
+            raise ValueError(f"need 0 <= min_number <= max_number, got {self.min_number}, {self.max_number}")
+        if self.min_target > self.max_target:
+            raise ValueError(f"min_target {self.min_target} is above max_target {self.max_target}")
+        if self.max_number >= 10**MAX_LITERAL_DIGITS or max(abs(self.min_target), abs(self.max_target)) >= 10**9:
+            raise ValueError("numbers and targets must stay below the verifier's literal limit")
+
+    def _make_row(self, rng, index: int) -> dict:
+        # Numbers uniform, then the target uniform among the in-range integers they can
+        # reach. (Drawing both and rejecting unsolvable pairs, ~90% of 3-4 number draws,
+        # costs ten times more for the same ranges.)
+        for _ in range(self.max_draws):
+            count = rng.randint(*self.num_numbers)
+            numbers = [rng.randint(self.min_number, self.max_number) for _ in range(count)]
+            table = reachable_values(numbers)
+            reached = table[(1 << count) - 1]
+            near = np.round(reached)
+            hits = np.unique(near[(np.abs(reached - near) < _SOLUTION_TOLERANCE)
+                                  & (near >= self.min_target) & (near <= self.max_target)])
+            if len(hits):
+                target = int(hits[rng.randrange(len(hits))])
+                solution = _solution(numbers, table, target)
+                if solution:
+                    return {"numbers": numbers, "target": target, "solution": solution}
+        raise RuntimeError(
+            f"no solvable Countdown problem in {self.max_draws} draws with {self.params()}; widen the ranges"
+        )
+
+    def question(self, row: dict) -> str:
+        return (
+            f"Using the numbers {row['numbers']}, write an equation that equals {row['target']}. "
+            "Use each number exactly once, with + - * / and parentheses."
+        )
+
+    def score_answer(self, answer: str, row: dict) -> bool:
+        return check_equation(answer, list(row["numbers"]), int(row["target"]))
