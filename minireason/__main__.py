@@ -1,0 +1,3 @@
+from minireason.cli import main
+
+main()
