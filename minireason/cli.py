@@ -11,6 +11,7 @@ from pathlib import Path
 EPILOG = """\
 examples:
   minireason demo                                   # the CPU demo on the embedded SmolLM2-135M
+  minireason train recipes/smollm2-135m/grpo-countdown/cpu.yaml --max_steps 20
   minireason tasks                                  # list tasks and their parameters
   minireason data generate --task countdown --n 17000 --out countdown.jsonl
   minireason data generate --task arithmetic --param op=add --param digits=2 --n 5
@@ -85,31 +86,27 @@ def cmd_model_prepare(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    """Evaluate the embedded model on held-out problems and write a JSON report."""
-    from minireason.evaluation import evaluate
-    from minireason.models import load_model
-    from minireason.tasks import get_task
+    """The R1 story on the embedded SmolLM2-135M, on CPU, in about 15 minutes: evaluate the base model on
+    held-out 2-digit additions, cold-start SFT, GRPO, evaluate again; print a before/after table and
+    write a reward curve (PNG) and a JSON report. Recipe options can follow (e.g. --max_steps 20)."""
+    from minireason.demo import run_demo
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    task = get_task("arithmetic", op="add", digits=2)
-    # Seed 1 is the held-out set; training data (seed 0) never overlaps it by id.
-    rows = task.generate(args.n_problems, seed=1)
-    print(f"Loading {args.model}…", file=sys.stderr)
-    model, tokenizer = load_model(args.model)
-    print(f"Base model on {len(rows)} held-out 2-digit additions (greedy, {args.max_new_tokens} new tokens):",
-          file=sys.stderr)
-    result = evaluate(model, tokenizer, rows, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    summary = result.summary()
-    print(f"\n{'stage':<12}{'accuracy':>10}{'format':>10}{'tokens':>10}{'seconds':>10}")
-    print(f"{'base':<12}{summary['accuracy']:>10.1%}{summary['format_rate']:>10.1%}"
-          f"{summary['mean_tokens']:>10.1f}{summary['seconds']:>10.1f}")
-    report = {"model": args.model, "task": task.params(), "stages": {"base": summary},
-              "samples": {"base": result.samples[: args.keep_samples]}}
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    print(f"\nreport: {out / 'report.json'}")
-    example = result.samples[0]
-    print(f"example completion ({'correct' if example['correct'] else 'wrong'}):\n{example['completion'][:400]}")
+    try:
+        run_demo(args.out, args.overrides, pure_rl=args.pure_rl)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+def cmd_train(args) -> None:
+    """Train from a recipe YAML; any recipe option can follow as a flag (--max_steps 2)."""
+    from minireason.recipes import load_recipe, run
+
+    try:
+        stages = load_recipe(args.recipe, args.overrides)
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}") from None
+    for summary in run(stages):
+        print(json.dumps(summary, indent=2))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,16 +118,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="run the CPU demo on the embedded SmolLM2-135M",
-                               description=cmd_demo.__doc__)
-    demo.add_argument("--model", default="smollm2-135m", help="model name, hub id or folder (default: %(default)s)")
-    demo.add_argument("--n-problems", type=int, default=64, help="held-out problems (default: %(default)s)")
-    demo.add_argument("--max-new-tokens", type=int, default=96,
-                      help="generation budget per problem (default: %(default)s)")
-    demo.add_argument("--batch-size", type=int, default=16, help="prompts per generate call (default: %(default)s)")
-    demo.add_argument("--keep-samples", type=int, default=16, help="completions kept in the report")
+    demo = commands.add_parser("demo", help="run the CPU demo on the embedded SmolLM2-135M (~15 min)",
+                               description=cmd_demo.__doc__,
+                               epilog="recipe: recipes/smollm2-135m/sft-then-grpo/cpu.yaml; "
+                                      "example: minireason demo --pure-rl --max_steps 20")
     demo.add_argument("--out", default="outputs/demo", help="report folder (default: %(default)s)")
+    demo.add_argument("--pure-rl", action="store_true",
+                      help="also run GRPO from the base model without the cold start (R1-Zero; ~10 more minutes)")
+    demo.add_argument("overrides", nargs=argparse.REMAINDER, help="recipe options, e.g. --max_steps 20")
     demo.set_defaults(func=cmd_demo)
+
+    train = commands.add_parser(
+        "train", help="train from a recipe: GRPO, SFT, or SFT then GRPO",
+        description="Train from a recipe YAML (recipes/<model>/<method>/<hardware>.yaml). Every field of the "
+                    "recipe's config (TRL's GRPOConfig/SFTConfig plus minireason's model, task and reward "
+                    "options) can be overridden by a flag after the file. A killed run, started again with the "
+                    "same command, resumes from its last checkpoint.",
+        epilog="example: minireason train recipes/smollm2-135m/grpo-countdown/cpu.yaml --max_steps 20 "
+               "--learning_rate 2e-5")
+    train.add_argument("recipe", help="recipe YAML file")
+    train.add_argument("overrides", nargs=argparse.REMAINDER, help="--option value pairs")
+    train.set_defaults(func=cmd_train)
 
     tasks = commands.add_parser("tasks", help="list the tasks and their parameters")
     tasks.set_defaults(func=cmd_tasks)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import unicodedata
 from typing import Any, Callable
 
@@ -166,12 +167,33 @@ def repetition_reward(completions: list, ngram: int = 3, max_penalty: float = -1
     return scores
 
 
+# Self-verification phrases: R1-Zero's "aha moment" shows up as these in the reasoning.
+_REFLECTION = re.compile(
+    r"\b(wait|hmm|let me (?:check|verify|re-?check|double-check|re-?evaluate|reconsider|try again)|"
+    r"double-check|re-?check|that(?:'s| is) (?:wrong|not right|incorrect)|i made a mistake|on second thought)\b",
+    re.IGNORECASE,
+)
+
+
+def reflection_reward(completions: list, **kwargs) -> list[float]:
+    """1.0 when the completion checks or corrects itself ("wait", "let me check", …), else 0.0.
+
+    Used with weight 0 by the recipes, so its logged mean is the share of completions that
+    reflect (the "aha" signal) without changing what is optimised.
+
+    >>> reflection_reward(["3+4=8. Wait, 3+4=7.", "3+4=7.", "Let me double-check: yes."])
+    [1.0, 0.0, 1.0]
+    """
+    return [1.0 if _REFLECTION.search(completion_text(c)[:_REPETITION_SAMPLE_CHARS]) else 0.0 for c in completions]
+
+
 REWARDS: dict[str, RewardFunction] = {
     "format": format_reward,
     "accuracy": accuracy_reward,
     "language_consistency": language_consistency_reward,
     "overlong": overlong_reward,
     "repetition": repetition_reward,
+    "reflection": reflection_reward,
 }
 
 

@@ -60,11 +60,15 @@ def test_bad_input_gives_clear_errors(args, message):
     assert result.returncode != 0 and message in result.stderr
 
 
-def test_demo_writes_a_report(tmp_path, tiny_model_path):
-    result = run("demo", "--model", "tiny", "--n-problems", "4", "--max-new-tokens", "8", "--out", str(tmp_path))
-    assert result.returncode == 0, result.stderr
+def test_demo_runs_every_stage_and_writes_a_report(tmp_path, tiny_model_path):
+    result = run("demo", "--out", str(tmp_path), "--pure-rl", "--model", "tiny", "--max_steps", "2",
+                 "--n_train", "8", "--n_eval", "3", "--eval_max_new_tokens", "4", "--max_completion_length", "6",
+                 "--report_to", "none")
+    assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
-    base = report["stages"]["base"]
-    assert base["n"] == 4 and base["accuracy"] == 0.0  # a random model cannot add
-    assert 1 <= base["mean_tokens"] <= 8
-    assert len(report["samples"]["base"]) == 4 and "accuracy" in result.stdout
+    assert list(report["stages"]) == ["base", "after SFT", "after SFT + GRPO", "pure RL (GRPO only)"]
+    for stage in report["stages"].values():
+        assert stage["n"] == 3 and 0.0 <= stage["accuracy"] <= 1.0 and 1 <= stage["mean_tokens"] <= 4
+    assert [step for step, _ in report["reward_curves"]["SFT then GRPO"]] == [1, 2]
+    assert (tmp_path / "reward_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert "after SFT + GRPO" in result.stdout

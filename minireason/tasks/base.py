@@ -104,6 +104,10 @@ class Task:
         """True when the extracted answer text is correct for the row. Must never raise."""
         raise NotImplementedError
 
+    def reference_completion(self, row: dict) -> str:
+        """A short correct ``<think>…</think><answer>…</answer>`` completion (cold-start SFT data)."""
+        raise NotImplementedError(f"the {self.name} task has no reference solutions to write traces from")
+
     # -- shared behaviour --------------------------------------------------------------
     def generate(self, n: int, seed: int = 0) -> list[dict]:
         """``n`` rows; the same ``(n, seed)`` and parameters give the same rows."""

@@ -289,3 +289,13 @@ class Countdown(Task):
 
     def score_answer(self, answer: str, row: dict) -> bool:
         return check_equation(answer, list(row["numbers"]), int(row["target"]))
+
+    def reference_completion(self, row: dict) -> str:
+        r"""The stored solution, with a line of reasoning that checks it.
+
+        >>> Countdown().reference_completion({"numbers": [2, 3, 4], "target": 20, "solution": "((2 + 3) * 4)"})
+        '<think>I need 20 from [2, 3, 4], each number once. Try ((2 + 3) * 4): it uses every number once and equals 20.</think>\n<answer>((2 + 3) * 4)</answer>'
+        """
+        solution, target = row["solution"], row["target"]
+        return (f"<think>I need {target} from {row['numbers']}, each number once. Try {solution}: it uses every "
+                f"number once and equals {target}.</think>\n<answer>{solution}</answer>")

@@ -1,0 +1,73 @@
+"""Recipes: one typed config per method, from YAML, flags or Python, and the code that runs it.
+
+>>> from minireason.recipes import load_recipe                                  # doctest: +SKIP
+>>> stages = load_recipe("recipes/smollm2-135m/grpo-countdown/cpu.yaml", ["--max_steps", "2"])  # doctest: +SKIP
+>>> run(stages)                                                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from minireason.recipes import grpo, sft
+from minireason.recipes.grpo import GRPORecipe
+from minireason.recipes.sft import SFTRecipe
+
+RECIPES = {"grpo": GRPORecipe, "sft": SFTRecipe}
+TRAINERS = {"grpo": grpo.train, "sft": sft.train}
+METHODS = ("grpo", "sft", "sft-then-grpo")
+
+
+def _parse(cls, values: dict, overrides: list[str]) -> tuple[object, set[str]]:
+    """A config of ``cls`` from YAML values then flags; returns it and the flags it used."""
+    from trl import TrlParser
+
+    parser = TrlParser((cls,), allow_abbrev=False)  # a typo must fail, not match a longer option
+    unused = parser.set_defaults_with_config(**values)
+    if unused:
+        raise ValueError(f"unknown option(s) for {cls.__name__}: {unused}")
+    config, remaining = parser.parse_args_into_dataclasses(args=list(overrides), return_remaining_strings=True)
+    used = {flag for flag in overrides if flag.startswith("--") and flag not in remaining}
+    return config, used
+
+
+def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
+    """The stage configs of a recipe: one for grpo or sft, two (sft, then grpo) for sft-then-grpo.
+
+    ``source`` is a YAML path or a dict; ``overrides`` are flags such as ``--max_steps 2``
+    (applied to every stage that has that option).
+    """
+    values = dict(source) if isinstance(source, dict) else yaml.safe_load(Path(source).read_text())
+    if not isinstance(values, dict):
+        raise ValueError(f"{source}: a recipe must be a YAML mapping")
+    method = values.get("method", "grpo")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method != "sft-then-grpo":
+        config, used = _parse(RECIPES[method], values, overrides)
+        stages = [config]
+    else:
+        overrides = list(overrides)
+        shared = {k: v for k, v in values.items() if k not in ("sft", "grpo")}
+        root = Path(shared.pop("output_dir", "outputs/sft-then-grpo"))
+        if "--output_dir" in overrides:  # the root of both stages, not one stage's folder
+            at = overrides.index("--output_dir")
+            root = Path(overrides[at + 1])
+            del overrides[at : at + 2]
+        sft_values = {**shared, **values.get("sft", {}), "method": "sft", "output_dir": str(root / "sft")}
+        grpo_values = {**shared, **values.get("grpo", {}), "method": "grpo", "output_dir": str(root / "grpo"),
+                       "adapter": str(root / "sft" / "final")}
+        sft_config, sft_used = _parse(SFTRecipe, sft_values, overrides)
+        grpo_config, grpo_used = _parse(GRPORecipe, grpo_values, overrides)
+        stages, used = [sft_config, grpo_config], sft_used | grpo_used
+    unknown = [flag for flag in overrides if flag.startswith("--") and flag not in used]
+    if unknown:
+        raise ValueError(f"unknown option(s) {unknown}; every field of the recipe config (TRL's GRPOConfig or SFTConfig, plus minireason's) is an option")
+    return stages
+
+
+def run(stages: list) -> list[dict]:
+    """Run each stage in order; returns each stage's summary."""
+    return [TRAINERS[stage.method](stage) for stage in stages]

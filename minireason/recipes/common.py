@@ -1,0 +1,181 @@
+"""What every recipe shares: model/task arguments, CPU-safe defaults, W&B, resume, cost.
+
+A recipe config is one dataclass: ``RecipeArgs`` (this file) plus TRL's own config
+(``GRPOConfig`` or ``SFTConfig``), so every TRL option is a recipe option too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import yaml
+from transformers import TrainerCallback
+
+from minireason.tasks import get_task
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclasses.dataclass
+class RecipeArgs:
+    method: str = dataclasses.field(default="grpo", metadata={"help": "grpo, sft or sft-then-grpo."})
+    model: str = dataclasses.field(
+        default="smollm2-135m", metadata={"help": "smollm2-135m (embedded), tiny, an alias (qwen2.5-3b), hub id or folder."})
+    adapter: str | None = dataclasses.field(
+        default=None, metadata={"help": "A saved LoRA adapter to start from (e.g. the SFT stage's output)."})
+    load_in_4bit: bool = dataclasses.field(default=False, metadata={"help": "QLoRA: nf4 base weights (bitsandbytes)."})
+    lora: bool = dataclasses.field(default=True, metadata={"help": "Train LoRA adapters instead of all weights."})
+    lora_r: int = dataclasses.field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = dataclasses.field(default=32, metadata={"help": "LoRA scale numerator (alpha / r scales the update)."})
+    lora_dropout: float = dataclasses.field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
+    task: str = dataclasses.field(default="countdown", metadata={"help": "countdown, arithmetic or math."})
+    task_params: dict | str | None = dataclasses.field(
+        default=None, metadata={"help": "Task parameters as a YAML/JSON mapping, e.g. '{op: add, digits: 2}'."})
+    n_train: int = dataclasses.field(default=2000, metadata={"help": "Training problems generated (seed = seed)."})
+    n_eval: int = dataclasses.field(default=64, metadata={"help": "Held-out problems for the final evaluation (0: none)."})
+    eval_max_new_tokens: int = dataclasses.field(default=128, metadata={"help": "Generation budget when evaluating."})
+    prompt_style: str = dataclasses.field(
+        default="chat", metadata={"help": "chat (the chat template) or base (R1-Zero text prompt ending in <think>)."})
+    wandb_project: str = dataclasses.field(default="minireason", metadata={"help": "W&B project name."})
+    gpu_hour_cost: float = dataclasses.field(
+        default=2.0, metadata={"help": "$ per GPU-hour for the logged cost (TinyZero: ~$30 a run; Sky-T1: ~$450)."})
+
+    def _prepare(self) -> None:
+        """Normalise our fields and make TRL's defaults safe for the hardware; call before TRL's __post_init__."""
+        import torch
+
+        if isinstance(self.task_params, str):
+            self.task_params = yaml.safe_load(self.task_params)
+        self.task_params = dict(self.task_params or {})
+        if self.prompt_style not in ("chat", "base"):
+            raise ValueError(f"prompt_style must be chat or base, got {self.prompt_style!r}")
+        get_task(self.task, **self.task_params)  # fail now, not after loading a model
+        if not torch.cuda.is_available():
+            # TRL defaults to bf16, which autocasts ~25x slower than fp32 on CPU, and to
+            # gradient checkpointing, which only trades time for GPU memory.
+            self.bf16, self.fp16, self.gradient_checkpointing = False, False, False
+            self.model_init_kwargs = {**(self.model_init_kwargs or {}), "dtype": "float32"}
+        if isinstance(self.report_to, str):
+            self.report_to = [self.report_to]
+        if "wandb" in (self.report_to or []):
+            configure_wandb(self.wandb_project)
+
+    def peft_config(self):
+        from minireason.models import lora_config
+
+        return lora_config({"r": self.lora_r, "lora_alpha": self.lora_alpha, "lora_dropout": self.lora_dropout})
+
+
+def configure_wandb(project: str) -> str:
+    """Online with an API key and a network; otherwise offline (``wandb sync`` later). Returns the mode."""
+    os.environ.setdefault("WANDB_PROJECT", project)
+    if os.environ.get("WANDB_MODE") in ("offline", "disabled"):
+        return os.environ["WANDB_MODE"]
+    has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").exists()
+    if not has_key or not _reachable("api.wandb.ai", 443):
+        os.environ["WANDB_MODE"] = "offline"
+        print("minireason: W&B has no key or no network; logging offline (run `wandb sync` later).")
+    return os.environ.get("WANDB_MODE", "online")
+
+
+def _reachable(host: str, port: int, timeout: float = 2.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def task_data(cfg: RecipeArgs):
+    """``(task, train_rows, eval_rows)``: eval rows use another seed and never repeat a training question."""
+    task = get_task(cfg.task, **cfg.task_params)
+    train_rows = task.generate(cfg.n_train, seed=cfg.seed)
+    seen = {task.question(r) for r in train_rows}
+    eval_rows = [r for r in task.generate(cfg.n_eval * 2, seed=cfg.seed + 1) if task.question(r) not in seen]
+    return task, train_rows, eval_rows[: cfg.n_eval]
+
+
+def prompt_of(row: dict, style: str):
+    return row["prompt"] if style == "chat" else row["prompt_base"]
+
+
+def resumable_checkpoint(output_dir: str) -> str | None:
+    """The newest complete checkpoint in ``output_dir``; incomplete ones (killed mid-save) are deleted.
+
+    The Trainer writes ``trainer_state.json`` last, so a checkpoint is complete when that
+    file parses and names the checkpoint's own step.
+    """
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return None
+    complete = []
+    for path in folder.iterdir():
+        match = _CHECKPOINT.match(path.name)
+        if not match or not path.is_dir():
+            continue
+        try:
+            state = json.loads((path / "trainer_state.json").read_text())
+            ok = state.get("global_step") == int(match.group(1))
+        except (OSError, ValueError):
+            ok = False
+        if ok:
+            complete.append((int(match.group(1)), path))
+        else:
+            print(f"minireason: removing incomplete checkpoint {path}")
+            shutil.rmtree(path, ignore_errors=True)
+    return str(max(complete)[1]) if complete else None
+
+
+class CostCallback(TrainerCallback):
+    """Adds device-hours and dollars (device-hours × ``gpu_hour_cost``) to every log.
+
+    Device-hours are wall hours × GPUs in use (× 1 on a CPU machine, priced the same).
+    """
+
+    def __init__(self, gpu_hour_cost: float):
+        import torch
+
+        self.gpu_hour_cost = gpu_hour_cost
+        self.devices = max(torch.cuda.device_count(), 1)
+        self.started = time.time()
+        self.offset_hours = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # A resumed run keeps counting from what the checkpoint had spent.
+        previous = [entry for entry in state.log_history if "cost/device_hours" in entry]
+        self.offset_hours = previous[-1]["cost/device_hours"] if previous else 0.0
+        self.started = time.time()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs is None:
+            return
+        hours = self.offset_hours + (time.time() - self.started) / 3600 * self.devices
+        logs["cost/device_hours"] = round(hours, 6)
+        logs["cost/usd"] = round(hours * self.gpu_hour_cost, 4)
+        logs["cost/wall_minutes"] = round((time.time() - self.started) / 60, 3)
+
+
+def track_cost(trainer, gpu_hour_cost: float) -> None:
+    """Add ``CostCallback`` ahead of the reporting callbacks, so W&B sees the cost fields."""
+    trainer.callback_handler.callbacks.insert(0, CostCallback(gpu_hour_cost))
+
+
+def log_summary(cfg, summary: dict) -> None:
+    """Write the run's final figures to ``output_dir/summary.json`` and to the W&B run, if any,
+    then close that run (each stage of a recipe is one W&B run)."""
+    Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
+    (Path(cfg.output_dir) / "summary.json").write_text(json.dumps(summary, indent=2))
+    try:
+        import wandb
+    except ImportError:  # pragma: no cover - wandb is a dependency
+        return
+    if wandb.run is not None:  # the Trainer already logged the resolved config (our fields included)
+        wandb.run.summary.update({f"final/{k}": v for k, v in summary.items() if isinstance(v, (int, float))})
+        wandb.finish()

@@ -1,0 +1,84 @@
+"""W&B logging offline (read back from the run file) and resume after SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from minireason.recipes import load_recipe, run
+from tests.wandb_log import read_run
+
+TINY_GRPO = {"method": "grpo", "model": "tiny", "task": "countdown", "n_train": 32, "n_eval": 2,
+             "eval_max_new_tokens": 4, "max_completion_length": 8, "num_generations": 4,
+             "per_device_train_batch_size": 4, "logging_steps": 1}
+
+
+def test_wandb_logs_offline_without_a_key(tmp_path, monkeypatch, tiny_model_path):
+    for name in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc login either
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    (stage,) = load_recipe({**TINY_GRPO, "max_steps": 2, "output_dir": str(tmp_path / "out"),
+                            "report_to": ["wandb"], "gpu_hour_cost": 3.0})
+    assert os.environ["WANDB_MODE"] == "offline"
+    run([stage])
+
+    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    logged = read_run(run_dir)
+    steps = [row for row in logged["history"] if "train/rewards/accuracy_reward/mean" in row]
+    assert len(steps) == 2
+    for key in ("train/rewards/format_reward/mean", "train/rewards/reflection_reward/mean",
+                "train/completions/mean_length", "train/loss", "cost/device_hours", "cost/usd"):
+        assert key in steps[-1], key
+    assert steps[-1]["cost/usd"] == round(steps[-1]["cost/device_hours"] * 3.0, 4) > 0
+    assert logged["config"]["task"] == "countdown" and logged["config"]["reward_funcs"] == ["accuracy", "format"]
+    assert logged["summary"]["final/steps"] == 2 and "final/eval_accuracy" in logged["summary"]
+    assert any("completions" in key for key in logged["summary"])  # the table of sample completions
+
+
+def _train_command(recipe: Path, output_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "minireason", "train", str(recipe), "--output_dir", str(output_dir)]
+
+
+def test_sigkill_then_same_command_resumes(tmp_path, tiny_model_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(json.dumps({**TINY_GRPO, "max_steps": 6, "save_steps": 1, "save_total_limit": 10,
+                                  "report_to": "none"}))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+    # An uninterrupted run, to compare against.
+    straight = tmp_path / "straight"
+    subprocess.run(_train_command(recipe, straight), check=True, env=env, capture_output=True, timeout=600)
+
+    # Kill -9 right after the second checkpoint lands.
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_train_command(recipe, killed), env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (killed / "checkpoint-2" / "trainer_state.json").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (killed / "final").exists()
+    # A checkpoint cut off mid-save, as a kill during writing leaves it.
+    half = killed / "checkpoint-99"
+    half.mkdir()
+    (half / "adapter_model.safetensors").write_bytes(b"\0" * 100)
+
+    result = subprocess.run(_train_command(recipe, killed), env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resuming from" in result.stdout and "removing incomplete checkpoint" in result.stdout
+    assert not half.exists()
+
+    def history(folder):
+        state = json.loads((folder / "checkpoint-6" / "trainer_state.json").read_text())
+        return [entry for entry in state["log_history"] if "num_tokens" in entry]
+
+    resumed, reference = history(killed), history(straight)
+    assert [e["step"] for e in resumed] == [1, 2, 3, 4, 5, 6]
+    # Token counts per step fingerprint which prompts were drawn: the data order is preserved.
+    assert [e["num_tokens"] for e in resumed] == [e["num_tokens"] for e in reference]
+    assert json.loads((killed / "summary.json").read_text())["steps"] == 6

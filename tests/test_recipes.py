@@ -1,0 +1,80 @@
+"""Every recipe loads; each runs 2 steps on the tiny model (4-bit path included); configs behave."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from minireason.recipes import load_recipe, run
+
+RECIPES = sorted(Path(__file__).resolve().parents[1].glob("recipes/**/*.yaml"))
+
+
+def test_there_are_recipes_for_every_method_and_tier():
+    names = {str(p.relative_to(p.parents[2])) for p in RECIPES}
+    for expected in ("qwen2.5-3b/grpo-countdown/t4-16gb.yaml", "qwen2.5-3b/grpo-countdown/a100-40gb.yaml",
+                     "qwen2.5-3b/grpo-countdown/h100-80gb.yaml", "qwen2.5-3b/grpo-arithmetic/t4-16gb.yaml",
+                     "qwen2.5-3b/sft-then-grpo/t4-16gb.yaml", "smollm2-135m/grpo-countdown/cpu.yaml",
+                     "smollm2-135m/grpo-arithmetic/cpu.yaml", "smollm2-135m/sft-then-grpo/cpu.yaml",
+                     "smollm2-135m/sft/cpu.yaml"):
+        assert expected in names
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(p.parents[2])))
+def test_recipe_loads_and_opens_with_its_launch_command(path):
+    header = path.read_text().split("\nmethod:")[0]
+    assert "launch:" in header and "expected:" in header, "a recipe opens with its launch command and expectations"
+    assert f"minireason train recipes/{path.relative_to(path.parents[2])}" in header
+    stages = load_recipe(path)
+    assert stages and all(stage.method in ("grpo", "sft") for stage in stages)
+    if not torch.cuda.is_available():
+        assert all(not stage.bf16 and not stage.gradient_checkpointing for stage in stages)
+    for stage in stages:
+        if stage.method == "grpo":
+            assert stage.per_device_train_batch_size % stage.num_generations == 0
+
+
+TINY = ["--model", "tiny", "--max_steps", "2", "--n_train", "8", "--n_eval", "2", "--eval_max_new_tokens", "4",
+        "--report_to", "none", "--save_steps", "1"]
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(p.parents[2])))
+def test_recipe_runs_two_steps_on_the_tiny_model(path, tmp_path, tiny_model_path):
+    stages = load_recipe(path, TINY + ["--output_dir", str(tmp_path), "--max_completion_length", "8",
+                                       "--num_generations", "4", "--per_device_train_batch_size", "4",
+                                       "--use_vllm", "false", "--fp16", "false", "--bf16", "false"])
+    if len(stages) == 2:  # sft-then-grpo: the GRPO stage starts from the SFT adapter
+        assert stages[1].adapter == str(Path(stages[0].output_dir) / "final")
+    for summary, stage in zip(run(stages), stages):
+        assert summary["steps"] == 2
+        assert (Path(summary["final"]) / "adapter_config.json").exists()
+        assert summary["eval_n"] == 2 and 0.0 <= summary["eval_accuracy"] <= 1.0
+
+
+def test_overrides_and_errors(tmp_path):
+    recipe = RECIPES[0]
+    (stage,) = load_recipe("recipes/smollm2-135m/grpo-countdown/cpu.yaml",
+                           ["--learning_rate", "3e-6", "--task_params", "{num_numbers: 4}"])
+    assert stage.learning_rate == 3e-6 and stage.task_params == {"num_numbers": 4}
+    with pytest.raises(ValueError, match="unknown option"):
+        load_recipe(recipe, ["--learning_rat", "1"])
+    with pytest.raises(ValueError, match="method must be one of"):
+        load_recipe({"method": "dpo"})
+    with pytest.raises(ValueError, match="divisible by num_generations"):
+        load_recipe({"method": "grpo", "num_generations": 3, "per_device_train_batch_size": 4})
+    with pytest.raises(ValueError, match="unknown reward"):
+        load_recipe({"method": "grpo", "reward_funcs": ["accuracy", "vibes"]})
+    with pytest.raises(ValueError, match="unknown parameter"):
+        load_recipe({"method": "grpo", "task": "countdown", "task_params": {"colour": 1}})
+
+
+@pytest.mark.parametrize("name,kind,stage", [("ddp", "MULTI_GPU", None), ("zero2", "DEEPSPEED", 2),
+                                             ("zero3", "DEEPSPEED", 3)])
+def test_accelerate_configs_load(name, kind, stage):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    path = Path(__file__).resolve().parents[1] / "accelerate_configs" / f"{name}.yaml"
+    config = load_config_from_file(str(path))
+    assert config.distributed_type.name == kind
+    assert (config.deepspeed_config or {}).get("zero_stage") == stage
+    assert "-m minireason train" in path.read_text()
