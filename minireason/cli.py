@@ -125,8 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="outputs/demo", help="report folder (default: %(default)s)")
     demo.add_argument("--pure-rl", action="store_true",
                       help="also run GRPO from the base model without the cold start (R1-Zero; ~10 more minutes)")
-    demo.add_argument("overrides", nargs=argparse.REMAINDER, help="recipe options, e.g. --max_steps 20")
-    demo.set_defaults(func=cmd_demo)
+    demo.set_defaults(func=cmd_demo, takes_overrides=True)
 
     train = commands.add_parser(
         "train", help="train from a recipe: GRPO, SFT, or SFT then GRPO",
@@ -137,8 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: minireason train recipes/smollm2-135m/grpo-countdown/cpu.yaml --max_steps 20 "
                "--learning_rate 2e-5")
     train.add_argument("recipe", help="recipe YAML file")
-    train.add_argument("overrides", nargs=argparse.REMAINDER, help="--option value pairs")
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(func=cmd_train, takes_overrides=True)
 
     tasks = commands.add_parser("tasks", help="list the tasks and their parameters")
     tasks.set_defaults(func=cmd_tasks)
@@ -175,7 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # demo and train pass unknown --options on to the recipe config, which checks them.
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "takes_overrides", False):
+        args.overrides = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not hasattr(args, "func"):
         parser.print_help()
         raise SystemExit(0 if args.command is None else 2)

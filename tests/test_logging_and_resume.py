@@ -31,9 +31,9 @@ def test_wandb_logs_offline_without_a_key(tmp_path, monkeypatch, tiny_model_path
     steps = [row for row in logged["history"] if "train/rewards/accuracy_reward/mean" in row]
     assert len(steps) == 2
     for key in ("train/rewards/format_reward/mean", "train/rewards/reflection_reward/mean",
-                "train/completions/mean_length", "train/loss", "cost/device_hours", "cost/usd"):
+                "train/completions/mean_length", "train/loss", "train/cost/device_hours", "train/cost/usd"):
         assert key in steps[-1], key
-    assert steps[-1]["cost/usd"] == round(steps[-1]["cost/device_hours"] * 3.0, 4) > 0
+    assert steps[-1]["train/cost/usd"] == round(steps[-1]["train/cost/device_hours"] * 3.0, 4) > 0
     assert logged["config"]["task"] == "countdown" and logged["config"]["reward_funcs"] == ["accuracy", "format"]
     assert logged["summary"]["final/steps"] == 2 and "final/eval_accuracy" in logged["summary"]
     assert any("completions" in key for key in logged["summary"])  # the table of sample completions

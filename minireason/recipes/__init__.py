@@ -1,8 +1,8 @@
 """Recipes: one typed config per method, from YAML, flags or Python, and the code that runs it.
 
->>> from minireason.recipes import load_recipe                                  # doctest: +SKIP
->>> stages = load_recipe("recipes/smollm2-135m/grpo-countdown/cpu.yaml", ["--max_steps", "2"])  # doctest: +SKIP
->>> run(stages)                                                                  # doctest: +SKIP
+    from minireason.recipes import load_recipe, run
+    stages = load_recipe("recipes/smollm2-135m/grpo-countdown/cpu.yaml", ["--max_steps", "2"])
+    run(stages)
 """
 
 from __future__ import annotations
