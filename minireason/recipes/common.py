@@ -72,6 +72,17 @@ class RecipeArgs:
 
         return lora_config({"r": self.lora_r, "lora_alpha": self.lora_alpha, "lora_dropout": self.lora_dropout})
 
+    def policy(self):
+        """``(model, peft_config, quantization_config)`` for a TRL trainer: a path that TRL loads
+        (in 4-bit, with new LoRA adapters), or a PeftModel when continuing from a saved adapter."""
+        from minireason.models import load_model, quantization_config, resolve_model
+
+        if self.adapter:
+            model, _ = load_model(self.model, load_in_4bit=self.load_in_4bit, lora=True, adapter=self.adapter)
+            return model, None, None
+        return (resolve_model(self.model), self.peft_config() if self.lora else None,
+                quantization_config() if self.load_in_4bit else None)
+
 
 def configure_wandb(project: str) -> str:
     """Online with an API key and a network; otherwise offline (``wandb sync`` later). Returns the mode."""

@@ -14,7 +14,7 @@ from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
 from minireason.evaluation import evaluate
-from minireason.models import load_model, load_tokenizer, quantization_config, resolve_model
+from minireason.models import load_tokenizer
 from minireason.recipes.common import (
     RecipeArgs, log_summary, prompt_of, resumable_checkpoint, task_data, track_cost,
 )
@@ -57,12 +57,7 @@ def build_trainer(cfg: GRPORecipe) -> tuple[GRPOTrainer, list[dict]]:
     """The TRL trainer for a recipe, and the held-out rows to evaluate on afterwards."""
     # 1. Model: a path for TRL to load (with 4-bit and LoRA), or a PeftModel when
     #    continuing from an adapter (the SFT→GRPO route).
-    if cfg.adapter:
-        model, _ = load_model(cfg.model, load_in_4bit=cfg.load_in_4bit, lora=True, adapter=cfg.adapter)
-        peft_config = None
-    else:
-        model = resolve_model(cfg.model)
-        peft_config = cfg.peft_config() if cfg.lora else None
+    model, peft_config, quantization = cfg.policy()
     tokenizer = load_tokenizer(cfg.model)
 
     # 2. Data: generated problems; every row carries its task, so `accuracy` finds the verifier.
@@ -78,7 +73,7 @@ def build_trainer(cfg: GRPORecipe) -> tuple[GRPOTrainer, list[dict]]:
     # 4. Trainer.
     trainer = GRPOTrainer(
         model=model, reward_funcs=reward_funcs, args=cfg, train_dataset=dataset, processing_class=tokenizer,
-        peft_config=peft_config, quantization_config=quantization_config() if cfg.load_in_4bit and not cfg.adapter else None,
+        peft_config=peft_config, quantization_config=quantization,
     )
     track_cost(trainer, cfg.gpu_hour_cost)
     return trainer, eval_rows

@@ -15,7 +15,7 @@ from datasets import Dataset, load_dataset
 from trl import SFTConfig, SFTTrainer
 
 from minireason.evaluation import evaluate
-from minireason.models import load_model, load_tokenizer, quantization_config, resolve_model
+from minireason.models import load_tokenizer
 from minireason.recipes.common import (
     RecipeArgs, log_summary, prompt_of, resumable_checkpoint, task_data, track_cost,
 )
@@ -47,18 +47,15 @@ def sft_example(task, row: dict, style: str) -> dict:
     """A prompt-completion pair from a task row and its reference solution."""
     completion = task.reference_completion(row)
     if style == "chat":
-        return {"prompt": row["prompt"], "completion": [{"role": "assistant", "content": completion}]}
-    return {"prompt": row["prompt_base"], "completion": completion.removeprefix(THINK_OPEN)}  # prompt ends in <think>
+        completion = [{"role": "assistant", "content": completion}]
+    else:
+        completion = completion.removeprefix(THINK_OPEN)  # the base prompt already ends in <think>
+    return {"prompt": prompt_of(row, style), "completion": completion}
 
 
 def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
     # 1. Model.
-    if cfg.adapter:
-        model, _ = load_model(cfg.model, load_in_4bit=cfg.load_in_4bit, lora=True, adapter=cfg.adapter)
-        peft_config = None
-    else:
-        model = resolve_model(cfg.model)
-        peft_config = cfg.peft_config() if cfg.lora else None
+    model, peft_config, quantization = cfg.policy()
     tokenizer = load_tokenizer(cfg.model)
     tokenizer.padding_side = "right"  # training pads on the right; generation (eval) pads on the left
 
@@ -73,7 +70,7 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
     # 3. Trainer.
     trainer = SFTTrainer(
         model=model, args=cfg, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
-        quantization_config=quantization_config() if cfg.load_in_4bit and not cfg.adapter else None,
+        quantization_config=quantization,
     )
     track_cost(trainer, cfg.gpu_hour_cost)
     return trainer, eval_rows
