@@ -1,6 +1,7 @@
 """Arithmetic generator/verifier, and the math task's loaders and math-verify checks on local files."""
 
 import json
+import re
 
 import pytest
 
@@ -92,3 +93,32 @@ def test_math_loader_errors_name_the_columns(tmp_path):
         get_task("math")
     with pytest.raises(ValueError, match="holds 1"):
         get_task("math", path=str(path), question_field="q", answer_field="a").generate(5)
+
+
+@pytest.mark.parametrize("task_name,params", [
+    ("arithmetic", {"op": "add", "digits": 2}), ("arithmetic", {"op": "add", "digits": [4, 1]}),
+    ("arithmetic", {"op": "sub", "digits": [2, 3]}), ("arithmetic", {"op": "mul", "digits": [3, 2]}),
+    ("countdown", {}),
+])
+def test_reference_completions_are_well_formed_and_correct(task_name, params):
+    """Cold-start SFT data: every trace must pass the format reward and the task's own verifier."""
+    from minireason.rewards import is_well_formed
+
+    task = get_task(task_name, **params)
+    for row in task.generate(200, seed=5):
+        trace = task.reference_completion(row)
+        assert is_well_formed(trace), trace
+        assert task.score(trace, row) == 1.0, trace
+        # Every step the trace states must be true, not only the final answer.
+        for a, op, b, result in re.findall(r"(-?\d+) ([-+×]) (-?\d+) = (-?\d+)", trace):
+            a, b, result = int(a), int(b), int(result)
+            assert {"+": a + b, "-": a - b, "×": a * b}[op] == result, (trace, a, op, b, result)
+        if params.get("op") == "add":  # the written column digits, plus the last carry, spell the sum
+            carry = re.findall(r"final carry (\d)", trace)
+            assert int("".join(carry + re.findall(r"write (\d)", trace)[::-1])) == row["answer"], trace
+
+
+def test_math_rows_have_no_reference_trace(gsm8k_file):
+    task = get_task("math", path=str(gsm8k_file))
+    with pytest.raises(NotImplementedError, match="no reference solutions"):
+        task.reference_completion(task.generate(1)[0])
