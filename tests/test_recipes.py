@@ -80,3 +80,15 @@ def test_accelerate_configs_load(name, kind, stage):
     assert config.distributed_type.name == kind
     assert (config.deepspeed_config or {}).get("zero_stage") == stage
     assert "-m minireason train" in path.read_text()
+
+
+def test_sft_then_grpo_without_lora_continues_from_the_full_model(tmp_path, tiny_model_path):
+    """Full fine-tuning (--lora false) saves a whole model: GRPO must load it as its model, not as an adapter."""
+    stages = load_recipe("recipes/smollm2-135m/sft-then-grpo/cpu.yaml",
+                         TINY + ["--output_dir", str(tmp_path), "--lora", "false", "--max_completion_length", "8",
+                                 "--num_generations", "4", "--per_device_train_batch_size", "4"])
+    sft_final = str(tmp_path / "sft" / "final")
+    assert stages[1].model == sft_final and stages[1].adapter is None
+    sft_summary, grpo_summary = run(stages)
+    assert (Path(sft_final) / "model.safetensors").exists()  # a whole model, not an adapter
+    assert grpo_summary["steps"] == 2 and (Path(grpo_summary["final"]) / "model.safetensors").exists()

@@ -57,10 +57,17 @@ def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
             root = Path(overrides[at + 1])
             del overrides[at : at + 2]
         sft_values = {**shared, **values.get("sft", {}), "method": "sft", "output_dir": str(root / "sft")}
-        grpo_values = {**shared, **values.get("grpo", {}), "method": "grpo", "output_dir": str(root / "grpo"),
-                       "adapter": str(root / "sft" / "final")}
+        grpo_values = {**shared, **values.get("grpo", {}), "method": "grpo", "output_dir": str(root / "grpo")}
         sft_config, sft_used = _parse(SFTRecipe, sft_values, overrides)
         grpo_config, grpo_used = _parse(GRPORecipe, grpo_values, overrides)
+        # GRPO starts where SFT ended: LoRA SFT leaves an adapter on the base model, full
+        # fine-tuning (--lora false, e.g. under ZeRO) leaves a whole model. Set after the flags,
+        # which would otherwise replace it.
+        sft_final = str(root / "sft" / "final")
+        if sft_config.lora:
+            grpo_config.adapter = sft_final
+        else:
+            grpo_config.model, grpo_config.adapter = sft_final, None
         stages, used = [sft_config, grpo_config], sft_used | grpo_used
     unknown = [flag for flag in overrides if flag.startswith("--") and flag not in used]
     if unknown:
