@@ -1,0 +1,351 @@
+"""Journey learning data (O1 Replication Journey): traces that go wrong, notice it, and recover.
+
+Two styles over the same steps, so the two data sets differ only in the detours:
+
+- ``shortcut``: only the path that works.
+- ``journey``: with probability ``error_rate`` per step, the trace first goes wrong, then
+  catches the mistake and corrects it.
+
+Countdown journeys are searches: a detour is a move from which the target is provably
+unreachable (the subset solver checks), followed down to a leaf that misses the target,
+then a backtrack. Two search orders pick the detour, as Stream of Search did with
+depth-first search and a simple heuristic: ``dfs`` (any dead-end move) and ``greedy``
+(the dead-end move whose result is closest to the target, the tempting one).
+
+Arithmetic journeys are worked sums (long multiplication, column addition, stepwise
+subtraction) in which a wrong step is a plausible slip (a dropped carry, a digit off by
+one) that the trace checks by another route and corrects.
+
+Every trace ends in the verified answer, and every row records how many errors and
+corrections it holds. A teacher's rejected attempt can also be stitched to an accepted
+one (``stitch_attempts``), which is how the distillation pipeline makes journeys.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from minireason.tasks import task_from_row
+from minireason.tasks.base import extract_answer
+from minireason.tasks.countdown import InvalidExpression, evaluate, reachable_values, tokenize
+
+STYLES = ("shortcut", "journey")
+STRATEGIES = ("dfs", "greedy")
+
+
+@dataclass
+class Trace:
+    """A completion and what it holds: errors made and corrections of them (equal when all are fixed)."""
+
+    completion: str
+    errors: int = 0
+    corrections: int = 0
+
+
+def _fmt(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def _values(values: list[Fraction]) -> str:
+    return "[" + ", ".join(_fmt(v) for v in values) + "]"
+
+
+def _combine(a: Fraction, op: str, b: Fraction) -> Fraction:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    return a * b if op == "*" else a / b
+
+
+# -- Countdown --------------------------------------------------------------------------------
+
+def solution_steps(solution: str) -> list[tuple[Fraction, str, Fraction]]:
+    """The operations of a Countdown solution in the order they are worked out (innermost first).
+
+    >>> [(str(a), op, str(b)) for a, op, b in solution_steps("((2 + 3) * 4)")]
+    [('2', '+', '3'), ('5', '*', '4')]
+    """
+    tokens = tokenize(solution)
+    values: list[Fraction] = []
+    ops: list[str] = []
+    steps: list[tuple[Fraction, str, Fraction]] = []
+    precedence = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+    def reduce() -> None:
+        op = ops.pop()
+        b, a = values.pop(), values.pop()
+        steps.append((a, op, b))
+        values.append(_combine(a, op, b))
+
+    for token in tokens:
+        if token.isdigit():
+            values.append(Fraction(int(token)))
+        elif token == "(":
+            ops.append(token)
+        elif token == ")":
+            while ops[-1] != "(":
+                reduce()
+            ops.pop()
+        else:
+            while ops and ops[-1] != "(" and precedence[ops[-1]] >= precedence[token]:
+                reduce()
+            ops.append(token)
+    while ops:
+        reduce()
+    return steps
+
+
+def _can_reach(values: list[Fraction], target: int) -> bool:
+    if len(values) == 1:
+        return values[0] == target
+    reached = reachable_values([float(v) for v in values])[(1 << len(values)) - 1]
+    return bool(np.any(np.abs(reached - target) < 1e-6))
+
+
+def _integer_moves(values: list[Fraction]) -> list[tuple[int, int, str, Fraction]]:
+    """Moves a person would try: the larger minus the smaller, exact divisions only."""
+    moves = []
+    for i in range(len(values)):
+        for j in range(i + 1, len(values)):
+            a, b = (values[i], values[j]) if values[i] >= values[j] else (values[j], values[i])
+            moves += [(i, j, "+", a + b), (i, j, "*", a * b), (i, j, "-", a - b)]
+            if b != 0 and (a / b).denominator == 1:
+                moves.append((i, j, "/", a / b))
+    return moves
+
+
+def _move_text(values: list[Fraction], i: int, j: int, op: str) -> tuple[str, list[Fraction]]:
+    a, b = (values[i], values[j]) if values[i] >= values[j] or op in "+*" else (values[j], values[i])
+    result = _combine(a, op, b)
+    rest = [v for k, v in enumerate(values) if k not in (i, j)] + [result]
+    return f"{_fmt(a)} {op} {_fmt(b)} = {_fmt(result)}", rest
+
+
+def _in_search_order(moves, target: int, strategy: str, rng: random.Random) -> list:
+    """``dfs`` tries moves in any order; ``greedy`` tries the result nearest the target first."""
+    if strategy == "greedy":
+        return sorted(moves, key=lambda m: (abs(m[3] - target), m[2]))
+    moves = list(moves)
+    rng.shuffle(moves)
+    return moves
+
+
+def _detour(values: list[Fraction], target: int, strategy: str, rng: random.Random) -> list[str] | None:
+    """Lines of a wrong turn from ``values``: a dead-end move followed to a leaf that misses.
+
+    Moves are proved dead ends lazily, in search order: most moves are, so this usually
+    costs one solver call, not one per move.
+    """
+    candidates = _in_search_order(_integer_moves(values), target, strategy, rng)
+    move = next((m for m in candidates if not _can_reach(_move_text(values, *m[:3])[1], target)), None)
+    if move is None:
+        return None
+    lines, state = [], values
+    while True:
+        text, state = _move_text(state, *move[:3])
+        if len(state) == 1:
+            lines.append(f"Try {text}. {_fmt(state[0])} is not {target}.")
+            break
+        lines.append(f"Try {text}, left {_values(state)}.")
+        move = _in_search_order(_integer_moves(state), target, strategy, rng)[0]
+    lines.append(f"That misses {target}; back to {_values(values)}.")
+    return lines
+
+
+def countdown_trace(row: dict, style: str = "journey", error_rate: float = 0.5, strategy: str = "dfs",
+                    rng: random.Random | None = None) -> Trace:
+    """A search trace for one Countdown row that ends in its stored (verified) solution.
+
+    >>> countdown_trace({"numbers": [2, 3, 4], "target": 20, "solution": "((2 + 3) * 4)"}, "shortcut").completion
+    '<think>Numbers [2, 3, 4], target 20.\\nTry 2 + 3 = 5, left [4, 5].\\nTry 5 * 4 = 20. That is the target.\\nSo ((2 + 3) * 4) = 20.</think>\\n<answer>((2 + 3) * 4)</answer>'
+    """
+    rng = rng or random.Random(0)
+    target, solution = int(row["target"]), row["solution"]
+    values = [Fraction(n) for n in row["numbers"]]
+    lines = [f"Numbers {_values(values)}, target {target}."]
+    errors = 0
+    for a, op, b in solution_steps(solution):
+        if style == "journey" and rng.random() < error_rate:
+            detour = _detour(values, target, strategy, rng)
+            if detour:
+                lines += detour
+                errors += 1
+        values.remove(a)
+        values.remove(b)
+        result = _combine(a, op, b)
+        values.append(result)
+        if len(values) == 1:
+            lines.append(f"Try {_fmt(a)} {op} {_fmt(b)} = {_fmt(result)}. That is the target.")
+        else:
+            lines.append(f"Try {_fmt(a)} {op} {_fmt(b)} = {_fmt(result)}, left {_values(values)}.")
+    lines.append(f"So {solution} = {target}.")
+    return Trace(_wrap(lines, solution), errors, errors)
+
+
+# -- Arithmetic -------------------------------------------------------------------------------
+
+def _slip(value: int, rng: random.Random) -> int:
+    """A plausible wrong value: one digit off by one (never the right value, same sign)."""
+    digits = len(str(abs(value)))
+    for _ in range(20):
+        wrong = value + rng.choice((-1, 1)) * 10 ** rng.randrange(digits)
+        if wrong != value and (wrong < 0) == (value < 0):
+            return wrong
+    return value + 1
+
+
+def _arithmetic_steps(a: int, b: int, op: str) -> list[tuple[str, int, str, str]]:
+    """``(claim, value, check, note)`` per step: ``claim = value`` then ``note``; ``check`` recomputes
+    the value another way."""
+    steps = []
+    if op == "mul":
+        partials = []
+        for place, digit in enumerate(reversed(str(b))):
+            d, scale = int(digit), 10 ** place
+            part = a * d
+            tens, ones = a - a % 10, a % 10
+            steps.append((f"{a} × {d}", part, f"{tens} × {d} + {ones} × {d} = {tens * d} + {ones * d} = {part}", ""))
+            if scale > 1:
+                steps.append((f"{part} × {scale}", part * scale, f"{part} with {place} zero(s) appended is {part * scale}", ""))
+            partials.append(part * scale)
+        total = partials[0]
+        for part in partials[1:]:
+            steps.append((f"{total} + {part}", total + part, f"{total + part} - {part} = {total}", ""))
+            total += part
+    elif op == "add":
+        # Column addition, ones first; the check redoes the column with its carry spelled out.
+        carry = 0
+        xs, ys = str(a)[::-1], str(b)[::-1]
+        columns = max(len(xs), len(ys))
+        for i in range(columns):
+            x = int(xs[i]) if i < len(xs) else 0
+            y = int(ys[i]) if i < len(ys) else 0
+            total = x + y + carry
+            claim = f"Column {i + 1}: {x} + {y}" + (f" + carry {carry}" if carry else "")
+            check = f"{x} + {y} = {x + y}" + (f", and the carry {carry} makes {total}" if carry else "")
+            last = i == columns - 1
+            note = f", write {total}" if last else f", write {total % 10}" + (", carry 1" if total >= 10 else "")
+            steps.append((claim, total, check, note))
+            carry = total // 10
+    else:  # sub: take away the tens part, then the ones
+        tens, ones = b - b % 10, b % 10
+        first = a - tens
+        steps.append((f"{a} - {tens}", first, f"{first} + {tens} = {a}", ""))
+        steps.append((f"{first} - {ones}", first - ones, f"{first - ones} + {ones} = {first}", ""))
+    return steps
+
+
+def arithmetic_trace(row: dict, style: str = "journey", error_rate: float = 0.5,
+                     rng: random.Random | None = None) -> Trace:
+    """A worked sum; in a journey, a slipped step is caught by a check and corrected.
+
+    >>> print(arithmetic_trace({"a": 47, "b": 6, "op": "mul", "answer": 282}, "shortcut").completion)
+    <think>47 × 6.
+    47 × 6 = 282.
+    So 47 × 6 = 282.</think>
+    <answer>282</answer>
+    """
+    rng = rng or random.Random(0)
+    a, b, op, answer = int(row["a"]), int(row["b"]), row["op"], int(row["answer"])
+    symbol = {"add": "+", "sub": "-", "mul": "×"}[op]
+    lines, errors = [f"{a} {symbol} {b}."], 0
+    for claim, value, check, note in _arithmetic_steps(a, b, op):
+        if style == "journey" and rng.random() < error_rate:
+            # A dropped carry is the classic slip in column addition; elsewhere a digit is off by one.
+            wrong = value - 1 if op == "add" and "carry" in claim else _slip(value, rng)
+            lines.append(f"{claim} = {wrong}.")
+            lines.append(f"Wait, let me check that: {check}. So {claim} = {value}, not {wrong}{note}.")
+            errors += 1
+        else:
+            lines.append(f"{claim} = {value}{note}.")
+    lines.append(f"So {a} {symbol} {b} = {answer}.")
+    return Trace(_wrap(lines, str(answer)), errors, errors)
+
+
+# -- Teacher attempts -------------------------------------------------------------------------
+
+def why_wrong(row: dict, answer: str | None) -> str:
+    """One sentence on why an answer fails the verifier, as a trace would notice it.
+
+    >>> why_wrong({"task": "countdown", "numbers": [2, 3, 4], "target": 20}, "2 * 3 + 4")
+    '2 * 3 + 4 equals 10, not 20'
+    """
+    if answer is None:
+        return "that attempt never reached an answer"
+    answer = answer.strip()
+    if row.get("task") == "countdown":
+        try:
+            tokens = tokenize(answer)
+            used = sorted(int(t) for t in tokens if t.isdigit())
+            if used != sorted(row["numbers"]):
+                return f"{answer} does not use each of {row['numbers']} exactly once"
+            return f"{answer} equals {_fmt(evaluate(tokens))}, not {row['target']}"
+        except (InvalidExpression, ZeroDivisionError, IndexError, ValueError):
+            return f"{answer} is not a valid equation"
+    if "answer" in row and not isinstance(row["answer"], (list, dict)):
+        return f"{answer} is not the right result"
+    return f"{answer} does not check out"
+
+
+def _reasoning(completion: str) -> str:
+    """The thinking part of a completion, without tags."""
+    text = completion.split("</think>")[0] if "</think>" in completion else completion.split("<answer>")[0]
+    return text.replace("<think>", "").strip()
+
+
+def stitch_attempts(row: dict, rejected: str, accepted: str) -> Trace:
+    """A rejected attempt, a reflection on why it fails, then the accepted attempt: one journey trace."""
+    answer = extract_answer(accepted)
+    lines = [_reasoning(rejected),
+             f"Wait, {why_wrong(row, extract_answer(rejected))}. Let me try again.",
+             _reasoning(accepted)]
+    return Trace(_wrap(lines, (answer or "").strip()), 1, 1)
+
+
+def _wrap(lines: list[str], answer: str) -> str:
+    return "<think>" + "\n".join(lines) + f"</think>\n<answer>{answer}</answer>"
+
+
+# -- Data sets --------------------------------------------------------------------------------
+
+def journey_trace(row: dict, style: str = "journey", error_rate: float = 0.5, strategy: str = "dfs",
+                  rng: random.Random | None = None) -> Trace:
+    """The trace of one Countdown or arithmetic row in the given style."""
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if not 0.0 <= error_rate <= 1.0:
+        raise ValueError(f"error_rate must lie in [0, 1], got {error_rate}")
+    if row.get("task") == "countdown":
+        return countdown_trace(row, style, error_rate, strategy, rng)
+    if row.get("task") == "arithmetic":
+        return arithmetic_trace(row, style, error_rate, rng)
+    raise ValueError(f"journey traces are written for countdown and arithmetic rows, not {row.get('task')!r}; "
+                     "for other tasks stitch a teacher's attempts (minireason data journey --teacher …)")
+
+
+def journey_examples(rows: list[dict], style: str = "journey", error_rate: float = 0.5, strategy: str = "dfs",
+                     seed: int = 0) -> list[dict]:
+    """SFT rows (prompt, completion, and the counts) for ``rows``; every completion is verified.
+
+    The rng is seeded per row id, so a row's trace does not depend on which other rows are in the set.
+    """
+    examples = []
+    for row in rows:
+        trace = journey_trace(row, style, error_rate, strategy, random.Random(f"{seed}:{row['id']}"))
+        task = task_from_row(row["task"], row.get("task_params", ""))
+        if not task.is_correct(trace.completion, row):  # pragma: no cover - a bug in this module, not data
+            raise AssertionError(f"journey trace for {row['id']} fails its verifier: {trace.completion!r}")
+        examples.append({
+            "id": row["id"], "task": row["task"], "task_params": row["task_params"], "style": style,
+            "prompt": row["prompt"], "completion": [{"role": "assistant", "content": trace.completion}],
+            "errors": trace.errors, "corrections": trace.corrections,
+        })
+    return examples
+
