@@ -14,6 +14,8 @@ examples:
   minireason tasks                                  # list tasks and their parameters
   minireason data generate --task countdown --n 17000 --out countdown.jsonl
   minireason data generate --task arithmetic --param op=add --param digits=2 --n 5
+  minireason data distill --task countdown --n 17000 --teacher solver --out data/countdown
+  minireason data journey --task countdown --n 17000 --error-rate 0.5 --out data/journey
   minireason score --task countdown --row '{"numbers": [2, 3, 4], "target": 20}' \\
       --completion '<think>…</think><answer>(2 + 3) * 4</answer>'
   minireason model prepare smollm2-135m             # build the embedded model's cache
@@ -68,6 +70,76 @@ def cmd_data_generate(args) -> None:
             print(f"wrote {len(rows)} {task.name} rows to {args.out}", file=sys.stderr)
 
 
+_TEACHER_FLAGS = ("base_url", "concurrency", "max_retries", "timeout", "temperature", "max_new_tokens", "batch_size",
+                  "adapter")
+
+
+def _distill_config(args, **fixed):
+    """A DistillConfig from --config (if any), then the flags given, then ``fixed``."""
+    import os as _os
+
+    from minireason.distill import DistillConfig, read_config
+
+    values: dict = {}
+    if getattr(args, "config", None):
+        try:
+            values = read_config(args.config)
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"error: {error}") from None
+    if args.task:
+        values["sources"] = [{"task": args.task, "n": args.n, "params": _parse_params(args.param)}]
+    elif not values.get("sources"):
+        raise SystemExit("error: give --task and --n, or --config with a sources list")
+    if args.task and not args.n:
+        raise SystemExit("error: --task needs --n (how many problems)")
+    options = dict(values.get("teacher_options") or {})
+    options.update({k: getattr(args, k) for k in _TEACHER_FLAGS if getattr(args, k, None) is not None})
+    if getattr(args, "api_key_env", None):
+        options["api_key"] = _os.environ.get(args.api_key_env)
+    values["teacher_options"] = options
+    for flag in ("out", "teacher", "samples_per_problem", "keep_per_problem", "rewriter", "seed", "push_to_hub",
+                 "chunk_size", "report_to"):
+        if getattr(args, flag, None) is not None:
+            values[flag] = getattr(args, flag)
+    if args.format:
+        values["formats"] = args.format
+    values.update(fixed)
+    if not values.get("out"):
+        raise SystemExit("error: --out is required (or out: in the config)")
+    try:
+        return DistillConfig(**values)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+def _run_distill(cfg) -> None:
+    from minireason.distill import card_markdown, distill
+
+    try:
+        card = distill(cfg)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(card_markdown(card))
+    print(f"data set, JSONL/parquet and data card in {cfg.out}")
+
+
+def cmd_data_distill(args) -> None:
+    _run_distill(_distill_config(args))
+
+
+def cmd_data_journey(args) -> None:
+    if (args.teacher or "solver") == "solver":
+        options = {"style": args.style, "error_rate": args.error_rate, "strategy": args.strategy}
+        cfg = _distill_config(args, teacher="solver", samples_per_problem=1, journey=False)
+        cfg.teacher_options.update(options)
+    else:  # a model teacher: stitch its rejected and accepted attempts
+        if args.style == "shortcut":
+            raise SystemExit("error: --style shortcut with a model teacher is plain distillation: "
+                             "use `minireason data distill`")
+        cfg = _distill_config(args, journey=True)
+    _run_distill(cfg)
+
+
 def cmd_score(args) -> None:
     task = _task(args)
     try:
@@ -104,8 +176,14 @@ def cmd_train(args) -> None:
         stages = load_recipe(args.recipe, args.overrides)
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}") from None
-    for summary in run(stages):
+    summaries = run(stages)
+    for summary in summaries:
         print(json.dumps(summary, indent=2))
+    if len(summaries) > 1:  # a comparison (journey-vs-shortcut) or a pipeline (sft-then-grpo): one line each
+        print("\n| stage | data | eval accuracy | format rate | mean tokens |\n|---|---|---:|---:|---:|")
+        for stage, summary in zip(stages, summaries):
+            print(f"| {stage.output_dir} | {summary.get('data', '-')} | {summary.get('eval_accuracy', 0):.1%} | "
+                  f"{summary.get('eval_format_rate', 0):.1%} | {summary.get('eval_mean_tokens', 0):.0f} |")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,6 +231,89 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     generate.add_argument("--out", help="output .jsonl (default: standard output)")
     generate.set_defaults(func=cmd_data_generate)
+
+    def output_options(sub):
+        sub.add_argument("--out", help="output folder: records.jsonl, data/ (save_to_disk), data.jsonl, "
+                                       "data.parquet, data_card.json, README.md")
+        sub.add_argument("--seed", type=int, help="seed of the generated problems (default: 0)")
+        sub.add_argument("--format", action="append", choices=["disk", "jsonl", "parquet"],
+                         help="output format, repeatable (default: all three)")
+        sub.add_argument("--push-to-hub", dest="push_to_hub", metavar="REPO", help="also push the data set to the hub")
+        sub.add_argument("--chunk-size", dest="chunk_size", type=int,
+                         help="problems per teacher call and per write (default: 64)")
+        sub.add_argument("--report-to", dest="report_to", choices=["wandb", "none"],
+                         help="log counts and samples to W&B (default: wandb, offline without a key)")
+
+    def teacher_options(sub, default_samples: str):
+        sub.add_argument("--teacher", help="solver (no model; countdown/arithmetic), hf:MODEL (local transformers "
+                                           "model, e.g. hf:smollm2-135m) or openai:MODEL (OpenAI-compatible server)")
+        sub.add_argument("--samples-per-problem", dest="samples_per_problem", type=int,
+                         help=f"traces asked per problem, K (default: {default_samples})")
+        sub.add_argument("--base-url", dest="base_url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+        sub.add_argument("--api-key-env", dest="api_key_env", default="OPENAI_API_KEY",
+                         help="environment variable holding the API key (default: %(default)s)")
+        sub.add_argument("--concurrency", type=int, help="requests in flight (openai teacher; default: 8)")
+        sub.add_argument("--max-retries", dest="max_retries", type=int,
+                         help="retries per request on 429/5xx/timeouts/garbage, with backoff (default: 5)")
+        sub.add_argument("--timeout", type=float, help="seconds per request (default: 120)")
+        sub.add_argument("--temperature", type=float, help="sampling temperature (default: 0.7)")
+        sub.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, help="tokens per trace (default: 1024)")
+        sub.add_argument("--batch-size", dest="batch_size", type=int, help="prompts per generate call (hf teacher)")
+        sub.add_argument("--adapter", help="LoRA adapter on top of the hf teacher")
+
+    distill = data.add_parser(
+        "distill", help="teacher traces → verifier (rejection sampling) → SFT data set with a data card",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Sky-T1/R1-Distill style data: the teacher writes K traces per problem, each is put in the "
+                    "<think>…</think><answer>…</answer> format, kept only if the task's verifier accepts it, "
+                    "deduplicated, and saved with a data card (counts, yield, reject reasons, settings). Killed and "
+                    "started again with the same command, it resumes where it stopped.",
+        epilog="examples:\n"
+               "  minireason data distill --task countdown --n 17000 --teacher solver --out data/countdown\n"
+               "  minireason data distill --config recipes/solver/distill-17k/cpu.yaml\n"
+               "  vllm serve Qwen/QwQ-32B --reasoning-parser deepseek_r1 &\n"
+               "  minireason data distill --task countdown --n 17000 --samples-per-problem 4 \\\n"
+               "      --teacher openai:Qwen/QwQ-32B --base-url http://localhost:8000/v1 --out data/qwq-countdown\n"
+               "  minireason data distill --task math --param path=gsm8k.jsonl --n 500 --teacher hf:smollm2-135m \\\n"
+               "      --samples-per-problem 8 --out data/toy")
+    distill.add_argument("--config", help="a distill YAML (method: distill) with a sources mix; flags override it")
+    distill.add_argument("--task", help="one source instead of --config: countdown, arithmetic or math")
+    distill.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter, repeatable")
+    distill.add_argument("--n", type=int, help="problems to generate for --task")
+    teacher_options(distill, "1")
+    distill.add_argument("--keep-per-problem", dest="keep_per_problem", type=int,
+                         help="verified distinct traces kept per problem (default: 1)")
+    distill.add_argument("--rewriter", help="hf:MODEL or openai:MODEL that rewrites kept traces (re-verified)")
+    output_options(distill)
+    distill.set_defaults(func=cmd_data_distill)
+
+    journey = data.add_parser(
+        "journey", help="journey-learning traces (mistakes caught and corrected) or shortcut traces",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="O1 Replication Journey style SFT data. With the solver teacher (the default): Countdown "
+                    "searches that hit dead ends and backtrack, arithmetic with slips that a check catches; "
+                    "--style shortcut writes the same problems with only the clean path. With a model teacher: "
+                    "a rejected attempt, a reflection and an accepted attempt stitched into one trace. Every "
+                    "trace ends in a verified answer; rows record their errors and corrections.",
+        epilog="examples:\n"
+               "  minireason data journey --task countdown --n 17000 --error-rate 0.5 --out data/journey\n"
+               "  minireason data journey --task countdown --n 17000 --style shortcut --out data/shortcut\n"
+               "  minireason data journey --task arithmetic --param op=mul --n 2000 --error-rate 0.3 --out data/mul\n"
+               "  minireason data journey --task countdown --n 500 --teacher hf:smollm2-135m "
+               "--samples-per-problem 8 --out data/stitched")
+    journey.add_argument("--task", required=True, help="countdown or arithmetic (any task with a model teacher)")
+    journey.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter, repeatable")
+    journey.add_argument("--n", type=int, required=True, help="problems")
+    journey.add_argument("--style", choices=["journey", "shortcut"], default="journey",
+                         help="journey (errors and corrections) or shortcut (clean path) (default: %(default)s)")
+    journey.add_argument("--error-rate", dest="error_rate", type=float, default=0.5,
+                         help="chance per step of a mistake that is then caught (default: %(default)s)")
+    journey.add_argument("--strategy", choices=["dfs", "greedy"], default="dfs",
+                         help="Countdown search order for wrong turns: dfs (any dead end) or greedy (the dead end "
+                              "nearest the target) (default: %(default)s)")
+    teacher_options(journey, "1 with the solver; give 4 or more with a model teacher")
+    output_options(journey)
+    journey.set_defaults(func=cmd_data_journey)
 
     score = commands.add_parser("score", help="score one completion with a task's verifier",
                                 description="Print the verifier's score: 1.0 correct, 0.1 tagged but wrong, 0.0 "

@@ -17,7 +17,7 @@ from minireason.recipes.sft import SFTRecipe
 
 RECIPES = {"grpo": GRPORecipe, "sft": SFTRecipe}
 TRAINERS = {"grpo": grpo.train, "sft": sft.train}
-METHODS = ("grpo", "sft", "sft-then-grpo")
+METHODS = ("grpo", "sft", "sft-then-grpo", "journey-vs-shortcut")
 
 
 def _parse(cls, values: dict, overrides: list[str]) -> tuple[object, set[str]]:
@@ -33,8 +33,19 @@ def _parse(cls, values: dict, overrides: list[str]) -> tuple[object, set[str]]:
     return config, used
 
 
+def _root(values: dict, overrides: list[str], default: str) -> Path:
+    """The folder holding every stage; ``--output_dir`` names it (and is taken out of the flags)."""
+    root = Path(values.pop("output_dir", default))
+    if "--output_dir" in overrides:
+        at = overrides.index("--output_dir")
+        root = Path(overrides[at + 1])
+        del overrides[at : at + 2]
+    return root
+
+
 def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
-    """The stage configs of a recipe: one for grpo or sft, two (sft, then grpo) for sft-then-grpo.
+    """The stage configs of a recipe: one for grpo or sft, two (sft, then grpo) for sft-then-grpo,
+    two SFT runs on the same problems (shortcut traces, journey traces) for journey-vs-shortcut.
 
     ``source`` is a YAML path or a dict; ``overrides`` are flags such as ``--max_steps 2``
     (applied to every stage that has that option).
@@ -45,17 +56,22 @@ def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
     method = values.get("method", "grpo")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method != "sft-then-grpo":
+    overrides = list(overrides)
+    if method in ("grpo", "sft"):
         config, used = _parse(RECIPES[method], values, overrides)
         stages = [config]
+    elif method == "journey-vs-shortcut":
+        root = _root(values, overrides, "outputs/journey-vs-shortcut")
+        stages, used = [], set()
+        for style in ("shortcut", "journey"):
+            config, style_used = _parse(SFTRecipe, {**values, "method": "sft", "output_dir": str(root / style)},
+                                        overrides)
+            config.data_style = style  # after the flags: this is what the two runs compare
+            stages.append(config)
+            used |= style_used
     else:
-        overrides = list(overrides)
         shared = {k: v for k, v in values.items() if k not in ("sft", "grpo")}
-        root = Path(shared.pop("output_dir", "outputs/sft-then-grpo"))
-        if "--output_dir" in overrides:  # the root of both stages, not one stage's folder
-            at = overrides.index("--output_dir")
-            root = Path(overrides[at + 1])
-            del overrides[at : at + 2]
+        root = _root(shared, overrides, "outputs/sft-then-grpo")
         sft_values = {**shared, **values.get("sft", {}), "method": "sft", "output_dir": str(root / "sft")}
         grpo_values = {**shared, **values.get("grpo", {}), "method": "grpo", "output_dir": str(root / "grpo")}
         sft_config, sft_used = _parse(SFTRecipe, sft_values, overrides)

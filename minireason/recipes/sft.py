@@ -11,10 +11,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from datasets import Dataset, load_dataset
+from datasets import Dataset, load_dataset, load_from_disk
 from trl import SFTConfig, SFTTrainer
 
 from minireason.evaluation import evaluate
+from minireason.journey import journey_examples
 from minireason.models import load_tokenizer
 from minireason.recipes.common import (
     RecipeArgs, log_summary, prompt_of, resumable_checkpoint, task_data, track_cost,
@@ -28,8 +29,17 @@ class SFTRecipe(RecipeArgs, SFTConfig):
 
     method: str = dataclasses.field(default="sft", metadata={"help": "grpo, sft or sft-then-grpo."})
     dataset_path: str | None = dataclasses.field(
-        default=None, metadata={"help": "JSONL/parquet with prompt+completion (or messages) columns; "
-                                        "if unset, the task's own reference solutions are the data."})
+        default=None, metadata={"help": "A data set with prompt+completion (or messages) columns: JSONL, parquet, or a "
+                                        "save_to_disk folder (what `minireason data distill/journey` write). If unset, "
+                                        "traces are written for the task's own problems (see data_style)."})
+    data_style: str = dataclasses.field(
+        default="reference", metadata={"help": "Traces written for the task's problems when dataset_path is unset: "
+                                               "reference (short solution), shortcut (the clean step-by-step path) or "
+                                               "journey (the same steps with mistakes caught and corrected)."})
+    # 0.3 puts a correction in roughly half of 2-3 step traces: enough to learn from, most steps clean.
+    error_rate: float = dataclasses.field(default=0.3, metadata={"help": "Journey traces: chance of a mistake per step."})
+    search_strategy: str = dataclasses.field(default="dfs", metadata={
+        "help": "Journey traces for Countdown: dfs or greedy order of wrong turns."})
     # LoRA on a small data set: 1e-4 to 2e-4 is the usual range (QLoRA used 2e-4).
     learning_rate: float = dataclasses.field(default=2e-4, metadata={"help": "AdamW learning rate."})
     num_train_epochs: float = dataclasses.field(default=1.0, metadata={"help": "Passes over the data."})
@@ -39,18 +49,34 @@ class SFTRecipe(RecipeArgs, SFTConfig):
     save_total_limit: int | None = dataclasses.field(default=2, metadata={"help": "Checkpoints kept."})
 
     def __post_init__(self):
+        if self.data_style not in ("reference", "shortcut", "journey"):
+            raise ValueError(f"data_style must be reference, shortcut or journey, got {self.data_style!r}")
         self._prepare()
         super().__post_init__()
 
 
-def sft_example(task, row: dict, style: str) -> dict:
-    """A prompt-completion pair from a task row and its reference solution."""
-    completion = task.reference_completion(row)
+def sft_example(task, row: dict, style: str, completion: str | None = None) -> dict:
+    """A prompt-completion pair from a task row and a trace (by default its reference solution)."""
+    completion = completion or task.reference_completion(row)
     if style == "chat":
         completion = [{"role": "assistant", "content": completion}]
     else:
         completion = completion.removeprefix(THINK_OPEN)  # the base prompt already ends in <think>
     return {"prompt": prompt_of(row, style), "completion": completion}
+
+
+def load_sft_data(path: str) -> Dataset:
+    """prompt+completion (or messages) columns from a save_to_disk folder, parquet or JSONL; other columns
+    (ids, counts, sources) are dropped so the trainer sees one format."""
+    if Path(path).is_dir():
+        dataset = load_from_disk(path)
+    else:
+        dataset = load_dataset("parquet" if path.endswith(".parquet") else "json", data_files=path, split="train")
+    columns = ["messages"] if "messages" in dataset.column_names else ["prompt", "completion"]
+    missing = set(columns) - set(dataset.column_names)
+    if missing:
+        raise ValueError(f"{path} needs prompt and completion columns (or messages); it has {dataset.column_names}")
+    return dataset.select_columns(columns)
 
 
 def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
@@ -59,13 +85,16 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
     tokenizer = load_tokenizer(cfg.model)
     tokenizer.padding_side = "right"  # training pads on the right; generation (eval) pads on the left
 
-    # 2. Data: a user file, or the task's reference solutions.
+    # 2. Data: a data set on disk, or traces written for the task's problems.
     task, train_rows, eval_rows = task_data(cfg)
     if cfg.dataset_path:
-        builder = "parquet" if cfg.dataset_path.endswith(".parquet") else "json"
-        dataset = load_dataset(builder, data_files=cfg.dataset_path, split="train")
-    else:
+        dataset = load_sft_data(cfg.dataset_path)
+    elif cfg.data_style == "reference":
         dataset = Dataset.from_list([sft_example(task, row, cfg.prompt_style) for row in train_rows])
+    else:
+        traces = journey_examples(train_rows, cfg.data_style, cfg.error_rate, cfg.search_strategy, cfg.seed)
+        dataset = Dataset.from_list([sft_example(task, row, cfg.prompt_style, trace["completion"][0]["content"])
+                                     for row, trace in zip(train_rows, traces)])
 
     # 3. Trainer.
     trainer = SFTTrainer(
@@ -87,7 +116,8 @@ def train(cfg: SFTRecipe) -> dict:
     trainer.save_model(str(final))
 
     # 6. Evaluate on held-out problems.
-    summary = {"method": "sft", "steps": trainer.state.global_step, "final": str(final)}
+    summary = {"method": "sft", "steps": trainer.state.global_step, "final": str(final),
+               "data": cfg.dataset_path or cfg.data_style}
     if eval_rows:
         trainer.processing_class.padding_side = "left"
         result = evaluate(trainer.model, trainer.processing_class, eval_rows,

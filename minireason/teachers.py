@@ -1,0 +1,196 @@
+"""Teachers turn task rows into reasoning traces, for distillation and journey data.
+
+Three backends behind one method, ``sample(rows, k)`` -> ``k`` completions per row
+(``None`` where a request failed for good; the solver's are ``Trace``s with error counts):
+
+- ``SolverTeacher``: no model; writes correct traces for Countdown and arithmetic from
+  the task's solution (shortcut or journey style, see ``minireason.journey``).
+- ``HFTeacher``: any transformers causal LM, batched ``generate`` on CPU or GPU (the
+  embedded SmolLM2-135M works as a toy teacher).
+- ``OpenAITeacher``: any OpenAI-compatible chat endpoint (vLLM, SGLang, llama.cpp's
+  server, hosted APIs) through the ``openai`` client, with a thread pool for
+  concurrency. The client retries 408/409/429/5xx, dropped connections and timeouts
+  with exponential backoff (honouring ``Retry-After``); this module adds retries for
+  replies that parse but hold no usable text.
+
+``make_teacher("solver" | "hf:NAME" | "openai:MODEL", ...)`` builds one from a CLI spec.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from minireason.journey import Trace, journey_trace
+
+
+class Teacher:
+    name = "teacher"
+
+    def sample(self, rows: list[dict], k: int) -> list[list[str | None]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def settings(self) -> dict:
+        """What produced the data, for the data card."""
+        return {"name": self.name}
+
+
+class SolverTeacher(Teacher):
+    """Correct traces without a model, for rows of tasks that store their solution."""
+
+    def __init__(self, style: str = "shortcut", error_rate: float = 0.0, strategy: str = "dfs", seed: int = 0):
+        self.style, self.error_rate, self.strategy, self.seed = style, error_rate, strategy, seed
+        self.name = "solver"
+
+    def sample(self, rows: list[dict], k: int) -> list[list[Trace]]:
+        # Seeded per row and sample, so a resumed run writes the same traces it would have.
+        return [[journey_trace(row, self.style, self.error_rate, self.strategy,
+                               random.Random(f"{self.seed}:{row['id']}:{j}")) for j in range(k)]
+                for row in rows]
+
+    def settings(self) -> dict:
+        return {"name": self.name, "style": self.style, "error_rate": self.error_rate, "strategy": self.strategy}
+
+
+class HFTeacher(Teacher):
+    """Batched local generation with a transformers model (and an optional LoRA adapter)."""
+
+    def __init__(self, model: str, adapter: str | None = None, max_new_tokens: int = 512, temperature: float = 0.7,
+                 batch_size: int = 16, load_in_4bit: bool = False):
+        from minireason.models import load_model
+
+        self.model_name, self.adapter = model, adapter
+        self.max_new_tokens, self.temperature, self.batch_size = max_new_tokens, temperature, batch_size
+        self.model, self.tokenizer = load_model(model, load_in_4bit=load_in_4bit, adapter=adapter,
+                                                lora=adapter is not None)
+        self.name = f"hf:{model}"
+
+    def sample(self, rows: list[dict], k: int) -> list[list[str | None]]:
+        from minireason.evaluation import generate, render_prompt
+
+        prompts = [render_prompt(self.tokenizer, row) for row in rows for _ in range(k)]
+        texts = [text for text, _ in generate(self.model, self.tokenizer, prompts, self.max_new_tokens,
+                                              self.batch_size, self.temperature, progress=False)]
+        return [texts[i * k : (i + 1) * k] for i in range(len(rows))]
+
+    def complete(self, messages: list[dict]) -> str | None:
+        """One reply to a chat (used to rewrite traces)."""
+        from minireason.evaluation import generate
+
+        prompt = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return generate(self.model, self.tokenizer, [prompt], self.max_new_tokens, 1, self.temperature,
+                        progress=False)[0][0]
+
+    def settings(self) -> dict:
+        return {"name": self.name, "adapter": self.adapter, "max_new_tokens": self.max_new_tokens,
+                "temperature": self.temperature}
+
+
+class OpenAITeacher(Teacher):
+    """Chat completions from an OpenAI-compatible server, ``concurrency`` requests at a time.
+
+    A request that still fails after every retry gives ``None``; the distillation
+    pipeline then leaves that problem for the next run instead of recording a loss.
+    """
+
+    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None, concurrency: int = 8,
+                 max_retries: int = 5, timeout: float = 120.0, temperature: float = 0.7, max_tokens: int = 4096):
+        try:
+            import httpx
+            import openai
+        except ImportError:  # pragma: no cover - depends on the install
+            raise ImportError("the OpenAI-compatible teacher needs the openai client: pip install 'minireason[api]'") from None
+        self.model, self.base_url, self.concurrency = model, base_url, concurrency
+        self.max_retries, self.timeout = max_retries, timeout
+        self.temperature, self.max_tokens = temperature, max_tokens
+        self.stats: collections.Counter = collections.Counter()
+        self._lock = threading.Lock()
+        # Count what goes over the wire: every attempt the client makes, and each status it gets back.
+        http_client = httpx.Client(event_hooks={"request": [self._on_request], "response": [self._on_response]})
+        self.client = openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed", max_retries=max_retries,
+                                    timeout=timeout, http_client=http_client)
+        self._errors = (openai.OpenAIError, httpx.HTTPError)
+        self.name = f"openai:{model}"
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.stats[key] += 1
+
+    def _on_request(self, request) -> None:
+        self._count("http_requests")
+
+    def _on_response(self, response) -> None:
+        self._count(f"http_{response.status_code}")
+
+    def complete(self, messages: list[dict]) -> str | None:
+        """One reply's text, or None once the retries are spent. Never raises for server trouble."""
+        for attempt in range(self.max_retries + 1):
+            try:
+                reply = self.client.chat.completions.create(
+                    model=self.model, messages=messages, temperature=self.temperature, max_tokens=self.max_tokens)
+                text = _reply_text(reply)
+            except self._errors as error:  # the client has already retried what is worth retrying
+                self._count(f"error_{type(error).__name__}")
+                return None
+            except ValueError:  # a 200 whose body is not JSON: garbage, retried below
+                text = None
+            if text:
+                self._count("replies")
+                return text
+            self._count("empty_or_malformed_replies")
+            time.sleep(min(0.5 * 2**attempt, 8.0) * random.uniform(0.5, 1.0))
+        self._count("gave_up")
+        return None
+
+    def sample(self, rows: list[dict], k: int) -> list[list[str | None]]:
+        jobs = [row["prompt"] for row in rows for _ in range(k)]
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            texts = list(pool.map(self.complete, jobs))
+        return [texts[i * k : (i + 1) * k] for i in range(len(rows))]
+
+    def settings(self) -> dict:
+        requests = dict(self.stats)
+        answered = sum(v for k, v in requests.items() if k.startswith("http_") and k[5:].isdigit())
+        requests["timed_out_or_dropped"] = requests.get("http_requests", 0) - answered
+        return {"name": self.name, "base_url": self.base_url, "temperature": self.temperature,
+                "max_tokens": self.max_tokens, "concurrency": self.concurrency, "max_retries": self.max_retries,
+                "timeout_s": self.timeout, "requests": requests}
+
+
+def _reply_text(reply) -> str | None:
+    """The reply's text, with a reasoning model's separate thinking put back in ``<think>`` tags.
+
+    Servers that parse reasoning out (vLLM/SGLang reasoning parsers, DeepSeek's API) return
+    it as ``reasoning_content`` or ``reasoning`` beside ``content``. A malformed reply
+    (no choices, no message, not text) gives None.
+    """
+    try:
+        message = reply.choices[0].message
+    except (AttributeError, IndexError, TypeError):
+        return None
+    content = getattr(message, "content", None)
+    extra = getattr(message, "model_extra", None) or {}
+    thinking = getattr(message, "reasoning_content", None) or extra.get("reasoning_content") or extra.get("reasoning")
+    if not isinstance(content, str) or not content.strip():
+        return None
+    if isinstance(thinking, str) and thinking.strip() and "<think>" not in content:
+        return f"<think>{thinking.strip()}</think>\n{content.strip()}"
+    return content
+
+
+def make_teacher(spec: str, *, base_url: str | None = None, api_key: str | None = None, concurrency: int = 8,
+                 max_retries: int = 5, timeout: float = 120.0, temperature: float = 0.7, max_new_tokens: int = 1024,
+                 batch_size: int = 16, adapter: str | None = None, style: str = "shortcut", error_rate: float = 0.0,
+                 strategy: str = "dfs", seed: int = 0) -> Teacher:
+    """A teacher from a spec: ``solver``, ``hf:MODEL`` (name, alias, hub id or folder) or ``openai:MODEL``."""
+    kind, _, model = spec.partition(":")
+    if kind == "solver" and not model:
+        return SolverTeacher(style, error_rate, strategy, seed)
+    if kind == "hf" and model:
+        return HFTeacher(model, adapter, max_new_tokens, temperature, batch_size)
+    if kind == "openai" and model:
+        return OpenAITeacher(model, base_url, api_key, concurrency, max_retries, timeout, temperature, max_new_tokens)
+    raise ValueError(f"teacher must be solver, hf:MODEL or openai:MODEL, got {spec!r}")

@@ -1,0 +1,171 @@
+"""Journey traces: every claim is true or corrected, dead ends are real, answers verify, counts are honest."""
+
+import itertools
+import random
+import re
+from fractions import Fraction
+
+import pytest
+
+from minireason.journey import (
+    countdown_trace, journey_examples, journey_trace, solution_steps, stitch_attempts, why_wrong,
+)
+from minireason.tasks import get_task
+from minireason.tasks.countdown import reachable_values
+
+COUNTDOWN = get_task("countdown").generate(300, seed=3)
+ARITHMETIC = {op: get_task("arithmetic", op=op, digits=[3, 2]).generate(200, seed=3) for op in ("add", "sub", "mul")}
+
+_NUMBER = r"-?\d+(?:/\d+)?"
+_TRY = re.compile(rf"^Try ({_NUMBER}) ([-+*/]) ({_NUMBER}) = ({_NUMBER})")
+_STATE = re.compile(r"\[([^\]]*)\]")
+
+
+def _value(text: str) -> Fraction:
+    return Fraction(text)
+
+
+def _apply(a: Fraction, op: str, b: Fraction) -> Fraction:
+    return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b}[op]()
+
+
+def _think_lines(completion: str) -> list[str]:
+    return completion.split("<think>")[1].split("</think>")[0].split("\n")
+
+
+def _can_reach(values: list[Fraction], target: int) -> bool:
+    reached = reachable_values([float(v) for v in values])[(1 << len(values)) - 1]
+    return any(abs(v - target) < 1e-6 for v in reached)
+
+
+@pytest.mark.parametrize("strategy", ["dfs", "greedy"])
+def test_countdown_journeys_are_true_searches(strategy):
+    """Every step is correct arithmetic on numbers still in hand; each wrong turn starts at a move from which the
+    target is unreachable, ends at a leaf that misses, and backtracks to where it left; the answer verifies."""
+    task = get_task("countdown")
+    detours = 0
+    for row in COUNTDOWN:
+        trace = countdown_trace(row, "journey", 0.7, strategy, random.Random(row["id"]))
+        assert task.score(trace.completion, row) == 1.0
+        lines = _think_lines(trace.completion)
+        hand = [Fraction(n) for n in row["numbers"]]
+        saved, misses = None, 0
+        for line in lines[1:-1]:
+            if line.startswith("That misses"):
+                assert saved is not None and f"back to {_STATE.search(line).group(0)}" in line
+                assert [_value(v) for v in _STATE.search(line).group(1).split(", ")] == saved
+                hand, saved, misses = saved, None, misses + 1
+                continue
+            a, op, b, result = _TRY.match(line).groups()
+            a, b, result = _value(a), _value(b), _value(result)
+            assert _apply(a, op, b) == result, line
+            before = list(hand)
+            hand.remove(a)
+            hand.remove(b)
+            hand.append(result)
+            if saved is None and not _can_reach(hand, row["target"]):  # a wrong turn starts here
+                saved = before
+            if len(hand) == 1 and saved is not None:
+                assert f"{result} is not {row['target']}" in line
+        assert saved is None and hand == [row["target"]]
+        assert misses == trace.errors == trace.corrections
+        detours += trace.errors
+    assert detours > len(COUNTDOWN)  # at 0.7 per step, most traces take at least one wrong turn
+
+
+def test_countdown_shortcut_is_the_journey_without_detours():
+    for row in COUNTDOWN[:50]:
+        shortcut = countdown_trace(row, "shortcut")
+        assert shortcut.errors == 0 and "misses" not in shortcut.completion
+        assert countdown_trace(row, "journey", 0.0).completion == shortcut.completion
+        journey = countdown_trace(row, "journey", 1.0, "dfs", random.Random(1)).completion
+        assert [ln for ln in _think_lines(journey) if ln in _think_lines(shortcut.completion)] == \
+            _think_lines(shortcut.completion)  # the clean path is still there, in order
+
+
+def test_greedy_takes_the_tempting_wrong_turn():
+    """The greedy search's first wrong move is a dead end whose result is nearest the target."""
+    row = next(r for r in COUNTDOWN if len(r["numbers"]) == 4)
+    numbers, target = row["numbers"], row["target"]
+    first_try = _think_lines(countdown_trace(row, "journey", 1.0, "greedy").completion)[1]
+    result = int(_TRY.match(first_try).group(4))
+    dead_end_distances = []
+    for (i, a), (j, b) in itertools.combinations(enumerate(numbers), 2):
+        rest = [n for k, n in enumerate(numbers) if k not in (i, j)]
+        big, small = max(a, b), min(a, b)
+        for value in [big + small, big * small, big - small] + ([big // small] if big % small == 0 else []):
+            if not _can_reach(rest + [value], target):
+                dead_end_distances.append(abs(value - target))
+    assert abs(result - target) == min(dead_end_distances)
+
+
+_CLAIM = re.compile(r"^(?:Column \d+: )?(-?\d+) ([-+×]) (-?\d+)(?: \+ carry (\d))? = (-?\d+)")
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul"])
+def test_arithmetic_journey_slips_are_caught_and_corrected(op):
+    """Each step states a sum, difference or product; a false one is followed at once by the check that fixes it."""
+    task = get_task("arithmetic", op=op, digits=[3, 2])
+    slips = 0
+    for row in ARITHMETIC[op]:
+        trace = journey_trace(row, "journey", 0.5, rng=random.Random(row["id"]))
+        assert task.score(trace.completion, row) == 1.0
+        lines = _think_lines(trace.completion)
+        false_claims = 0
+        for i, line in enumerate(lines):
+            match = _CLAIM.match(line)
+            if not match or line.startswith("So "):
+                continue
+            x, symbol, y, carry, claimed = match.groups()
+            x, y, claimed = int(x), int(y), int(claimed)
+            truth = {"+": x + y, "-": x - y, "×": x * y}[symbol] + int(carry or 0)
+            if claimed != truth:
+                false_claims += 1
+                assert f"= {truth}, not {claimed}" in lines[i + 1] and lines[i + 1].startswith("Wait, let me check")
+        assert false_claims == trace.errors == trace.corrections
+        slips += trace.errors
+    assert slips > len(ARITHMETIC[op]) * 0.3
+
+
+def test_add_slips_drop_the_carry():
+    row = {"a": 58, "b": 67, "op": "add", "answer": 125, "task": "arithmetic"}
+    text = journey_trace(row, "journey", 1.0).completion
+    assert "Column 2: 5 + 6 + carry 1 = 11." in text and "= 12, not 11" in text
+
+
+def test_examples_record_counts_and_depend_only_on_the_row():
+    examples = journey_examples(COUNTDOWN[:40], "journey", 0.5, seed=7)
+    again = journey_examples(COUNTDOWN[20:40], "journey", 0.5, seed=7)
+    assert examples[20:] == again
+    assert {e["style"] for e in examples} == {"journey"} and any(e["errors"] for e in examples)
+    assert all(e["errors"] == e["corrections"] for e in examples)
+    assert all(e["completion"][0]["role"] == "assistant" for e in examples)
+
+
+def test_bad_arguments_and_unsupported_tasks_fail_clearly():
+    with pytest.raises(ValueError, match="style must be one of"):
+        journey_trace(COUNTDOWN[0], style="scenic")
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        journey_trace(COUNTDOWN[0], strategy="astar")
+    with pytest.raises(ValueError, match="error_rate"):
+        journey_trace(COUNTDOWN[0], error_rate=1.5)
+    with pytest.raises(ValueError, match="stitch a teacher"):
+        journey_trace({"task": "math", "problem": "1+1", "answer": "2"})
+
+
+def test_stitched_attempts_reflect_on_the_real_mistake():
+    row = {"task": "countdown", "numbers": [2, 3, 4], "target": 20, "solution": "((2 + 3) * 4)"}
+    rejected = "<think>2*3 is 6, plus 4.</think><answer>2 * 3 + 4</answer>"
+    accepted = "<think>2+3 is 5, times 4.</think><answer>(2 + 3) * 4</answer>"
+    trace = stitch_attempts(row, rejected, accepted)
+    assert "Wait, 2 * 3 + 4 equals 10, not 20. Let me try again." in trace.completion
+    assert trace.completion.index("2*3 is 6") < trace.completion.index("Wait") < trace.completion.index("2+3 is 5")
+    assert get_task("countdown").score(trace.completion, row) == 1.0 and trace.errors == trace.corrections == 1
+    assert "exactly once" in why_wrong(row, "2 * 2 * 5")
+    assert "not a valid equation" in why_wrong(row, "(2 + 3 * 4")
+    assert why_wrong(row, None) == "that attempt never reached an answer"
+
+
+def test_solution_steps_follow_precedence():
+    steps = solution_steps("2 + 3 * 4 - 6 / 2")
+    assert [(int(a), op, int(b)) for a, op, b in steps] == [(3, "*", 4), (2, "+", 12), (6, "/", 2), (14, "-", 3)]
