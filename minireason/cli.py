@@ -97,6 +97,9 @@ def _distill_config(args, **fixed):
     if getattr(args, "api_key_env", None):
         options["api_key"] = _os.environ.get(args.api_key_env)
     values["teacher_options"] = options
+    if getattr(args, "rewriter_base_url", None):
+        values["rewriter_options"] = {**(values.get("rewriter_options") or {}), "base_url": args.rewriter_base_url,
+                                      "api_key": _os.environ.get(args.rewriter_api_key_env)}
     for flag in ("out", "teacher", "samples_per_problem", "keep_per_problem", "rewriter", "seed", "push_to_hub",
                  "chunk_size", "report_to"):
         if getattr(args, flag, None) is not None:
@@ -283,7 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     teacher_options(distill, "1")
     distill.add_argument("--keep-per-problem", dest="keep_per_problem", type=int,
                          help="verified distinct traces kept per problem (default: 1)")
-    distill.add_argument("--rewriter", help="hf:MODEL or openai:MODEL that rewrites kept traces (re-verified)")
+    distill.add_argument("--rewriter", help="hf:MODEL or openai:MODEL that rewrites kept traces (re-verified), "
+                                            "as Sky-T1 did with GPT-4o-mini")
+    distill.add_argument("--rewriter-base-url", dest="rewriter_base_url",
+                         help="the rewriter's endpoint, if not OpenAI's (e.g. http://localhost:8001/v1)")
+    distill.add_argument("--rewriter-api-key-env", dest="rewriter_api_key_env", default="OPENAI_API_KEY",
+                         help="environment variable holding the rewriter's key (default: %(default)s)")
     output_options(distill)
     distill.set_defaults(func=cmd_data_distill)
 

@@ -58,6 +58,8 @@ class DistillConfig:
         "help": "Stitch a rejected attempt, a reflection and an accepted attempt into one trace (journey learning)."})
     rewriter: str | None = dataclasses.field(default=None, metadata={
         "help": "hf:MODEL or openai:MODEL that rewrites each kept trace into the kit's format (re-verified)."})
+    rewriter_options: dict = dataclasses.field(default_factory=dict, metadata={
+        "help": "Passed to make_teacher for the rewriter (its own base_url, api_key, temperature, …)."})
     seed: int = dataclasses.field(default=0, metadata={"help": "Seed of the generated problems (and solver traces)."})
     formats: list = dataclasses.field(default_factory=lambda: list(FORMATS), metadata={
         "help": "Outputs: disk (datasets save_to_disk), jsonl, parquet."})
@@ -243,8 +245,7 @@ def distill(cfg: DistillConfig, teacher=None, rewriter=None, progress: bool = Tr
         print(f"minireason: resuming {out}: {len(records)} problems done, {len(todo)} to go", file=sys.stderr)
     teacher = teacher or make_teacher(cfg.teacher, seed=cfg.seed, **cfg.teacher_options)
     if cfg.rewriter and rewriter is None:
-        rewriter = make_teacher(cfg.rewriter, **{k: v for k, v in cfg.teacher_options.items()
-                                                if k not in ("style", "error_rate", "strategy")})
+        rewriter = make_teacher(cfg.rewriter, **cfg.rewriter_options)
     failed = 0
     started = time.perf_counter()
     with open(records_path, "a", encoding="utf-8") as handle, \

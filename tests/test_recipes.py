@@ -7,7 +7,9 @@ import torch
 
 from minireason.recipes import load_recipe, run
 
-RECIPES = sorted(Path(__file__).resolve().parents[1].glob("recipes/**/*.yaml"))
+ALL = sorted(Path(__file__).resolve().parents[1].glob("recipes/**/*.yaml"))
+DATA_RECIPES = [p for p in ALL if "\nmethod: distill" in p.read_text()]  # `minireason data distill --config`
+RECIPES = [p for p in ALL if p not in DATA_RECIPES]
 
 
 def test_there_are_recipes_for_every_method_and_tier():
@@ -16,8 +18,21 @@ def test_there_are_recipes_for_every_method_and_tier():
                      "qwen2.5-3b/grpo-countdown/h100-80gb.yaml", "qwen2.5-3b/grpo-arithmetic/t4-16gb.yaml",
                      "qwen2.5-3b/sft-then-grpo/t4-16gb.yaml", "smollm2-135m/grpo-countdown/cpu.yaml",
                      "smollm2-135m/grpo-arithmetic/cpu.yaml", "smollm2-135m/sft-then-grpo/cpu.yaml",
-                     "smollm2-135m/sft/cpu.yaml"):
+                     "smollm2-135m/sft/cpu.yaml", "smollm2-135m/journey-vs-shortcut/cpu.yaml",
+                     "qwen2.5-3b/sft-distill-17k/a100-40gb.yaml"):
         assert expected in names
+    assert {str(p.relative_to(p.parents[2])) for p in DATA_RECIPES} >= {
+        "solver/distill-17k/cpu.yaml", "qwq-32b/distill-17k/vllm-server.yaml"}
+
+
+@pytest.mark.parametrize("path", DATA_RECIPES, ids=lambda p: str(p.relative_to(p.parents[2])))
+def test_data_recipe_opens_with_its_launch_command(path):
+    from minireason.distill import DistillConfig
+
+    header = path.read_text().split("\nmethod:")[0]
+    assert "launch:" in header and "expected:" in header
+    assert f"minireason data distill --config recipes/{path.relative_to(path.parents[2])}" in header
+    assert sum(source["n"] for source in DistillConfig.from_yaml(str(path)).sources) == 17_000
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(p.parents[2])))
@@ -44,9 +59,18 @@ def test_recipe_runs_two_steps_on_the_tiny_model(path, tmp_path, tiny_model_path
     if "grpo" in path.parent.name:
         overrides += ["--max_completion_length", "8", "--num_generations", "4", "--per_device_train_batch_size", "4",
                       "--use_vllm", "false"]
+    if "\ndataset_path:" in path.read_text():  # a recipe that trains on distilled data: make a small set
+        from minireason.distill import DistillConfig, distill
+
+        distill(DistillConfig(out=str(tmp_path / "distilled"), sources=[{"task": "countdown", "n": 8}],
+                              report_to="none"), progress=False)
+        overrides += ["--dataset_path", str(tmp_path / "distilled" / "data")]
     stages = load_recipe(path, overrides)
-    if len(stages) == 2:  # sft-then-grpo: the GRPO stage starts from the SFT adapter
+    if stages[-1].method == "grpo" and len(stages) == 2:  # sft-then-grpo: GRPO starts from the SFT adapter
         assert stages[1].adapter == str(Path(stages[0].output_dir) / "final")
+    if "journey-vs-shortcut" in str(path):  # two SFT runs on the same problems, different traces
+        assert [s.data_style for s in stages] == ["shortcut", "journey"]
+        assert stages[0].seed == stages[1].seed and stages[0].n_train == stages[1].n_train
     for summary, stage in zip(run(stages), stages):
         assert summary["steps"] == 2
         assert (Path(summary["final"]) / "adapter_config.json").exists()

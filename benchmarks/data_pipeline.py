@@ -1,0 +1,76 @@
+"""How fast the data commands are: 17k journey / shortcut traces, the full pipeline, and teacher concurrency.
+
+    python benchmarks/data_pipeline.py            # ~2 min on 2 cores
+    python benchmarks/data_pipeline.py --n 2000   # quicker
+
+Side by side, one core each: generating the problems, writing traces in each style and
+strategy (verification included), the whole `minireason data journey` pipeline (records,
+data set, JSONL, parquet, data card), and an OpenAI-compatible teacher against a local
+server that takes 200 ms per request, at concurrency 1, 4 and 16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.flaky_server
+
+from minireason.distill import DistillConfig, distill  # noqa: E402
+from minireason.journey import journey_examples  # noqa: E402
+from minireason.tasks import get_task  # noqa: E402
+from minireason.teachers import OpenAITeacher  # noqa: E402
+
+
+def timed(fn):
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=17_000, help="problems (default: %(default)s, Sky-T1's set size)")
+    args = parser.parse_args()
+    n = args.n
+
+    countdown, seconds = timed(lambda: get_task("countdown").generate(n, seed=0))
+    rows = [("countdown problems (generate + solve)", seconds, "")]
+    for style, strategy in (("shortcut", "dfs"), ("journey", "dfs"), ("journey", "greedy")):
+        examples, seconds = timed(lambda: journey_examples(countdown, style, 0.5, strategy))
+        errors = sum(e["errors"] for e in examples) / n
+        rows.append((f"countdown {style} traces ({strategy})", seconds, f"{errors:.2f} wrong turns/trace"))
+    multiplication = get_task("arithmetic", op="mul", digits=[3, 2]).generate(n, seed=0)
+    for style in ("shortcut", "journey"):
+        examples, seconds = timed(lambda: journey_examples(multiplication, style, 0.3))
+        errors = sum(e["errors"] for e in examples) / n
+        rows.append((f"3x2-digit multiplication {style} traces", seconds, f"{errors:.2f} slips/trace"))
+    with tempfile.TemporaryDirectory() as out:
+        cfg = DistillConfig(out=out, sources=[{"task": "countdown", "n": n}], report_to="none",
+                            teacher_options={"style": "journey", "error_rate": 0.5})
+        card, seconds = timed(lambda: distill(cfg, progress=False))
+        rows.append(("`data journey` pipeline, countdown (all of the above + files)", seconds,
+                     f"{card['rows']} rows, {card['duplicates_removed']} duplicates"))
+
+    from tests.flaky_server import FlakyServer
+
+    requests = 32
+    with FlakyServer(["ok"], delay=0.2) as server:  # latency-bound, like a real model server
+        prompts = get_task("countdown").generate(requests, seed=1)
+        for concurrency in (1, 4, 16):
+            teacher = OpenAITeacher("m", base_url=server.url, concurrency=concurrency)
+            _, seconds = timed(lambda: teacher.sample(prompts, 1))
+            rows.append((f"openai teacher, 200 ms server, concurrency {concurrency}", seconds,
+                         f"{requests / seconds:.1f} requests/s"))
+
+    print(f"\n{n} problems per row; one process, {__import__('os').cpu_count()} cores on this machine\n")
+    print(f"| {'step':<62} | {'seconds':>8} | note |\n|{'-' * 64}|{'-' * 9}:|---|")
+    for name, seconds, note in rows:
+        print(f"| {name:<62} | {seconds:8.2f} | {note} |")
+
+
+if __name__ == "__main__":
+    main()
