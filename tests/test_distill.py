@@ -215,3 +215,32 @@ def test_sft_recipe_trains_on_a_distilled_data_set(tmp_path, tiny_model_path):
     (summary,) = run([stage])
     assert summary["steps"] == 2 and summary["data"].endswith("data")
     assert (Path(summary["final"]) / "adapter_config.json").exists()
+
+
+def test_sft_loss_covers_the_assistant_trace_only(tmp_path, tiny_model_path):
+    from minireason.recipes.sft import build_trainer
+
+    (stage,) = load_recipe(ROOT / "recipes/smollm2-135m/sft/cpu.yaml", [
+        "--model", "tiny", "--n_train", "4", "--report_to", "none", "--output_dir", str(tmp_path),
+        "--data_style", "journey", "--task", "arithmetic", "--task_params", "{op: mul}", "--error_rate", "1.0"])
+    trainer, _ = build_trainer(stage)
+    example, tokenizer = trainer.train_dataset[0], trainer.processing_class
+    trained = tokenizer.decode([t for t, label in zip(example["input_ids"], example["labels"]) if label != -100])
+    ignored = tokenizer.decode([t for t, label in zip(example["input_ids"], example["labels"]) if label == -100])
+    assert trained.startswith("<think>") and "Wait, let me check" in trained and "</answer>" in trained
+    assert "What is" in ignored and ignored.endswith("assistant\n") and "Wait" not in ignored
+
+
+def test_distill_logs_its_counts_to_wandb_offline(tmp_path, monkeypatch):
+    from tests.wandb_log import read_run
+
+    for name in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    card = distill(_config(tmp_path / "out", n=10, report_to="wandb"), progress=False)
+    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    logged = read_run(run_dir)
+    assert logged["summary"]["data/rows"] == card["rows"] == 10
+    assert logged["summary"]["data/countdown/yield"] == 1.0
+    assert logged["config"]["teacher"]["name"] == "solver"

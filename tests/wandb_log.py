@@ -51,6 +51,8 @@ def read_run(run_dir: Path) -> dict:
             run["history"].append(_items(record.history.item))
         elif kind == "config":
             run["config"].update(_items(record.config.update))
+        elif kind == "run":  # the config given to wandb.init comes with the run record
+            run["config"].update(_items(record.run.config.update))
         elif kind == "summary":
             run["summary"].update(_items(record.summary.update))
     return run
