@@ -139,7 +139,7 @@ def cmd_data_journey(args) -> None:
         if args.style == "shortcut":
             raise SystemExit("error: --style shortcut with a model teacher is plain distillation: "
                              "use `minireason data distill`")
-        cfg = _distill_config(args, journey=True)
+        cfg = _distill_config(args, journey=True, **({} if args.samples_per_problem else {"samples_per_problem": 4}))
     _run_distill(cfg)
 
 

@@ -157,19 +157,55 @@ def _detour(values: list[Fraction], target: int, strategy: str, rng: random.Rand
     return lines
 
 
+def natural_path(numbers: list[int], target: int) -> tuple[list[tuple[Fraction, str, Fraction]], str] | None:
+    """Steps and equation reaching ``target`` with whole, non-negative numbers at every step, or None.
+
+    The stored solution may pass through negatives or fractions (``51 - 91 = -40``); a trace
+    that a person would write, and a small model can imitate, takes the larger number first
+    and divides only exactly. Depth-first, remembering states that failed.
+
+    >>> steps, equation = natural_path([2, 3, 4], 20)
+    >>> equation
+    '((3 + 2) * 4)'
+    """
+    failed: set[tuple] = set()
+
+    def search(state: list[tuple[int, str]]):  # plain ints: every value on a natural path is whole
+        if len(state) == 1:
+            return ([], state[0][1]) if state[0][0] == target else None
+        key = tuple(sorted(v for v, _ in state))
+        if key in failed:
+            return None
+        for i in range(len(state)):
+            for j in range(i + 1, len(state)):
+                (a, ea), (b, eb) = sorted((state[i], state[j]), key=lambda s: s[0], reverse=True)
+                rest = [s for k, s in enumerate(state) if k not in (i, j)]
+                moves = [("+", a + b), ("*", a * b), ("-", a - b)] + ([("/", a // b)] if b and a % b == 0 else [])
+                for op, result in moves:
+                    found = search(rest + [(result, f"({ea} {op} {eb})")])
+                    if found:
+                        return [(Fraction(a), op, Fraction(b))] + found[0], found[1]
+        failed.add(key)
+        return None
+
+    return search([(n, str(n)) for n in numbers])
+
+
 def countdown_trace(row: dict, style: str = "journey", error_rate: float = 0.5, strategy: str = "dfs",
                     rng: random.Random | None = None) -> Trace:
-    """A search trace for one Countdown row that ends in its stored (verified) solution.
+    """A search trace for one Countdown row that ends in a verified equation: a natural path when one
+    exists (see ``natural_path``), else the stored solution.
 
     >>> countdown_trace({"numbers": [2, 3, 4], "target": 20, "solution": "((2 + 3) * 4)"}, "shortcut").completion
-    '<think>Numbers [2, 3, 4], target 20.\\nTry 2 + 3 = 5, left [4, 5].\\nTry 5 * 4 = 20. That is the target.\\nSo ((2 + 3) * 4) = 20.</think>\\n<answer>((2 + 3) * 4)</answer>'
+    '<think>Numbers [2, 3, 4], target 20.\\nTry 3 + 2 = 5, left [4, 5].\\nTry 5 * 4 = 20. That is the target.\\nSo ((3 + 2) * 4) = 20.</think>\\n<answer>((3 + 2) * 4)</answer>'
     """
     rng = rng or random.Random(0)
-    target, solution = int(row["target"]), row["solution"]
+    target = int(row["target"])
+    steps, solution = natural_path(row["numbers"], target) or (solution_steps(row["solution"]), row["solution"])
     values = [Fraction(n) for n in row["numbers"]]
     lines = [f"Numbers {_values(values)}, target {target}."]
     errors = 0
-    for a, op, b in solution_steps(solution):
+    for a, op, b in steps:
         if style == "journey" and rng.random() < error_rate:
             detour = _detour(values, target, strategy, rng)
             if detour:
