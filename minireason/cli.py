@@ -106,6 +106,8 @@ def _distill_config(args, **fixed):
             values[flag] = getattr(args, flag)
     if args.format:
         values["formats"] = args.format
+    if "teacher_options" in fixed:
+        fixed = {**fixed, "teacher_options": {**options, **fixed["teacher_options"]}}
     values.update(fixed)
     if not values.get("out"):
         raise SystemExit("error: --out is required (or out: in the config)")
@@ -133,8 +135,7 @@ def cmd_data_distill(args) -> None:
 def cmd_data_journey(args) -> None:
     if (args.teacher or "solver") == "solver":
         options = {"style": args.style, "error_rate": args.error_rate, "strategy": args.strategy}
-        cfg = _distill_config(args, teacher="solver", samples_per_problem=1, journey=False)
-        cfg.teacher_options.update(options)
+        cfg = _distill_config(args, teacher="solver", samples_per_problem=1, journey=False, teacher_options=options)
     else:  # a model teacher: stitch its rejected and accepted attempts
         if args.style == "shortcut":
             raise SystemExit("error: --style shortcut with a model teacher is plain distillation: "

@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from minireason.journey import Trace, stitch_attempts
+from minireason.journey import STRATEGIES, STYLES, Trace, stitch_attempts
 from minireason.tasks import get_task, task_from_row
 from minireason.tasks.base import extract_answer
 from minireason.tasks.math_answers import last_boxed
@@ -80,6 +80,15 @@ class DistillConfig:
             if unknown or "task" not in source or not isinstance(source.get("n"), int) or source["n"] < 1:
                 raise ValueError(f"a source is {{task, n, params}} with n >= 1, got {source!r}")
             get_task(source["task"], **(source.get("params") or {}))  # fail now on a bad task or parameter
+        for spec in (self.teacher, self.rewriter or "hf:-"):
+            kind, _, model = spec.partition(":")
+            if not (spec == "solver" or (kind in ("hf", "openai") and model)):
+                raise ValueError(f"teacher must be solver, hf:MODEL or openai:MODEL, got {spec!r}")
+        options = self.teacher_options
+        if options.get("style", "shortcut") not in STYLES or options.get("strategy", "dfs") not in STRATEGIES:
+            raise ValueError(f"teacher style must be one of {STYLES} and strategy one of {STRATEGIES}")
+        if not 0.0 <= options.get("error_rate", 0.0) <= 1.0:
+            raise ValueError(f"error_rate must lie in [0, 1], got {options['error_rate']}")
         if self.samples_per_problem < 1 or self.keep_per_problem < 1:
             raise ValueError("samples_per_problem and keep_per_problem must be at least 1")
         if self.journey and self.samples_per_problem < 2:
@@ -359,8 +368,11 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def card_markdown(card: dict) -> str:
-    lines = ["# Distilled reasoning traces (minireason)", "",
-             f"Teacher: `{card['teacher']['name']}`; {card['samples_per_problem']} sample(s) per problem, "
+    teacher = card["teacher"]
+    settings = ", ".join(f"{k} {v}" for k, v in teacher.items() if k not in ("name", "requests") and v is not None)
+    journey = card["journey"] or teacher.get("style") == "journey"
+    lines = [f"# {'Journey-learning' if journey else 'Distilled'} reasoning traces (minireason)", "",
+             f"Teacher: `{teacher['name']}` ({settings or 'defaults'}); {card['samples_per_problem']} sample(s) per problem, "
              f"up to {card['keep_per_problem']} kept; journey stitching: {card['journey']}; seed {card['seed']}.", "",
              f"**{card['rows']} rows** from {card['problems_done']} of {card['problems']} problems; "
              f"yield {card['yield']:.1%} of teacher samples verified; {card['duplicates_removed']} duplicates removed; "

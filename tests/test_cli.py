@@ -54,6 +54,12 @@ def test_score_command(capsys):
     (["data", "generate", "--task", "countdown", "--param", "num_numbers", "--n", "1"], "key=value"),
     (["data", "generate", "--task", "countdown", "--param", "colour=red", "--n", "1"], "unknown parameter"),
     (["score", "--task", "countdown", "--row", "{not json", "--completion", "x"], "not JSON"),
+    (["data", "distill", "--task", "countdown", "--out", "never"], "--task needs --n"),
+    (["data", "distill", "--task", "countdown", "--n", "2", "--teacher", "gpt", "--out", "never"],
+     "teacher must be solver, hf:MODEL or openai:MODEL"),
+    (["data", "distill", "--config", "no-such.yaml", "--out", "never"], "No such file"),
+    (["data", "distill", "--n", "2", "--out", "never"], "give --task and --n, or --config"),
+    (["data", "journey", "--task", "countdown", "--n", "2", "--error-rate", "2", "--out", "never"], "error_rate"),
 ])
 def test_bad_input_gives_clear_errors(args, message):
     result = run(*args)
