@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 EPILOG = """\
 examples:
@@ -18,6 +19,8 @@ examples:
   minireason data journey --task countdown --n 17000 --error-rate 0.5 --out data/journey
   minireason score --task countdown --row '{"numbers": [2, 3, 4], "target": 20}' \\
       --completion '<think>…</think><answer>(2 + 3) * 4</answer>'
+  minireason eval --task arithmetic --param op=add --samples 8 --out outputs/eval/base   # pass@k, maj@k
+  minireason compare outputs/eval/base outputs/eval/sft --out outputs/eval
   minireason model prepare smollm2-135m             # build the embedded model's cache
 
 the pieces, in Python:
@@ -142,6 +145,58 @@ def cmd_data_journey(args) -> None:
                              "use `minireason data distill`")
         cfg = _distill_config(args, journey=True, **({} if args.samples_per_problem else {"samples_per_problem": 4}))
     _run_distill(cfg)
+
+
+def cmd_eval(args) -> None:
+    """Sample, score and report one model under one inference strategy."""
+    from rich.console import Console
+
+    from minireason.models import load_model
+    from minireason.scaling import Strategy, comparison_table, evaluate_strategy, log_to_wandb, plot_runs, save_run
+
+    task = _task(args)
+    try:
+        strategy = Strategy(prompt=args.prompt, samples=args.samples, temperature=args.temperature,
+                            max_new_tokens=args.max_new_tokens, think_budget=args.think_budget, waits=args.waits,
+                            answer_tokens=args.answer_tokens, scorer=args.scorer)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    rows = task.generate(args.n_problems, seed=args.seed)
+    model, tokenizer = load_model(args.model, load_in_4bit=args.load_in_4bit, adapter=args.adapter)
+    import torch
+
+    if torch.cuda.is_available() and not args.load_in_4bit:
+        model.to("cuda")
+    result = evaluate_strategy(model, tokenizer, rows, strategy, batch_size=args.batch_size)
+    label = args.label or (f"{args.model}+adapter" if args.adapter else args.model)
+    config = {"model": args.model, "adapter": args.adapter, "task": task.name, "task_params": task.params(),
+              "n_problems": args.n_problems, "seed": args.seed}
+    save_run(result, args.out, label, config)
+    run = {"label": label, "config": config, "strategy": result.strategy, "metrics": result.metrics}
+    plot_runs([run], Path(args.out) / "accuracy.png")
+    Console(width=None if sys.stdout.isatty() else 200).print(comparison_table([run]))
+    print(f"wrote {args.out}/eval.json, samples.jsonl and accuracy.png")
+    if args.report_to == "wandb":
+        log_to_wandb([run], args.wandb_project, result.samples)
+
+
+def cmd_compare(args) -> None:
+    """Put saved eval runs side by side: one table, one plot."""
+    from rich.console import Console
+
+    from minireason.scaling import comparison_table, load_runs, log_to_wandb, markdown_table, plot_runs
+
+    try:
+        runs = load_runs(args.runs)
+    except FileNotFoundError as error:
+        raise SystemExit(f"error: {error}") from None
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    plot_runs(runs, Path(args.out) / "comparison.png")
+    (Path(args.out) / "comparison.md").write_text(markdown_table(runs) + "\n")
+    Console(width=None if sys.stdout.isatty() else 200).print(comparison_table(runs))
+    print(f"wrote {args.out}/comparison.png and comparison.md")
+    if args.report_to == "wandb":
+        log_to_wandb(runs, args.wandb_project)
 
 
 def cmd_score(args) -> None:
@@ -323,6 +378,61 @@ def build_parser() -> argparse.ArgumentParser:
     teacher_options(journey, "1 with the solver; give 4 or more with a model teacher")
     output_options(journey)
     journey.set_defaults(func=cmd_data_journey)
+
+    evaluate = commands.add_parser(
+        "eval", help="accuracy vs inference compute: pass@k, maj@k, best-of-N, budget forcing",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Sample k completions per problem under a strategy, score each with the task's verifier, and "
+                    "report pass@1, unbiased pass@k, maj@k (votes on the verifier-normalised answer), best-of-N and "
+                    "weighted best-of-N (by --scorer), format rate, reflection rate and the tokens spent. Writes "
+                    "eval.json, samples.jsonl and accuracy.png to --out; `minireason compare` puts runs side by side.",
+        epilog="examples:\n"
+               "  minireason eval --task arithmetic --param op=add --param digits=3 --samples 8 --out outputs/eval/base\n"
+               "  minireason eval --task arithmetic --param op=add --param digits=3 --adapter outputs/sft/final \\\n"
+               "      --samples 8 --label sft --out outputs/eval/sft\n"
+               "  minireason eval --task countdown --prompt direct --samples 1 --temperature 0 --out outputs/eval/direct\n"
+               "  minireason eval --task countdown --think-budget 64 --waits 1 --out outputs/eval/budget64  # s1\n"
+               "  minireason compare outputs/eval/* --out outputs/eval")
+    evaluate.add_argument("--model", default="smollm2-135m", help="smollm2-135m, tiny, an alias, hub id or folder "
+                                                                  "(default: %(default)s)")
+    evaluate.add_argument("--adapter", help="a LoRA adapter folder (e.g. a recipe's output_dir/final)")
+    evaluate.add_argument("--load-in-4bit", dest="load_in_4bit", action="store_true", help="nf4 weights")
+    task_options(evaluate)
+    evaluate.add_argument("--n-problems", dest="n_problems", type=int, default=64, help="problems (default: %(default)s)")
+    evaluate.add_argument("--seed", type=int, default=43,
+                          help="problem seed; the recipes evaluate on seed 43 (their seed + 1) (default: %(default)s)")
+    evaluate.add_argument("--prompt", choices=["cot", "direct"], default="cot",
+                          help="cot: reason in <think> first; direct: answer only (default: %(default)s)")
+    evaluate.add_argument("--samples", type=int, default=8, help="samples per problem, k (default: %(default)s)")
+    evaluate.add_argument("--temperature", type=float, default=0.7, help="0 for greedy (default: %(default)s)")
+    evaluate.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=256,
+                          help="token limit per sample (default: %(default)s)")
+    evaluate.add_argument("--think-budget", dest="think_budget", type=int,
+                          help="s1 budget forcing: cap thinking at N tokens, then force the answer")
+    evaluate.add_argument("--waits", type=int, default=0,
+                          help="s1: when thinking ends early, append 'Wait,' this many times (default: 0)")
+    evaluate.add_argument("--answer-tokens", dest="answer_tokens", type=int, default=32,
+                          help="tokens for a forced answer (default: %(default)s)")
+    evaluate.add_argument("--scorer", default="accuracy",
+                          help="best-of-N scorer: accuracy (the verifier: an oracle), a reward name (format, "
+                               "repetition, ...) or module:function with TRL's reward signature (default: %(default)s)")
+    evaluate.add_argument("--batch-size", dest="batch_size", type=int, default=16, help="prompts per generate call")
+    evaluate.add_argument("--label", help="the run's name in tables and plots (default: the model)")
+    evaluate.add_argument("--out", default="outputs/eval/run", help="output folder (default: %(default)s)")
+    evaluate.add_argument("--report-to", dest="report_to", choices=["wandb", "none"], default="none",
+                          help="also log to W&B (default: %(default)s)")
+    evaluate.add_argument("--wandb-project", dest="wandb_project", default="minireason", help="W&B project")
+    evaluate.set_defaults(func=cmd_eval)
+
+    compare = commands.add_parser("compare", help="put saved eval runs side by side: one table, one plot",
+                                  description="Read eval.json from each run folder; print one table, write "
+                                              "comparison.png (accuracy vs k, accuracy vs tokens) and comparison.md.")
+    compare.add_argument("runs", nargs="+", help="run folders written by `minireason eval --out`")
+    compare.add_argument("--out", default="outputs/eval", help="where the plot and table go (default: %(default)s)")
+    compare.add_argument("--report-to", dest="report_to", choices=["wandb", "none"], default="none",
+                         help="also log the comparison to W&B (default: %(default)s)")
+    compare.add_argument("--wandb-project", dest="wandb_project", default="minireason", help="W&B project")
+    compare.set_defaults(func=cmd_compare)
 
     score = commands.add_parser("score", help="score one completion with a task's verifier",
                                 description="Print the verifier's score: 1.0 correct, 0.1 tagged but wrong, 0.0 "

@@ -36,13 +36,19 @@ def render_prompt(tokenizer, row: dict, chat: bool | None = None) -> str:
 
 
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 256, batch_size: int = 16,
-             temperature: float = 0.0, progress: bool = True) -> list[tuple[str, int]]:
-    """``(text, n_tokens)`` per prompt; greedy when ``temperature`` is 0."""
+             temperature: float = 0.0, progress: bool = True, stop: list[str] | None = None) -> list[tuple[str, int]]:
+    """``(text, n_tokens)`` per prompt; greedy when ``temperature`` is 0.
+
+    ``stop``: strings that end a sequence early (the text may run a few characters past one, up
+    to the end of the token that completed it).
+    """
     import torch
     from tqdm.auto import tqdm
 
     outputs: list[tuple[str, int]] = []
     sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+    if stop:
+        sampling.update(stop_strings=stop, tokenizer=tokenizer)
     model.eval()
     batches = range(0, len(prompts), batch_size)
     for start in tqdm(batches, desc="generating", unit="batch", disable=not progress):

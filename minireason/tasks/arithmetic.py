@@ -65,6 +65,15 @@ class Arithmetic(Task):
     def score_answer(self, answer: str, row: dict) -> bool:
         return parse_integer(answer) == int(row["answer"])
 
+    def answer_key(self, answer: str, row: dict) -> str | None:
+        """The integer, so "1,234" and "1234" vote together.
+
+        >>> Arithmetic().answer_key(" 1,234", {})
+        '1234'
+        """
+        value = parse_integer(answer)
+        return None if value is None else str(value)
+
     def reference_completion(self, row: dict) -> str:
         r"""Column addition digit by digit; subtraction and multiplication split the second operand.
 

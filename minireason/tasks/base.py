@@ -104,6 +104,24 @@ class Task:
         """True when the extracted answer text is correct for the row. Must never raise."""
         raise NotImplementedError
 
+    def answer_key(self, answer: str, row: dict) -> str | None:
+        """The answer normalised for voting (maj@k): equal keys mean the same answer. None: no vote.
+
+        The default collapses whitespace; tasks override it with their verifier's notion of equality.
+        """
+        key = " ".join(answer.split())
+        return key or None
+
+    def vote_key(self, completion: Any, row: dict) -> str | None:
+        """``answer_key`` of the completion's last answer tag; never raises."""
+        answer = extract_answer(completion_text(completion))
+        if answer is None:
+            return None
+        try:
+            return self.answer_key(answer, row)
+        except Exception:  # a malformed answer casts no vote
+            return None
+
     def reference_completion(self, row: dict) -> str:
         """A short correct ``<think>…</think><answer>…</answer>`` completion (cold-start SFT data)."""
         raise NotImplementedError(f"the {self.name} task has no reference solutions to write traces from")

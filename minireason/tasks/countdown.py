@@ -290,6 +290,20 @@ class Countdown(Task):
     def score_answer(self, answer: str, row: dict) -> bool:
         return check_equation(answer, list(row["numbers"]), int(row["target"]))
 
+    def answer_key(self, answer: str, row: dict) -> str | None:
+        """The value of a valid equation over the row's numbers: "(2 + 3) * 4" and "4 * (3 + 2)" vote together.
+
+        >>> Countdown().answer_key("4 * (3 + 2)", {"numbers": [2, 3, 4]}), Countdown().answer_key("2 * 2", {"numbers": [2, 3]})
+        ('20', None)
+        """
+        try:
+            tokens = tokenize(answer)
+            if sorted(int(t) for t in tokens if t.isdigit()) != sorted(row["numbers"]):
+                return None
+            return str(evaluate(tokens))
+        except InvalidExpression:
+            return None
+
     def reference_completion(self, row: dict) -> str:
         r"""The stored solution, with a line of reasoning that checks it.
 

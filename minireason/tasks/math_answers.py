@@ -182,3 +182,12 @@ class MathAnswers(Task):
 
     def score_answer(self, answer: str, row: dict) -> bool:
         return answers_match(str(row["answer"]), answer.strip())
+
+    def answer_key(self, answer: str, row: dict) -> str | None:
+        """math-verify's parse of the answer, so "\\frac{1}{2}" and "1/2" vote together."""
+        answer = answer.strip()
+        if not answer or not is_safe_to_parse(answer):
+            return None
+        timeout = 2 if threading.current_thread() is threading.main_thread() else None
+        parsed = _parse(answer, timeout)
+        return str(parsed[0]) if parsed else " ".join(answer.split())

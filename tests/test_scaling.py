@@ -1,0 +1,175 @@
+"""Inference-time scaling: metrics against hand-computed cases, budget forcing, each strategy on real models."""
+
+import itertools
+import json
+import subprocess
+import sys
+from fractions import Fraction
+
+import pytest
+
+from minireason.metrics import best_of_n, maj_at_k, majority_answer, pass_at_k
+from minireason.models import load_model
+from minireason.scaling import Strategy, budget_forced, evaluate_strategy, load_runs, markdown_table, summarise
+from minireason.tasks import get_task
+
+
+def _exact_pass_at_k(n, c, k):
+    """By enumeration: the share of k-subsets of n samples (c correct) holding a correct one."""
+    subsets = list(itertools.combinations([True] * c + [False] * (n - c), k))
+    return Fraction(sum(any(s) for s in subsets), len(subsets))
+
+
+@pytest.mark.parametrize("n,c,k", [(1, 0, 1), (1, 1, 1), (5, 2, 1), (5, 2, 2), (5, 2, 4), (8, 1, 8), (8, 3, 5),
+                                   (10, 9, 2), (12, 0, 6)])
+def test_pass_at_k_matches_enumeration(n, c, k):
+    assert pass_at_k(n, c, k) == pytest.approx(float(_exact_pass_at_k(n, c, k)), abs=1e-12)
+
+
+def test_pass_at_k_is_stable_for_large_n_and_checks_its_arguments():
+    # C(1000, 500) overflows a float; the product form does not. 1 - C(990,500)/C(1000,500) by logs:
+    import math
+
+    expected = 1 - math.exp(math.lgamma(991) - math.lgamma(491) - math.lgamma(1001) + math.lgamma(501))
+    assert pass_at_k(1000, 10, 500) == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(ValueError):
+        pass_at_k(4, 5, 1)
+    with pytest.raises(ValueError):
+        pass_at_k(4, 1, 5)
+
+
+def test_majority_vote_ties_weights_and_abstentions():
+    assert majority_answer(["3", "4", "4", "3"]) == "3"  # a tie goes to the answer seen first
+    assert majority_answer([None, None, "7"]) == "7"  # no answer never wins over an answer
+    assert majority_answer([None, None]) is None
+    assert majority_answer(["a", "b", "b"], weights=[1.0, 0.4, 0.4]) == "a"
+    assert best_of_n([0.2, 0.9, 0.9, 0.1]) == 1
+    # maj@k over three problems: votes 2-1 right, 1-2 wrong, and no answers at all.
+    groups = [["12", "12", "13"], ["5", "6", "6"], [None, None, None]]
+    gold = ["12", "5", "1"]
+    assert maj_at_k(groups, lambda p, answer: answer == gold[p], k=3) == pytest.approx(1 / 3)
+    assert maj_at_k(groups, lambda p, answer: answer == gold[p], k=1) == pytest.approx(2 / 3)
+
+
+def _sample(correct, answer, tokens=10, score=None):
+    return {"correct": correct, "answer": answer, "tokens": tokens, "score": float(correct) if score is None else score,
+            "well_formed": True, "reflects": False}
+
+
+def test_summary_by_hand():
+    """Two problems, four samples each, worked out on paper."""
+    problems = [
+        {"id": "a", "samples": [_sample(True, "7"), _sample(False, "8"), _sample(False, "8"), _sample(False, "8")]},
+        {"id": "b", "samples": [_sample(False, "1", score=0.9), _sample(True, "2", score=0.1),
+                                _sample(True, "2", score=0.1), _sample(False, None, score=0.0)]},
+    ]
+    metrics = summarise(problems, 4)
+    assert metrics["pass@1"] == pytest.approx(3 / 8)
+    assert metrics["pass@2"] == pytest.approx(((1 - 3 / 6) + (1 - 1 / 6)) / 2)  # 1 - C(3,2)/C(4,2); 1 - C(2,2)/C(4,2)
+    assert metrics["pass@4"] == 1.0
+    assert metrics["maj@1"] == 0.5 and metrics["maj@4"] == 0.5  # "8" wins a, "2" wins b
+    assert metrics["best_of_4"] == 0.5  # a picks its correct sample (score 1); b picks the 0.9 wrong one
+    assert metrics["weighted_best_of_4"] == 0.5  # a: "7"=1 vs "8"=0; b: "1"=0.9 beats "2"=0.2
+    assert metrics["tokens_per_problem"] == 40 and metrics["mean_tokens"] == 10
+
+
+class ScriptedModel:
+    """Stands in for generation: replies from a script, so budget forcing's control flow is checked exactly."""
+
+    def __init__(self, replies):
+        self.replies, self.calls = list(replies), []
+
+    def __call__(self, prefixes, max_new_tokens, stop=None):
+        self.calls.append((list(prefixes), max_new_tokens, stop))
+        return [self.replies.pop(0) for _ in prefixes]
+
+
+def test_budget_forcing_caps_thinking_and_forces_the_answer():
+    model = ScriptedModel([("I am still thinking about", 5), ("42</answer>", 2)])
+    (text, tokens), = budget_forced(model, ["Q:"], Strategy(think_budget=5))
+    assert text == "I am still thinking about\n</think>\n<answer>42</answer>" and tokens == 7
+    assert model.calls[0][1:] == (5, ["</think>"]) and model.calls[1][0] == ["Q:I am still thinking about\n</think>\n<answer>"]
+
+
+def test_budget_forcing_waits_suppress_an_early_end():
+    model = ScriptedModel([("2+2=5</think>", 4), (" no, 2+2=4</think>", 5), ("4", 1)])
+    (text, tokens), = budget_forced(model, ["Q:"], Strategy(think_budget=100, waits=1))
+    assert text == "2+2=5\nWait, no, 2+2=4\n</think>\n<answer>4</answer>" and tokens == 10
+    assert model.calls[1][1] == 96  # the second round may spend only what is left of the budget
+
+
+def test_budget_forcing_groups_samples_by_what_they_have_left():
+    model = ScriptedModel([("a</think>", 3), ("bb", 8), (" c</think>", 2), ("x", 1), ("y", 1)])
+    outputs = budget_forced(model, ["P1", "P2"], Strategy(think_budget=8, waits=1))
+    assert [max_new for _, max_new, _ in model.calls] == [8, 5, 32]
+    assert outputs[0][0].startswith("a\nWait, c\n</think>") and outputs[1][0].startswith("bb\n</think>")
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_path):
+    return load_model("tiny")
+
+
+@pytest.mark.parametrize("strategy", [
+    Strategy(prompt="cot", samples=4, max_new_tokens=6),
+    Strategy(prompt="direct", samples=2, temperature=0.0, max_new_tokens=6),
+    Strategy(samples=2, think_budget=4, waits=1, answer_tokens=3),
+    Strategy(samples=3, max_new_tokens=6, scorer="format"),
+], ids=["cot-k4", "direct-greedy", "budget-wait", "best-of-n-by-format"])
+def test_each_strategy_runs_on_the_tiny_model(tiny, strategy):
+    model, tokenizer = tiny
+    rows = get_task("arithmetic", op="add").generate(3, seed=5)
+    result = evaluate_strategy(model, tokenizer, rows, strategy, progress=False)
+    k = strategy.samples
+    assert [len(p["samples"]) for p in result.samples] == [k] * 3
+    assert result.metrics[f"pass@{k}"] >= result.metrics["pass@1"] and 0 <= result.metrics[f"maj@{k}"] <= 1
+    tokens = [s["tokens"] for p in result.samples for s in p["samples"]]
+    if strategy.think_budget:  # thinking within the budget, plus the forced answer's tokens
+        assert max(tokens) <= strategy.think_budget + strategy.answer_tokens
+        assert all("\n</think>\n<answer>" in s["completion"] for p in result.samples for s in p["samples"])
+    else:
+        assert max(tokens) <= strategy.max_new_tokens
+    if strategy.temperature == 0:  # greedy: every sample of a problem is the same
+        assert all(len({s["completion"] for s in p["samples"]}) == 1 for p in result.samples)
+
+
+def test_direct_prompt_drops_the_reasoning_instruction(tiny):
+    from minireason.scaling import prompt_text
+
+    _, tokenizer = tiny
+    row = get_task("countdown").generate(1, seed=0)[0]
+    assert "step by step" in prompt_text(tokenizer, row, "cot")
+    direct = prompt_text(tokenizer, row, "direct")
+    assert "step by step" not in direct and "without any reasoning" in direct
+
+
+def test_bad_strategies_fail_before_generating():
+    with pytest.raises(ValueError, match="cot or direct"):
+        Strategy(prompt="tree")
+    with pytest.raises(ValueError, match="scorer"):
+        Strategy(scorer="vibes")
+    with pytest.raises(ValueError, match="think_budget"):
+        Strategy(think_budget=0)
+
+
+def test_embedded_model_under_every_strategy(tmp_path):
+    """The slower check: the real SmolLM2-135M-Instruct, each strategy, through the CLI, then compared."""
+    common = ["--task", "arithmetic", "--param", "op=add", "--param", "digits=1", "--n-problems", "3"]
+    runs = {"cot": ["--samples", "4", "--max-new-tokens", "24"],
+            "direct": ["--prompt", "direct", "--samples", "1", "--temperature", "0", "--max-new-tokens", "8"],
+            "budget": ["--samples", "2", "--think-budget", "8", "--waits", "1", "--answer-tokens", "6"]}
+    for label, flags in runs.items():
+        result = subprocess.run([sys.executable, "-m", "minireason", "eval", *common, *flags, "--label", label,
+                                 "--out", str(tmp_path / label)], capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "accuracy vs compute" in result.stdout and (tmp_path / label / "accuracy.png").stat().st_size > 0
+    samples = [json.loads(line) for line in (tmp_path / "cot" / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 3 and all(len(p["samples"]) == 4 for p in samples)
+    # The pretrained model writes real words: at least some samples are not empty.
+    assert any(s["completion"].strip() for p in samples for s in p["samples"])
+    compare = subprocess.run([sys.executable, "-m", "minireason", "compare", *(str(tmp_path / r) for r in runs),
+                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert compare.returncode == 0 and (tmp_path / "comparison.png").exists()
+    table = (tmp_path / "comparison.md").read_text()
+    assert all(f"| {label} |" in table for label in runs)
+    assert markdown_table(load_runs([tmp_path / "budget"])).count("budget=8 waits=1") == 1
