@@ -228,6 +228,25 @@ def _append(handle, records: list[dict]) -> None:
 
 # -- the run ------------------------------------------------------------------------------------
 
+def check_same_run(cfg: DistillConfig, out: Path) -> None:
+    """Refuse to resume into a folder whose records came from other problems, teacher or sampling;
+    speed settings (concurrency, timeouts, batch size) may change between runs."""
+    identity = {"sources": cfg.sources, "seed": cfg.seed, "teacher": cfg.teacher, "journey": cfg.journey,
+                "samples_per_problem": cfg.samples_per_problem, "keep_per_problem": cfg.keep_per_problem,
+                "rewriter": cfg.rewriter, "trace_style": {k: cfg.teacher_options.get(k)
+                                                          for k in ("style", "error_rate", "strategy", "temperature")}}
+    path = out / "run.json"
+    if path.exists():
+        before = json.loads(path.read_text())
+        changed = sorted(k for k in identity if json.dumps(before.get(k), sort_keys=True)
+                         != json.dumps(identity[k], sort_keys=True))
+        if changed:
+            raise ValueError(f"{out} holds a run with other settings ({', '.join(changed)}); "
+                             "use another --out, or delete the folder to start over")
+    else:
+        _write_atomic(path, json.dumps(identity, indent=2) + "\n")
+
+
 def problems(cfg: DistillConfig) -> list[dict]:
     """Every source's rows; ids carry the source index so two sources of one task never collide."""
     rows = []
@@ -247,6 +266,7 @@ def distill(cfg: DistillConfig, teacher=None, rewriter=None, progress: bool = Tr
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = problems(cfg)
+    check_same_run(cfg, out)
     records_path = out / "records.jsonl"
     records = load_records(records_path)
     todo = [row for row in rows if row["id"] not in records]

@@ -172,6 +172,13 @@ def test_hf_teacher_samples_k_traces_per_problem_from_a_local_model(tmp_path, ti
     assert stats["samples"] == 6 and stats["verified"] + sum(stats["rejected"].values()) == 6
 
 
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    distill(_config(tmp_path, n=3), progress=False)
+    distill(_config(tmp_path, n=3, chunk_size=1), progress=False)  # a speed setting may change
+    with pytest.raises(ValueError, match=r"other settings \(samples_per_problem, sources\)"):
+        distill(_config(tmp_path, n=4, samples_per_problem=2), progress=False)
+
+
 def test_teacher_specs_and_bad_configs_fail_clearly(tmp_path):
     assert isinstance(make_teacher("solver"), SolverTeacher)
     with pytest.raises(ValueError, match="teacher must be solver, hf:MODEL or openai:MODEL"):
