@@ -12,3 +12,21 @@ def tiny_model_path():
     from minireason.models import resolve_model
 
     return resolve_model("tiny")
+
+
+@pytest.fixture
+def offline_wandb(tmp_path, monkeypatch):
+    """No key, no ~/.netrc, runs written under tmp_path/wandb, and a fresh W&B session.
+
+    wandb keeps one session per process and ignores later changes to WANDB_DIR, so each test
+    that reads its run back tears the session down before and after.
+    """
+    import wandb
+
+    wandb.teardown()
+    for name in ("WANDB_MODE", "WANDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    yield tmp_path / "wandb"
+    wandb.teardown()

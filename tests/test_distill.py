@@ -238,15 +238,11 @@ def test_sft_loss_covers_the_assistant_trace_only(tmp_path, tiny_model_path):
     assert "What is" in ignored and ignored.endswith("assistant\n") and "Wait" not in ignored
 
 
-def test_distill_logs_its_counts_to_wandb_offline(tmp_path, monkeypatch):
+def test_distill_logs_its_counts_to_wandb_offline(tmp_path, offline_wandb):
     from tests.wandb_log import read_run
 
-    for name in ("WANDB_MODE", "WANDB_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     card = distill(_config(tmp_path / "out", n=10, report_to="wandb"), progress=False)
-    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    (run_dir,) = offline_wandb.glob("offline-run-*")
     logged = read_run(run_dir)
     assert logged["summary"]["data/rows"] == card["rows"] == 10
     assert logged["summary"]["data/countdown/yield"] == 1.0

@@ -18,17 +18,13 @@ TINY_GRPO = {"method": "grpo", "model": "tiny", "task": "countdown", "n_train": 
              "per_device_train_batch_size": 4, "logging_steps": 1}
 
 
-def test_wandb_logs_offline_without_a_key(tmp_path, monkeypatch, tiny_model_path):
-    for name in ("WANDB_MODE", "WANDB_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc login either
-    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+def test_wandb_logs_offline_without_a_key(tmp_path, offline_wandb, tiny_model_path):
     (stage,) = load_recipe({**TINY_GRPO, "max_steps": 2, "output_dir": str(tmp_path / "out"),
                             "report_to": ["wandb"], "gpu_hour_cost": 3.0})
     assert os.environ["WANDB_MODE"] == "offline"
     run([stage])
 
-    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    (run_dir,) = offline_wandb.glob("offline-run-*")
     logged = read_run(run_dir)
     steps = [row for row in logged["history"] if "train/rewards/accuracy_reward/mean" in row]
     assert len(steps) == 2

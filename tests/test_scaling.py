@@ -175,20 +175,16 @@ def test_embedded_model_under_every_strategy(tmp_path):
     assert markdown_table(load_runs([tmp_path / "budget"])).count("budget=8 waits=1") == 1
 
 
-def test_eval_logs_metrics_and_samples_to_wandb_offline(tiny, tmp_path, monkeypatch):
+def test_eval_logs_metrics_and_samples_to_wandb_offline(tiny, tmp_path, offline_wandb):
     from minireason.scaling import log_to_wandb
     from tests.wandb_log import read_run
 
-    for name in ("WANDB_MODE", "WANDB_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     model, tokenizer = tiny
     rows = get_task("arithmetic", op="add").generate(2, seed=0)
     result = evaluate_strategy(model, tokenizer, rows, Strategy(samples=2, max_new_tokens=4), progress=False)
     run = {"label": "tiny", "strategy": result.strategy, "metrics": result.metrics}
     log_to_wandb([run], "minireason", result.samples)
-    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    (run_dir,) = offline_wandb.glob("offline-run-*")
     logged = read_run(run_dir)
     assert logged["summary"]["eval/pass@2"] == result.metrics["pass@2"]
     assert logged["summary"]["eval/tokens_per_problem"] == result.metrics["tokens_per_problem"]
