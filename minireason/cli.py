@@ -379,6 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     output_options(journey)
     journey.set_defaults(func=cmd_data_journey)
 
+    def wandb_options(sub):
+        sub.add_argument("--report-to", dest="report_to", choices=["wandb", "none"], default="none",
+                         help="also log to W&B, offline without a key (default: %(default)s)")
+        sub.add_argument("--wandb-project", dest="wandb_project", default="minireason", help="W&B project")
+
     evaluate = commands.add_parser(
         "eval", help="accuracy vs inference compute: pass@k, maj@k, best-of-N, budget forcing",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -419,9 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", dest="batch_size", type=int, default=16, help="prompts per generate call")
     evaluate.add_argument("--label", help="the run's name in tables and plots (default: the model)")
     evaluate.add_argument("--out", default="outputs/eval/run", help="output folder (default: %(default)s)")
-    evaluate.add_argument("--report-to", dest="report_to", choices=["wandb", "none"], default="none",
-                          help="also log to W&B (default: %(default)s)")
-    evaluate.add_argument("--wandb-project", dest="wandb_project", default="minireason", help="W&B project")
+    wandb_options(evaluate)
     evaluate.set_defaults(func=cmd_eval)
 
     compare = commands.add_parser("compare", help="put saved eval runs side by side: one table, one plot",
@@ -429,9 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "comparison.png (accuracy vs k, accuracy vs tokens) and comparison.md.")
     compare.add_argument("runs", nargs="+", help="run folders written by `minireason eval --out`")
     compare.add_argument("--out", default="outputs/eval", help="where the plot and table go (default: %(default)s)")
-    compare.add_argument("--report-to", dest="report_to", choices=["wandb", "none"], default="none",
-                         help="also log the comparison to W&B (default: %(default)s)")
-    compare.add_argument("--wandb-project", dest="wandb_project", default="minireason", help="W&B project")
+    wandb_options(compare)
     compare.set_defaults(func=cmd_compare)
 
     score = commands.add_parser("score", help="score one completion with a task's verifier",
