@@ -310,7 +310,9 @@ def log_to_wandb(runs: list[dict], project: str, samples: list[dict] | None = No
             columns=["id", "completion", "correct", "answer", "tokens"],
             data=[[p["id"], s["completion"], s["correct"], s["answer"], s["tokens"]]
                   for p in samples[:20] for s in p["samples"][:4]])
-    if len(runs) == 1:
-        run.summary.update({f"eval/{k}": v for k, v in runs[0]["metrics"].items()})
+    if len(runs) == 1:  # one run: its metrics as plain numbers too, in the history and the summary
+        metrics = {f"eval/{k}": v for k, v in runs[0]["metrics"].items()}
+        logged.update(metrics)
+        run.summary.update(metrics)
     run.log(logged)
     run.finish()

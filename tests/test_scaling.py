@@ -186,6 +186,8 @@ def test_eval_logs_metrics_and_samples_to_wandb_offline(tiny, tmp_path, offline_
     log_to_wandb([run], "minireason", result.samples)
     (run_dir,) = offline_wandb.glob("offline-run-*")
     logged = read_run(run_dir)
-    assert logged["summary"]["eval/pass@2"] == result.metrics["pass@2"]
-    assert logged["summary"]["eval/tokens_per_problem"] == result.metrics["tokens_per_problem"]
-    assert any("eval/comparison" in key for key in logged["summary"])
+    (row,) = [row for row in logged["history"] if "eval/pass@2" in row]
+    assert row["eval/pass@2"] == result.metrics["pass@2"]
+    assert row["eval/tokens_per_problem"] == result.metrics["tokens_per_problem"]
+    assert any(key.startswith("eval/comparison") for key in row)
+    assert any(key.startswith("eval/samples") for key in row)
