@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from minireason.evaluation import generate
+from minireason.evaluation import generate, render_prompt
 from minireason.metrics import best_of_n, majority_answer, pass_at_k
 from minireason.rewards import REWARDS, is_well_formed, reflection_reward, with_prefilled_think
 from minireason.tasks import task_from_row
@@ -90,16 +90,16 @@ def load_scorer(spec: str) -> Callable:
 
 
 def prompt_text(tokenizer, row: dict, style: str) -> str:
-    """The rendered prompt: the task's chain-of-thought prompt, or the question with a direct-answer instruction."""
-    task = task_from_row(row["task"], row["task_params"])
+    """The rendered prompt: the task's own chain-of-thought prompt (as ``evaluate`` and the recipes render it),
+    or the question with a direct-answer instruction."""
     if style == "cot":
-        content = row["prompt"][-1]["content"]
-    else:
-        content = f"{task.question(row)}\n{DIRECT_INSTRUCTION}"
-    messages = [{"role": "user", "content": content}]
+        return render_prompt(tokenizer, row)
+    task = task_from_row(row["task"], row["task_params"])
+    content = f"{task.question(row)}\n{DIRECT_INSTRUCTION}"
     if tokenizer.chat_template is None:
         return content + "\n"
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
+                                         add_generation_prompt=True)
 
 
 def budget_forced(complete: Callable, prompts: list[str], strategy: Strategy) -> list[tuple[str, int]]:
