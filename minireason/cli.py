@@ -163,10 +163,6 @@ def cmd_eval(args) -> None:
         raise SystemExit(f"error: {error}") from None
     rows = task.generate(args.n_problems, seed=args.seed)
     model, tokenizer = load_model(args.model, load_in_4bit=args.load_in_4bit, adapter=args.adapter)
-    import torch
-
-    if torch.cuda.is_available() and not args.load_in_4bit:
-        model.to("cuda")
     result = evaluate_strategy(model, tokenizer, rows, strategy, batch_size=args.batch_size)
     label = args.label or (f"{args.model}+adapter" if args.adapter else args.model)
     config = {"model": args.model, "adapter": args.adapter, "task": task.name, "task_params": task.params(),

@@ -176,16 +176,23 @@ def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, 
     load_in_4bit: quantise linear layers to nf4 with bitsandbytes (QLoRA; works on CPU).
     lora: ``None`` for none, ``True`` for the defaults, or a dict / ``LoraConfig``.
     adapter: a saved PEFT adapter folder to load on top (trainable when ``lora`` is set).
+    device_map: where the weights go; by default this process's GPU when there is one, else the CPU.
     """
     import torch
     from transformers import AutoModelForCausalLM
+    from transformers.integrations import is_deepspeed_zero3_enabled
 
     dtype = dtype or default_dtype()
     kwargs: dict[str, Any] = {"dtype": dtype}
     if load_in_4bit:
         kwargs["quantization_config"] = quantization_config(dtype)
-        kwargs["device_map"] = device_map or ({"": 0} if torch.cuda.is_available() else {"": "cpu"})
-    elif device_map is not None:
+    if device_map is None and torch.cuda.is_available() and not is_deepspeed_zero3_enabled():
+        # This process's own GPU: under accelerate/torchrun each process has a LOCAL_RANK.
+        # (ZeRO-3 places and shards the weights itself and refuses a device_map.)
+        device_map = {"": int(os.environ.get("LOCAL_RANK", 0))}
+    if device_map is None and load_in_4bit:
+        device_map = {"": "cpu"}  # bitsandbytes needs an explicit placement
+    if device_map is not None:
         kwargs["device_map"] = device_map
     path = resolve_model(name_or_path)
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)

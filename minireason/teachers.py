@@ -60,15 +60,11 @@ class HFTeacher(Teacher):
 
     def __init__(self, model: str, adapter: str | None = None, max_new_tokens: int = 512, temperature: float = 0.7,
                  batch_size: int = 16, load_in_4bit: bool = False):
-        import torch
-
         from minireason.models import load_model
 
         self.model_name, self.adapter = model, adapter
         self.max_new_tokens, self.temperature, self.batch_size = max_new_tokens, temperature, batch_size
         self.model, self.tokenizer = load_model(model, load_in_4bit=load_in_4bit, adapter=adapter)
-        if torch.cuda.is_available() and not load_in_4bit:  # 4-bit loading already placed it
-            self.model.to("cuda")
         self.name = f"hf:{model}"
 
     def sample(self, rows: list[dict], k: int) -> list[list[str | None]]:
