@@ -113,6 +113,28 @@ def task_data(cfg: RecipeArgs):
     return task, train_rows, eval_rows[: cfg.n_eval]
 
 
+def evaluate_base(cfg: RecipeArgs):
+    """The stage's starting model (its adapter included, if any) on the held-out problems the stage
+    evaluates on after training, greedy: the "before" of a before/after. The model is freed after."""
+    import gc
+
+    import torch
+
+    from minireason.evaluation import evaluate
+    from minireason.models import load_model
+
+    _, _, eval_rows = task_data(cfg)
+    model, tokenizer = load_model(cfg.model, load_in_4bit=cfg.load_in_4bit, adapter=cfg.adapter)
+    try:
+        return evaluate(model, tokenizer, eval_rows, max_new_tokens=cfg.eval_max_new_tokens,
+                        chat=cfg.prompt_style == "chat")
+    finally:
+        del model
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
 def prompt_of(row: dict, style: str):
     return row["prompt"] if style == "chat" else row["prompt_base"]
 
@@ -142,6 +164,23 @@ def resumable_checkpoint(output_dir: str) -> str | None:
             print(f"minireason: removing incomplete checkpoint {path}")
             shutil.rmtree(path, ignore_errors=True)
     return str(max(complete)[1]) if complete else None
+
+
+def finished_summary(cfg) -> dict | None:
+    """The saved summary of a run in ``output_dir`` that already reached ``max_steps``, if any.
+
+    Running a finished recipe again (a notebook cell re-run, the same command twice) returns it
+    instead of training: resuming at the last step would still take one more GRPO step.
+    """
+    path = Path(cfg.output_dir) / "summary.json"
+    if cfg.max_steps <= 0 or not path.exists():
+        return None
+    summary = json.loads(path.read_text())
+    if summary.get("steps") != cfg.max_steps:
+        return None
+    print(f"minireason: {cfg.output_dir} already holds this run, trained to step {cfg.max_steps}; "
+          "returning its summary (another --output_dir, or --max_steps, trains again)")
+    return summary
 
 
 class CostCallback(TrainerCallback):

@@ -16,7 +16,7 @@ from trl import GRPOConfig, GRPOTrainer
 from minireason.evaluation import evaluate
 from minireason.models import load_tokenizer
 from minireason.recipes.common import (
-    RecipeArgs, log_summary, prompt_of, resumable_checkpoint, task_data, track_cost,
+    RecipeArgs, finished_summary, log_summary, prompt_of, resumable_checkpoint, task_data, track_cost,
 )
 from minireason.rewards import REWARDS, get_reward
 
@@ -81,6 +81,8 @@ def build_trainer(cfg: GRPORecipe) -> tuple[GRPOTrainer, list[dict]]:
 
 def train(cfg: GRPORecipe) -> dict:
     """Train, save the adapter to ``output_dir/final``, evaluate on held-out problems."""
+    if (done := finished_summary(cfg)) is not None:
+        return done
     trainer, eval_rows = build_trainer(cfg)
 
     # 5. Train: the same command after a crash continues from the last complete checkpoint.
@@ -92,6 +94,7 @@ def train(cfg: GRPORecipe) -> dict:
     # 6. Save.
     final = Path(cfg.output_dir) / "final"
     trainer.save_model(str(final))
+    trainer.save_state()  # output_dir/trainer_state.json: the log history, for plots and timings
 
     # 7. Evaluate (greedy) on problems the training never saw.
     summary = {"method": "grpo", "steps": trainer.state.global_step, "final": str(final),

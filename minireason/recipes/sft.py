@@ -18,7 +18,7 @@ from minireason.evaluation import evaluate
 from minireason.journey import journey_examples
 from minireason.models import load_tokenizer
 from minireason.recipes.common import (
-    RecipeArgs, log_summary, prompt_of, resumable_checkpoint, task_data, track_cost,
+    RecipeArgs, finished_summary, log_summary, prompt_of, resumable_checkpoint, task_data, track_cost,
 )
 from minireason.tasks.base import THINK_OPEN
 
@@ -106,6 +106,8 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
 
 
 def train(cfg: SFTRecipe) -> dict:
+    if (done := finished_summary(cfg)) is not None:
+        return done
     trainer, eval_rows = build_trainer(cfg)
 
     # 4. Train, resuming from the last complete checkpoint if a previous run was killed.
@@ -114,6 +116,7 @@ def train(cfg: SFTRecipe) -> dict:
     # 5. Save the adapter.
     final = Path(cfg.output_dir) / "final"
     trainer.save_model(str(final))
+    trainer.save_state()  # output_dir/trainer_state.json: the log history, for plots and timings
 
     # 6. Evaluate on held-out problems.
     summary = {"method": "sft", "steps": trainer.state.global_step, "final": str(final),
