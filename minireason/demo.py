@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from minireason.evaluation import evaluate
-from minireason.models import load_model
 from minireason.recipes import load_recipe, run
-from minireason.recipes.common import task_data
+from minireason.recipes.common import evaluate_base
 
 DEMO_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "smollm2-135m" / "sft-then-grpo" / "cpu.yaml"
 
@@ -24,12 +22,10 @@ def _row(name: str, summary: dict) -> str:
 
 
 def plot_rewards(curves: dict[str, list], path: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: a notebook's or a desktop's backend is left alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 4))
+    figure = Figure(figsize=(6, 4))
+    axes = figure.subplots()
     for label, curve in curves.items():
         if curve:
             steps, rewards = zip(*curve)
@@ -39,7 +35,6 @@ def plot_rewards(curves: dict[str, list], path: Path) -> None:
     axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def run_demo(out: str | Path, overrides: list[str] = (), pure_rl: bool = False) -> dict:
@@ -48,11 +43,8 @@ def run_demo(out: str | Path, overrides: list[str] = (), pure_rl: bool = False) 
     sft_stage, grpo_stage = load_recipe(DEMO_RECIPE, ["--output_dir", str(out), *overrides])
 
     # 1. The base model on the held-out problems every stage evaluates on.
-    _, _, eval_rows = task_data(sft_stage)
-    model, tokenizer = load_model(sft_stage.model)
-    print(f"\n[1/3] base model on {len(eval_rows)} held-out problems")
-    base = evaluate(model, tokenizer, eval_rows, max_new_tokens=sft_stage.eval_max_new_tokens)
-    del model
+    print(f"\n[1/3] base model on {sft_stage.n_eval} held-out problems")
+    base = evaluate_base(sft_stage)
 
     # 2. Cold-start SFT, then GRPO from its adapter (R1's recipe).
     print("\n[2/3] cold-start SFT, then GRPO")
@@ -71,7 +63,7 @@ def run_demo(out: str | Path, overrides: list[str] = (), pure_rl: bool = False) 
 
     plot_rewards(curves, out / "reward_curve.png")
     report = {"model": sft_stage.model, "task": {"name": sft_stage.task, **sft_stage.task_params},
-              "held_out_problems": len(eval_rows), "stages": stages, "reward_curves": curves,
+              "held_out_problems": len(base.samples), "stages": stages, "reward_curves": curves,
               "base_samples": base.samples[:8]}
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
 

@@ -266,12 +266,10 @@ def markdown_table(runs: list[dict]) -> str:
 
 def plot_runs(runs: list[dict], path: str | Path) -> None:
     """Two panels: accuracy vs k (pass@k solid, maj@k dashed) and maj@k vs tokens spent per problem."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: a notebook's or a desktop's backend is left alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (by_k, by_tokens) = plt.subplots(1, 2, figsize=(11, 4))
+    figure = Figure(figsize=(11, 4))
+    by_k, by_tokens = figure.subplots(1, 2)
     for run in runs:
         metrics, label = run["metrics"], run["label"]
         ks = sorted(int(key[5:]) for key in metrics if key.startswith("pass@"))
@@ -289,7 +287,6 @@ def plot_runs(runs: list[dict], path: str | Path) -> None:
         axes.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def log_to_wandb(runs: list[dict], project: str, samples: list[dict] | None = None) -> None:
