@@ -1,0 +1,251 @@
+"""What the notebooks share: pick a recipe for the hardware, size it, measure memory, plot, tabulate.
+
+The notebooks under ``notebooks/`` call these and the rest of the package; none of them
+carries logic of its own. ``SIZE`` in each notebook's parameters cell picks how big a run is:
+
+- ``tiny``: a 2-layer random model and 2 steps, seconds on a CPU (what CI runs);
+- ``cpu``: the embedded SmolLM2-135M and the CPU recipe, minutes on a laptop;
+- ``gpu``: Qwen2.5-3B and the recipe for this GPU's memory (T4 16 GB, A100 40 GB, H100 80 GB);
+- ``auto``: ``gpu`` when CUDA is there, else ``cpu``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = ROOT / "recipes"
+SIZES = ("auto", "tiny", "cpu", "gpu")
+
+# Seconds instead of minutes: the random 2-layer model, 2 optimiser steps, a handful of problems,
+# and no W&B run (its start-up alone costs more than the training).
+TINY_OVERRIDES = ["--model", "tiny", "--max_steps", "2", "--n_train", "8", "--n_eval", "4",
+                  "--eval_max_new_tokens", "8", "--report_to", "none"]
+# GRPO at tiny size: 4 completions of 8 tokens, one prompt per step.
+TINY_GRPO_OVERRIDES = ["--max_completion_length", "8", "--num_generations", "4",
+                       "--per_device_train_batch_size", "4", "--use_vllm", "false"]
+
+
+def hardware() -> dict:
+    """The device a run would use: its name, memory in GiB, and whether it has bf16."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return {"device": "cpu", "name": "CPU", "memory_gb": None, "bf16": False}
+    props = torch.cuda.get_device_properties(0)
+    return {"device": "cuda", "name": props.name, "memory_gb": round(props.total_memory / 2**30, 1),
+            "bf16": torch.cuda.is_bf16_supported()}
+
+
+def resolve_size(size: str) -> str:
+    """``auto`` → ``gpu`` or ``cpu``; other sizes are checked and returned."""
+    if size not in SIZES:
+        raise ValueError(f"SIZE must be one of {SIZES}, got {size!r}")
+    if size == "auto":
+        return "gpu" if hardware()["device"] == "cuda" else "cpu"
+    return size
+
+
+def recipe_for(method: str, size: str, gpu_memory_gb: float | None = None) -> Path:
+    """The recipe file for ``method`` (a folder name such as ``grpo-countdown``) at ``size``.
+
+    ``tiny`` and ``cpu`` take the SmolLM2-135M CPU recipe; ``gpu`` takes the Qwen2.5-3B recipe
+    for the largest card that fits this one (a 24 GB card gets the 16 GB recipe), or the CPU
+    recipe, run on the GPU, for methods with no 3B recipe.
+    """
+    size = resolve_size(size)
+    cpu_recipe = RECIPES / "smollm2-135m" / method / "cpu.yaml"
+    gpu_recipes = list((RECIPES / "qwen2.5-3b" / method).glob("*gb.yaml"))
+    if size in ("tiny", "cpu") or not gpu_recipes:
+        if not cpu_recipe.exists():
+            raise FileNotFoundError(f"no CPU recipe for {method} (looked for {cpu_recipe})")
+        return cpu_recipe
+    memory = gpu_memory_gb if gpu_memory_gb is not None else hardware()["memory_gb"]
+    if memory is None:
+        raise ValueError("SIZE='gpu' needs a CUDA GPU; use SIZE='cpu' on this machine")
+    fitting = [(_card_gb(path), path) for path in gpu_recipes if _card_gb(path) <= memory + 1]  # a T4 reports 15 GiB
+    if not fitting:
+        raise ValueError(f"no {method} recipe fits a {memory} GiB GPU (the smallest needs 16 GB); use SIZE='cpu'")
+    return max(fitting)[1]
+
+
+def _card_gb(path: Path) -> int:
+    """The GPU memory a recipe is written for, from its name (``t4-16gb`` → 16; ``cpu`` → 0)."""
+    found = re.search(r"(\d+)gb$", path.stem)
+    return int(found.group(1)) if found else 0
+
+
+def recipe_flags(method: str, size: str, max_steps: int | None = None) -> tuple[Path, list[str]]:
+    """The recipe for ``method`` at ``size`` and the flags that size it: the same flags
+    ``minireason train RECIPE …`` takes. ``tiny`` always runs 2 steps, whatever ``max_steps`` says."""
+    import yaml
+
+    size = resolve_size(size)
+    path = recipe_for(method, size)
+    values = yaml.safe_load(path.read_text())
+    flags = []
+    if size == "tiny":
+        flags += TINY_OVERRIDES
+        if values.get("method") in ("grpo", "sft-then-grpo"):
+            flags += TINY_GRPO_OVERRIDES
+    elif max_steps is not None:
+        flags += ["--max_steps", str(max_steps)]
+    if size == "gpu":
+        device = hardware()
+        if values.get("fp16") and device["bf16"]:  # the T4 recipe on an Ampere or newer card
+            flags += ["--fp16", "false", "--bf16", "true"]
+        if _wants_vllm(values) and not _has("vllm"):
+            print("minireason: vLLM is not installed; generating with transformers (pip install -e '.[vllm]')")
+            flags += ["--use_vllm", "false"]
+    return path, flags
+
+
+def stages_for(method: str, size: str, out: str | Path, max_steps: int | None = None,
+               overrides: list[str] = ()) -> list:
+    """The recipe's stage configs, sized: the same objects ``minireason train`` builds."""
+    from minireason.recipes import load_recipe
+
+    path, flags = recipe_flags(method, size, max_steps)
+    flags = ["--output_dir", str(out), *flags, *overrides]
+    print(f"recipe: {path.relative_to(ROOT)}\nflags:  {' '.join(flags)}")
+    return load_recipe(path, flags)
+
+
+def recipe_steps(method: str, size: str) -> int | None:
+    """The optimiser steps the full recipe for ``method`` at ``size`` runs (its last stage's
+    ``max_steps``), or None when it runs whole epochs instead."""
+    import yaml
+
+    values = yaml.safe_load(recipe_for(method, size).read_text())
+    steps = values.get("grpo", values).get("max_steps", values.get("max_steps"))
+    return steps if steps and steps > 0 else None
+
+
+def config_table(stages: list, fields: list[str] = ("model", "load_in_4bit", "lora_r", "task", "task_params",
+                                                    "n_train", "max_steps", "num_train_epochs", "learning_rate",
+                                                    "per_device_train_batch_size", "num_generations",
+                                                    "max_completion_length", "reward_funcs", "adapter")) -> str:
+    """A Markdown table of the settings that matter, one column per stage (fields a stage lacks show "-")."""
+    names = [Path(stage.output_dir).name for stage in stages]
+    lines = ["| field | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(stages)]
+    for field in fields:
+        values = [getattr(stage, field, "-") for stage in stages]
+        lines.append(f"| {field} | " + " | ".join(f"`{value}`" for value in values) + " |")
+    return "\n".join(lines)
+
+
+def _wants_vllm(values: dict) -> bool:
+    return bool(values.get("use_vllm") or values.get("grpo", {}).get("use_vllm"))
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def expectations(method: str) -> str:
+    """A Markdown table of what each hardware tier's recipe for ``method`` says to expect
+    (its header's ``expected:`` lines, estimates marked as such)."""
+    lines = ["| recipe | expected (from the recipe's header) |", "| --- | --- |"]
+    for path in sorted(RECIPES.glob(f"*/{method}/*.yaml"), key=_card_gb):  # cpu first
+        header = [line[1:].strip() for line in path.read_text().splitlines() if line.startswith("#")]
+        start = next((i for i, line in enumerate(header) if line.startswith("expected:")), None)
+        if start is None:
+            continue
+        expected = [header[start].removeprefix("expected:").strip()]
+        expected += [line for line in header[start + 1 :] if not re.match(r"^\w+:", line)]
+        lines.append(f"| `{path.relative_to(ROOT)}` | {' '.join(expected)} |")
+    return "\n".join(lines)
+
+
+def memory() -> dict:
+    """GPU memory in use and at peak (GiB), or this process's resident memory on a CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return {"device": torch.cuda.get_device_name(0),
+                "allocated_gb": round(torch.cuda.memory_allocated() / 2**30, 2),
+                "peak_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+                "total_gb": round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    peak_gb = peak / 2**30 if sys.platform == "darwin" else peak / 2**20
+    snapshot = {"device": "cpu", "peak_rss_gb": round(peak_gb, 2)}
+    statm = Path("/proc/self/statm")
+    if statm.exists():
+        import os
+
+        snapshot["rss_gb"] = round(int(statm.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30, 2)
+    return snapshot
+
+
+def training_log(output_dir: str | Path) -> list[dict]:
+    """The Trainer's log history of a finished run (``output_dir/trainer_state.json``)."""
+    path = Path(output_dir) / "trainer_state.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no trainer_state.json; has this run finished?")
+    return json.loads(path.read_text())["log_history"]
+
+
+def timing(output_dir: str | Path, planned_steps: int | None = None) -> dict:
+    """Steps, seconds per step, and what ``planned_steps`` would take at that pace on this machine."""
+    log = training_log(output_dir)
+    final = next(entry for entry in reversed(log) if "train_runtime" in entry)
+    steps = final["step"]
+    report = {"steps": steps, "seconds": round(final["train_runtime"], 1),
+              "seconds_per_step": round(final["train_runtime"] / max(steps, 1), 2)}
+    if planned_steps:
+        report["planned_steps"] = planned_steps
+        report["planned_minutes"] = round(report["seconds_per_step"] * planned_steps / 60, 1)
+    return report
+
+
+def plot_history(runs: dict[str, str | Path], keys: list[str], path: str | Path | None = None):
+    """One panel per logged metric (``reward``, ``loss``, ``rewards/accuracy_reward/mean`` …),
+    one line per run; saved to ``path`` when given. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
+    for axis, key in zip(axes[0], keys):
+        for label, output_dir in runs.items():
+            points = [(entry["step"], entry[key]) for entry in training_log(output_dir) if key in entry]
+            if points:
+                axis.plot(*zip(*points), marker="o", label=label)
+        axis.set(xlabel="step", title=key)
+        axis.grid(alpha=0.3)
+        if axis.lines:
+            axis.legend()
+        else:  # e.g. a run shorter than logging_steps
+            axis.text(0.5, 0.5, "not logged", ha="center", va="center", transform=axis.transAxes)
+    figure.tight_layout()
+    if path:
+        figure.savefig(path, dpi=120)
+    return figure
+
+
+def results_table(results: dict[str, dict]) -> str:
+    """A Markdown table of evaluations: ``EvalResult.summary()`` dicts or stage summaries
+    (whose evaluation fields start with ``eval_``), one row per label."""
+    lines = ["| model | accuracy | format | mean tokens | problems |", "| --- | ---: | ---: | ---: | ---: |"]
+    for label, summary in results.items():
+        summary = {key.removeprefix("eval_"): value for key, value in summary.items()}
+        lines.append(f"| {label} | {summary['accuracy']:.1%} | {summary['format_rate']:.1%} | "
+                     f"{summary['mean_tokens']:.0f} | {summary['n']} |")
+    return "\n".join(lines)
+
+
+def reward_table(row: dict, completions: list[str], rewards: list[str] = ("accuracy", "format", "reflection")) -> str:
+    """A Markdown table of what each reward gives each completion for one problem: how GRPO sees them."""
+    from minireason.rewards import REWARDS
+
+    columns = {key: [value] * len(completions) for key, value in row.items() if key != "prompt"}
+    scores = {name: REWARDS[name](completions, **columns) for name in rewards}
+    lines = ["| completion | " + " | ".join(rewards) + " |", "| --- |" + " ---: |" * len(rewards)]
+    for i, completion in enumerate(completions):
+        shown = completion.replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| `{shown}` | " + " | ".join(f"{scores[name][i]:g}" for name in rewards) + " |")
+    return "\n".join(lines)

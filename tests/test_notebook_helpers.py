@@ -1,0 +1,98 @@
+"""minireason.notebook: recipe choice by hardware, sizing, timings and tables the notebooks show."""
+
+import json
+
+import pytest
+
+from minireason import notebook
+from minireason.notebook import (RECIPES, expectations, recipe_flags, recipe_for, recipe_steps, resolve_size,
+                                 results_table, reward_table, stages_for, timing)
+from minireason.rewards import REWARDS
+from minireason.tasks import get_task
+
+
+@pytest.mark.parametrize("memory_gb, card", [(15.0, "t4-16gb"), (22.5, "t4-16gb"), (39.4, "a100-40gb"),
+                                             (79.2, "h100-80gb"), (139.8, "h100-80gb")])
+def test_gpu_recipe_is_the_largest_that_fits(memory_gb, card):
+    assert recipe_for("grpo-countdown", "gpu", gpu_memory_gb=memory_gb) == RECIPES / "qwen2.5-3b/grpo-countdown" / f"{card}.yaml"
+    # No H100 recipe for arithmetic: an 80 GB card gets the A100 one.
+    if card == "h100-80gb":
+        assert recipe_for("grpo-arithmetic", "gpu", gpu_memory_gb=memory_gb).stem == "a100-40gb"
+
+
+def test_recipe_choice_errors_and_fallbacks(monkeypatch):
+    with pytest.raises(ValueError, match="smallest needs 16 GB"):
+        recipe_for("grpo-countdown", "gpu", gpu_memory_gb=8)
+    with pytest.raises(ValueError, match="SIZE must be one of"):
+        resolve_size("large")
+    with pytest.raises(FileNotFoundError, match="no CPU recipe"):
+        recipe_for("no-such-method", "cpu")
+    # Methods with no 3B recipe run their CPU recipe on a GPU too.
+    assert recipe_for("journey-vs-shortcut", "gpu", gpu_memory_gb=16) == RECIPES / "smollm2-135m/journey-vs-shortcut/cpu.yaml"
+    monkeypatch.setattr(notebook, "hardware", lambda: {"device": "cpu", "name": "CPU", "memory_gb": None, "bf16": False})
+    assert resolve_size("auto") == "cpu"
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        recipe_for("grpo-countdown", "gpu")
+
+
+def test_gpu_flags_follow_the_card(monkeypatch):
+    monkeypatch.setattr(notebook, "hardware", lambda: {"device": "cuda", "name": "NVIDIA L4", "memory_gb": 22.0, "bf16": True})
+    monkeypatch.setattr(notebook, "_has", lambda module: False)
+    path, flags = recipe_flags("grpo-countdown", "auto", max_steps=30)
+    assert path.stem == "t4-16gb"
+    assert flags == ["--max_steps", "30", "--fp16", "false", "--bf16", "true"]  # the T4's fp16 becomes bf16
+    monkeypatch.setattr(notebook, "hardware", lambda: {"device": "cuda", "name": "H100", "memory_gb": 79.0, "bf16": True})
+    path, flags = recipe_flags("grpo-countdown", "gpu")
+    assert path.stem == "h100-80gb" and flags == ["--use_vllm", "false"]  # vLLM asked for but not installed
+
+
+def test_tiny_size_always_runs_two_steps_on_the_tiny_model(tmp_path):
+    (grpo,) = stages_for("grpo-countdown", "tiny", tmp_path, max_steps=50)
+    assert (grpo.model, grpo.max_steps, grpo.num_generations, grpo.report_to) == ("tiny", 2, 4, [])
+    sft, _ = stages_for("journey-vs-shortcut", "tiny", tmp_path)  # no GRPO flags for an SFT-only method
+    assert (sft.model, sft.max_steps, sft.output_dir) == ("tiny", 2, str(tmp_path / "shortcut"))
+    (cpu,) = stages_for("grpo-countdown", "cpu", tmp_path, max_steps=7)
+    assert (cpu.model, cpu.max_steps) == ("smollm2-135m", 7)
+    assert recipe_steps("grpo-countdown", "cpu") == 20 and recipe_steps("sft-then-grpo", "cpu") == 10
+    assert recipe_steps("journey-vs-shortcut", "cpu") is None  # whole epochs
+
+
+def test_expectations_lists_every_tier_cpu_first():
+    table = expectations("grpo-countdown").splitlines()
+    assert [line.split("`")[1] for line in table[2:]] == [
+        "recipes/smollm2-135m/grpo-countdown/cpu.yaml", "recipes/qwen2.5-3b/grpo-countdown/t4-16gb.yaml",
+        "recipes/qwen2.5-3b/grpo-countdown/a100-40gb.yaml", "recipes/qwen2.5-3b/grpo-countdown/h100-80gb.yaml"]
+    assert "~30 s/step" in table[2] and all("ESTIMATES" in line for line in table[3:])  # continuation lines kept
+
+
+def test_timing_reads_the_trainer_state(tmp_path):
+    log = [{"step": 2, "loss": 1.0}, {"step": 4, "loss": 0.5}, {"step": 4, "train_runtime": 10.0}]
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": log}))
+    assert timing(tmp_path, planned_steps=300) == {"steps": 4, "seconds": 10.0, "seconds_per_step": 2.5,
+                                                   "planned_steps": 300, "planned_minutes": 12.5}
+    with pytest.raises(FileNotFoundError, match="has this run finished"):
+        timing(tmp_path / "missing")
+
+
+def test_tables():
+    table = results_table({"base": {"accuracy": 0.0, "format_rate": 0.25, "mean_tokens": 87.6, "n": 64},
+                           "sft": {"eval_accuracy": 0.671875, "eval_format_rate": 1.0, "eval_mean_tokens": 60.2, "eval_n": 64}})
+    assert table.splitlines()[2:] == ["| base | 0.0% | 25.0% | 88 | 64 |", "| sft | 67.2% | 100.0% | 60 | 64 |"]
+    row = get_task("countdown").generate(1, seed=0)[0]
+    completions = [f"<think>x</think><answer>{row['solution']}</answer>", "a | b"]
+    lines = reward_table(row, completions).splitlines()
+    accuracy = REWARDS["accuracy"](completions, task=[row["task"]] * 2, task_params=[row["task_params"]] * 2,
+                                   numbers=[row["numbers"]] * 2, target=[row["target"]] * 2)
+    assert accuracy == [1.0, 0.0]
+    assert lines[2].endswith("| 1 | 1 | 0 |") and lines[3] == "| `a \\| b` | 0 | 0 | 0 |"
+
+
+def test_a_finished_run_is_not_trained_again(tmp_path, tiny_model_path):
+    from minireason.recipes import run
+
+    stages = stages_for("grpo-countdown", "tiny", tmp_path)
+    (first,) = run(stages)
+    checkpoints = sorted(p.name for p in tmp_path.glob("checkpoint-*"))
+    (again,) = run(stages_for("grpo-countdown", "tiny", tmp_path))
+    assert again == json.loads(json.dumps(first)) and again["steps"] == 2
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == checkpoints  # no extra step was taken
