@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.minireason-installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test notebooks bench install clean
 
 install: $(STAMP)
 
@@ -30,6 +30,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Every notebook top to bottom, headless, at SIZE (tiny: seconds, what the tests run; cpu: the embedded
+# model, ~1.5 h in all on 2 cores; gpu). Executed copies, outputs included, go to outputs/notebooks/executed.
+SIZE ?= cpu
+notebooks: $(STAMP)
+	mkdir -p outputs/notebooks/executed
+	cd notebooks && for nb in *.ipynb; do \
+		../$(BIN)/papermill $$nb ../outputs/notebooks/executed/$$nb -p SIZE $(SIZE) || exit 1; done
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/verifiers.py
