@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import resource
 import sys
 from pathlib import Path
 
@@ -172,9 +171,13 @@ def memory() -> dict:
                 "allocated_gb": round(torch.cuda.memory_allocated() / 2**30, 2),
                 "peak_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2),
                 "total_gb": round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)}
+    snapshot = {"device": "cpu"}
+    try:
+        import resource  # not on Windows
+    except ImportError:
+        return snapshot
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    peak_gb = peak / 2**30 if sys.platform == "darwin" else peak / 2**20
-    snapshot = {"device": "cpu", "peak_rss_gb": round(peak_gb, 2)}
+    snapshot["peak_rss_gb"] = round(peak / 2**30 if sys.platform == "darwin" else peak / 2**20, 2)
     statm = Path("/proc/self/statm")
     if statm.exists():
         import os

@@ -96,3 +96,14 @@ def test_a_finished_run_is_not_trained_again(tmp_path, tiny_model_path):
     (again,) = run(stages_for("grpo-countdown", "tiny", tmp_path))
     assert again == json.loads(json.dumps(first)) and again["steps"] == 2
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == checkpoints  # no extra step was taken
+
+
+def test_memory_reports_this_process_on_a_cpu():
+    import numpy as np
+
+    before = notebook.memory()
+    block = np.ones(2**30 // 2 // 8)  # 0.5 GiB, touched
+    during = notebook.memory()
+    assert before["device"] == "cpu" and 0 < before["rss_gb"] <= before["peak_rss_gb"]
+    assert during["rss_gb"] - before["rss_gb"] >= 0.45 and during["peak_rss_gb"] >= during["rss_gb"]
+    del block
