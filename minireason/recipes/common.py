@@ -62,6 +62,8 @@ class RecipeArgs:
             # gradient checkpointing, which only trades time for GPU memory.
             self.bf16, self.fp16, self.gradient_checkpointing = False, False, False
             self.model_init_kwargs = {**(self.model_init_kwargs or {}), "dtype": "float32"}
+        else:
+            self.bf16, self.fp16 = gpu_precision(self.bf16, self.fp16, torch.cuda.is_bf16_supported())
         if isinstance(self.report_to, str):
             self.report_to = [self.report_to]
         if "wandb" in (self.report_to or []):
@@ -82,6 +84,22 @@ class RecipeArgs:
             return model, None, None
         return (resolve_model(self.model), self.peft_config() if self.lora else None,
                 quantization_config() if self.load_in_4bit else None)
+
+
+def gpu_precision(bf16: bool | None, fp16: bool, bf16_supported: bool) -> tuple[bool | None, bool]:
+    """``(bf16, fp16)`` on a GPU: TRL's default (bf16, when neither is set) where the card has
+    bf16, else fp16 mixed precision (a T4 has no bf16). An explicit choice is kept.
+
+    >>> gpu_precision(None, False, bf16_supported=False)   # a T4, nothing asked: fp16
+    (False, True)
+    >>> gpu_precision(None, False, bf16_supported=True)    # an A100: TRL's default, bf16
+    (None, False)
+    >>> gpu_precision(True, False, bf16_supported=False)   # asked for: kept (transformers will refuse it)
+    (True, False)
+    """
+    if bf16 is None and not fp16 and not bf16_supported:
+        return False, True
+    return bf16, fp16
 
 
 def configure_wandb(project: str) -> str:
