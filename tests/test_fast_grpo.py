@@ -1,0 +1,126 @@
+"""The faster GRPO step computes what TRL computes: same samples' distribution, same log-probs, same gradients."""
+
+import pytest
+import torch
+
+from minireason.models import load_model
+from minireason.sampling import draw_tokens, sample_ids
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_path):
+    torch.manual_seed(0)
+    model, tokenizer = load_model("tiny", lora={"lora_dropout": 0.0})
+    for name, parameter in model.named_parameters():  # a non-zero adapter, so merging changes the weights
+        if "lora_B" in name:
+            parameter.data.normal_(0, 0.5)
+    return model, tokenizer
+
+
+def _prompts(tokenizer):
+    texts = ["What is 12 + 65?", "Add 3 and 4, then explain.", "Hi"]
+    ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    return [ids[0], ids[1], ids[0], ids[2], ids[1], ids[0]]  # repeats and three lengths, as in a GRPO batch
+
+
+def test_draw_tokens_follows_the_tempered_softmax():
+    torch.manual_seed(1)
+    logits = torch.tensor([1.0, 0.0, -1.0, 2.0, 0.5])
+    draws = draw_tokens(logits.repeat(40_000, 1), 0.5)
+    observed = torch.bincount(draws, minlength=5).float() / len(draws)
+    expected = torch.softmax(logits / 0.5, -1)
+    assert torch.allclose(observed, expected, atol=0.01), (observed, expected)
+
+
+def test_greedy_sampling_follows_the_models_own_argmax(tiny):
+    """Each greedy token is the argmax of an unpadded, uncached forward pass over the same text."""
+    model, tokenizer = tiny
+    prompts = _prompts(tokenizer)
+    completions = sample_ids(model, prompts, 6, 0.0, tokenizer.pad_token_id, eos_token_ids=[-1])
+    assert [len(c) for c in completions] == [6] * len(prompts)
+    model.eval()
+    with torch.no_grad():
+        for prompt, completion in zip(prompts, completions):
+            logits = model(input_ids=torch.tensor([prompt + completion])).logits[0, len(prompt) - 1 : -1]
+            chosen = logits.gather(1, torch.tensor(completion)[:, None]).squeeze(1)
+            assert torch.all(logits.max(-1).values - chosen < 1e-4)
+    assert completions[0] == completions[2] == completions[5]  # the same prompt, the same greedy path
+
+
+def test_completions_end_at_eos_or_a_stop_string(tiny):
+    model, tokenizer = tiny
+    prompts = _prompts(tokenizer)
+    free = sample_ids(model, prompts, 8, 0.0, tokenizer.pad_token_id, eos_token_ids=[-1])
+    eos = free[0][2]  # pretend the third greedy token of the first prompt ends a sequence
+    ended = sample_ids(model, prompts, 8, 0.0, tokenizer.pad_token_id, eos_token_ids=[eos])
+    for before, after in zip(free, ended):
+        cut = before.index(eos) + 1 if eos in before else len(before)
+        assert after == before[:cut]  # kept up to and including the end token, nothing after
+    stop = tokenizer.decode(free[3][1:3])  # a string the fourth prompt's greedy path completes at its third token
+    stopped = sample_ids(model, prompts, 8, 0.0, tokenizer.pad_token_id, [-1], tokenizer=tokenizer, stop=[stop])
+    assert stopped[3] == free[3][:3]
+    for before, after in zip(free, stopped):
+        assert before[: len(after)] == after
+        assert len(after) == len(before) or stop in tokenizer.decode(after)
+
+
+def test_sampling_reads_each_distinct_prompt_once_and_leaves_the_adapter_unmerged(tiny):
+    model, tokenizer = tiny
+    prompts = _prompts(tokenizer)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    batch_sizes = []
+    hook = model.get_base_model().model.embed_tokens.register_forward_hook(
+        lambda module, args, output: batch_sizes.append(output.shape[:2]))
+    model.train()
+    try:
+        sample_ids(model, prompts, 3, 1.0, tokenizer.pad_token_id, eos_token_ids=[-1])
+    finally:
+        hook.remove()
+    assert batch_sizes[0] == (3, max(len(p) for p in prompts))  # three distinct prompts, read once each
+    assert all(shape == (len(prompts), 1) for shape in batch_sizes[1:])  # then one token per row and step
+    assert model.training
+    assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("head", ["plain", "fused"])
+def test_shared_prefix_log_probs_and_gradients_match_trls(tiny, head):
+    """The same per-token log-probs, entropies and LoRA gradients as TRL's full forward through its fused LM
+    head, on a shuffled batch with repeated prompts of several lengths and completions of several lengths,
+    at a temperature other than 1."""
+    from trl.trainer.utils import add_fused_lm_head
+
+    from minireason.grpo_trainer import shared_prefix_forward
+
+    model, tokenizer = tiny
+    add_fused_lm_head(model.get_base_model(), temperature=0.7, outputs=("log_probs", "entropy"))
+    prompts = _prompts(tokenizer)
+    torch.manual_seed(2)
+    completions = [torch.randint(100, 1000, (n,)).tolist() for n in (5, 2, 7, 4, 7, 1)]
+    width, length = max(map(len, prompts)), max(map(len, completions))
+    rows = [[tokenizer.pad_token_id] * (width - len(p)) + p + c + [tokenizer.pad_token_id] * (length - len(c))
+            for p, c in zip(prompts, completions)]
+    mask = [[0] * (width - len(p)) + [1] * (len(p) + len(c)) + [0] * (length - len(c))
+            for p, c in zip(prompts, completions)]
+    input_ids, attention_mask = torch.tensor(rows), torch.tensor(mask)
+    scored = attention_mask[:, width:].bool()
+    model.eval()  # no dropout: both passes must see the same function
+
+    def run(forward):
+        model.zero_grad()
+        logps, entropy = forward()
+        (logps * scored).sum().backward()
+        grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+        return logps.detach() * scored, entropy.detach() * scored, grads
+
+    def trl():
+        labels = input_ids.masked_fill(attention_mask == 0, -100)
+        labels[:, :width] = -100
+        out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, fused_lm_head=True)
+        return out.log_probs[:, -length:], out.entropy[:, -length:]
+
+    def shared():
+        return shared_prefix_forward(model, input_ids, attention_mask, length, 0.7 if head == "plain" else None)
+
+    for expected, got in zip(run(trl), run(shared)):
+        assert expected.shape == got.shape
+        assert torch.allclose(expected, got, atol=1e-4), (expected - got).abs().max()
