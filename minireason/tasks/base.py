@@ -9,10 +9,15 @@ work: no regex that can backtrack, no ``eval``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
-from typing import Any, ClassVar
+import random
+import zlib
+from typing import Any, ClassVar, Iterator
 
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+# One question in 8 is reserved for evaluation (``Task.split_rows``): 2-digit additions keep ~1,000 of 8,100.
+HELD_OUT_EVERY = 8
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 # The instruction every task appends, so that rewards and verifiers see one format.
@@ -67,16 +72,16 @@ def completion_text(completion: Any) -> str:
 
 
 def base_model_prompt(question: str) -> str:
-    """Prompt for a base (non-chat) model, in the spirit of the R1-Zero template.
+    """Prompt for a base (non-chat) model, in the spirit of R1-Zero's and TinyZero's templates: it names
+    the tags and ends inside the think tag, so the completion starts with the reasoning. The ``format``
+    rewards know this (they read the prompt) and add the tag back.
 
-    It ends inside the think tag, so the completion starts with the reasoning; the
-    ``format`` reward knows this (it reads the prompt) and adds the tag back.
+    Kept short on purpose: in GRPO every completion is scored against its prompt, and of the wordings
+    tried on SmolLM2-135M this one led most often to a correct sum in the text (docs/grpo-on-cpu.md).
     """
     return (
-        "A user asks a question and the assistant solves it. The assistant first thinks "
-        "about the reasoning process, then gives the answer. The reasoning is enclosed in "
-        "<think> </think> tags and the answer in <answer> </answer> tags.\n"
-        f"User: {question}\nAssistant: <think>"
+        f"User: {question} Work it out inside <think> </think>, then write only the final answer "
+        "inside <answer> </answer>.\nAssistant: <think>"
     )
 
 
@@ -127,18 +132,49 @@ class Task:
         raise NotImplementedError(f"the {self.name} task has no reference solutions to write traces from")
 
     # -- shared behaviour --------------------------------------------------------------
-    def generate(self, n: int, seed: int = 0) -> list[dict]:
-        """``n`` rows; the same ``(n, seed)`` and parameters give the same rows."""
-        import random
-
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    def _draws(self, seed: int) -> Iterator[dict]:
+        """Rows one after another; the same seed and parameters give the same sequence."""
         rng = random.Random(f"{self.name}:{seed}")
-        rows = []
-        for i in range(n):
+        for i in itertools.count():
             row = self._make_row(rng, i)
             row["id"] = f"{self.name}-s{seed}-{i}"
-            rows.append(self.with_prompts(row))
+            yield self.with_prompts(row)
+
+    def generate(self, n: int, seed: int = 0) -> list[dict]:
+        """``n`` rows; the same ``(n, seed)`` and parameters give the same rows."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        return list(itertools.islice(self._draws(seed), n))
+
+    def is_held_out(self, row: dict) -> bool:
+        """Whether the row's question is kept for evaluation: one question in ``HELD_OUT_EVERY``, chosen by
+        a hash of its text, so no training run ever sees it, whatever its seed or size."""
+        return zlib.crc32(self.question(row).encode("utf-8")) % HELD_OUT_EVERY == 0
+
+    def split_rows(self, n: int, seed: int = 0, held_out: bool = False) -> list[dict]:
+        """``n`` rows drawn with ``seed``, keeping only held-out questions (``held_out=True``: evaluation)
+        or only the others (training). The first ``n`` of a longer split are the same rows.
+
+        >>> from minireason.tasks import get_task
+        >>> task = get_task("arithmetic", op="add", digits=2)
+        >>> train, test = task.split_rows(500, seed=0), task.split_rows(100, seed=0, held_out=True)
+        >>> {task.question(r) for r in train} & {task.question(r) for r in test}
+        set()
+        >>> task.split_rows(10, seed=0, held_out=True) == test[:10]
+        True
+        """
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        rows, budget = [], HELD_OUT_EVERY * 8 * n + 1024  # enough draws unless the questions are very few
+        for row in itertools.islice(self._draws(seed), budget):
+            if len(rows) == n:
+                break
+            if self.is_held_out(row) == held_out:
+                rows.append(row)
+        if len(rows) < n:
+            kind = "held-out" if held_out else "training"
+            raise ValueError(f"found {len(rows)} of {n} {kind} problems for {self.name}: too few distinct questions "
+                             f"(one in {HELD_OUT_EVERY} is held out); use larger numbers or fewer problems")
         return rows
 
     def with_prompts(self, row: dict) -> dict:

@@ -162,19 +162,20 @@ class MathAnswers(Task):
         if not self.path:
             raise ValueError("the math task needs path=… (a JSONL/CSV/parquet file, a data set folder or a hub id)")
 
-    def generate(self, n: int, seed: int = 0) -> list[dict]:
-        """``n`` problems drawn without replacement from the data, shuffled by ``seed``."""
+    def _draws(self, seed: int):
+        """The data's problems without replacement, shuffled by ``seed``."""
         import random
 
         problems = load_problems(self.path, self.split, self.question_field or None, self.answer_field or None)
-        if n > len(problems):
-            raise ValueError(f"asked for {n} problems but {self.path} holds {len(problems)}")
         order = list(range(len(problems)))
         random.Random(f"{self.name}:{seed}").shuffle(order)
-        rows = []
-        for i in order[:n]:
-            row = dict(problems[i], id=f"math-{i}")
-            rows.append(self.with_prompts(row))
+        for i in order:
+            yield self.with_prompts(dict(problems[i], id=f"math-{i}"))
+
+    def generate(self, n: int, seed: int = 0) -> list[dict]:
+        rows = super().generate(n, seed)
+        if len(rows) < n:
+            raise ValueError(f"asked for {n} problems but {self.path} holds {len(rows)}")
         return rows
 
     def question(self, row: dict) -> str:
