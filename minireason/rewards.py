@@ -36,20 +36,16 @@ def with_prefilled_think(text: str, prompt: Any) -> str:
 
 
 def is_well_formed(text: str) -> bool:
-    """Exactly ``<think>…</think>`` then ``<answer>…</answer>``, nothing else around them.
+    """Exactly ``<think>…</think>`` then a non-empty ``<answer>…</answer>``, nothing else around or between them.
 
     >>> is_well_formed("<think>3*4=12</think>\\n<answer>12</answer>")
     True
     >>> is_well_formed("<think>a</think><answer>1</answer><answer>2</answer>")
     False
+    >>> is_well_formed("<think>a</think><answer> </answer>"), is_well_formed("<think>a</think> so <answer>1</answer>")
+    (False, False)
     """
-    text = text.strip()
-    if not (text.startswith(THINK_OPEN) and text.endswith(ANSWER_CLOSE)):
-        return False
-    if any(text.count(tag) != 1 for tag in (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)):
-        return False
-    think_end, answer_start = text.find(THINK_CLOSE), text.find(ANSWER_OPEN)
-    return think_end < answer_start and not text[think_end + len(THINK_CLOSE) : answer_start].strip()
+    return format_steps(text) == len(FORMAT_STEPS)
 
 
 def format_reward(completions: list, prompts: list | None = None, **kwargs) -> list[float]:
@@ -65,6 +61,49 @@ def format_reward(completions: list, prompts: list | None = None, **kwargs) -> l
         1.0 if is_well_formed(with_prefilled_think(completion_text(c), p)) else 0.0
         for c, p in zip(completions, prompts)
     ]
+
+
+FORMAT_STEPS = ("one non-empty answer tag", "after the thinking, opened at the start and closed once",
+                "nothing between the two, nothing after the answer")
+
+
+def format_steps(text: str) -> int:
+    """How many of ``FORMAT_STEPS`` a completion gets right, each building on the one before; all of them
+    is ``is_well_formed``.
+
+    The first step is an answer, so the partial credit points where the accuracy reward does. A ladder
+    that starts with closing ``</think>`` let SmolLM2-135M settle on closing it and rambling, or on
+    copying the prompt's "<answer> </answer>" (docs/grpo-on-cpu.md).
+
+    >>> format_steps("<think>12 + 65 = 77</think>\\n<answer>77</answer>")
+    3
+    >>> format_steps("<think>12 + 65 = 77</think> so <answer>77</answer>"), format_steps("<think>77</think> 77.")
+    (2, 0)
+    >>> format_steps("<think></think>, then write the answer inside <answer> </answer>"), format_steps("<answer>7</answer>")
+    (0, 1)
+    """
+    text = text.strip()
+    think_end, answer_start, answer_end = text.find(THINK_CLOSE), text.find(ANSWER_OPEN), text.find(ANSWER_CLOSE)
+    answered = (text.count(ANSWER_OPEN) == 1 and text.count(ANSWER_CLOSE) == 1 and answer_start < answer_end
+                and bool(text[answer_start + len(ANSWER_OPEN) : answer_end].strip()))
+    after_thinking = (answered and text.startswith(THINK_OPEN) and text.count(THINK_OPEN) == 1
+                      and text.count(THINK_CLOSE) == 1 and think_end < answer_start)
+    clean = (after_thinking and not text[think_end + len(THINK_CLOSE) : answer_start].strip()
+             and text.endswith(ANSWER_CLOSE))
+    return answered + after_thinking + clean
+
+
+def format_partial_reward(completions: list, prompts: list | None = None, **kwargs) -> list[float]:
+    """A third of a point per format step right (``format_steps``): a gradient toward the format for a model
+    that never writes it whole, where the strict ``format`` reward gives every sample 0.
+
+    >>> format_partial_reward(["</think><answer>7</answer>", "7</think> so <answer>7</answer>", "7</think> so 7"],
+    ...                       prompts=["…Assistant: <think>"] * 3)
+    [1.0, 0.6666666666666666, 0.0]
+    """
+    prompts = prompts or [None] * len(completions)
+    steps = len(FORMAT_STEPS)
+    return [format_steps(with_prefilled_think(completion_text(c), p)) / steps for c, p in zip(completions, prompts)]
 
 
 def _rows(n: int, kwargs: dict) -> list[dict]:
@@ -189,6 +228,7 @@ def reflection_reward(completions: list, **kwargs) -> list[float]:
 
 REWARDS: dict[str, RewardFunction] = {
     "format": format_reward,
+    "format_partial": format_partial_reward,
     "accuracy": accuracy_reward,
     "language_consistency": language_consistency_reward,
     "overlong": overlong_reward,

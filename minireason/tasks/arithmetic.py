@@ -12,7 +12,6 @@ import dataclasses
 from minireason.tasks.base import Task
 
 _OPS = {"add": ("+", lambda a, b: a + b), "sub": ("-", lambda a, b: a - b), "mul": ("×", lambda a, b: a * b)}
-_PLACES = ("Ones", "Tens", "Hundreds", "Thousands")
 # The longest answer parsed: 2 x 18-digit operands multiply to 36 digits, plus sign and separators.
 _MAX_ANSWER_CHARS = 128
 
@@ -75,32 +74,33 @@ class Arithmetic(Task):
         return None if value is None else str(value)
 
     def reference_completion(self, row: dict) -> str:
-        r"""Column addition digit by digit; subtraction and multiplication split the second operand.
+        r"""A short worked solution: the problem restated, then column addition from the ones digit up, each
+        carry added to the next column; subtraction and multiplication split the second operand into tens and ones.
+
+        Kept short on purpose: every token is paid for again in each SFT and GRPO step. Restating the
+        problem puts the digits next to the columns that use them; without it SmolLM2-135M picked wrong
+        digits more often (docs/grpo-on-cpu.md).
 
         >>> Arithmetic(op="add").reference_completion({"a": 45, "b": 37, "op": "add", "answer": 82})
-        '<think>45 + 37. Ones digits 5 and 7: 5 + 7 = 12, write 2, carry 1. Tens digits 4 and 3: 4 + 3 + carry 1 = 8, write 8. So 45 + 37 = 82.</think>\n<answer>82</answer>'
+        '<think>45 + 37: 5 + 7 = 12, 4 + 3 + 1 = 8. So 45 + 37 = 82.</think>\n<answer>82</answer>'
+        >>> Arithmetic(op="mul").reference_completion({"a": 12, "b": 34, "op": "mul", "answer": 408})
+        '<think>12 × 30 = 360. 12 × 4 = 48. 360 + 48 = 408. So 12 × 34 = 408.</think>\n<answer>408</answer>'
         """
         a, b, op, answer = row["a"], row["b"], row["op"], row["answer"]
         symbol = _OPS[op][0]
         if op == "add":
-            steps, carry = [], 0
+            columns, carry = [], 0
             digits_a, digits_b = str(a)[::-1], str(b)[::-1]
             for i in range(max(len(digits_a), len(digits_b))):
                 x = int(digits_a[i]) if i < len(digits_a) else 0
                 y = int(digits_b[i]) if i < len(digits_b) else 0
-                total = x + y + carry
-                terms = f"{x} + {y}" + (f" + carry {carry}" if carry else "")
-                carry = total // 10
-                place = _PLACES[i] if i < len(_PLACES) else f"Digit {i + 1}"
-                steps.append(f"{place} digits {x} and {y}: {terms} = {total}, write {total % 10}"
-                             + (f", carry {carry}" if carry else ""))
-            if carry:
-                steps.append(f"Write the final carry {carry}")
-            work = ". ".join(steps)
+                columns.append(f"{x} + {y}" + (f" + {carry}" if carry else "") + f" = {x + y + carry}")
+                carry = (x + y + carry) // 10
+            work = f"{a} + {b}: " + ", ".join(columns)
         else:
             tens, ones = b - b % 10, b % 10
             if op == "mul":
                 work = f"{a} × {tens} = {a * tens}. {a} × {ones} = {a * ones}. {a * tens} + {a * ones} = {answer}"
             else:
                 work = f"{a} - {tens} = {a - tens}. {a - tens} - {ones} = {answer}"
-        return f"<think>{a} {symbol} {b}. {work}. So {a} {symbol} {b} = {answer}.</think>\n<answer>{answer}</answer>"
+        return f"<think>{work}. So {a} {symbol} {b} = {answer}.</think>\n<answer>{answer}</answer>"

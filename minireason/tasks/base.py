@@ -96,7 +96,8 @@ class Task:
     format_score: float = dataclasses.field(
         default=0.1, metadata={"help": "Score when an answer tag is there but the answer is wrong or invalid."}
     )
-    no_answer_score: float = dataclasses.field(default=0.0, metadata={"help": "Score when no answer tag is there."})
+    no_answer_score: float = dataclasses.field(
+        default=0.0, metadata={"help": "Score when no answer tag is there, or an empty one."})
 
     # -- what subclasses provide -------------------------------------------------------
     def _make_row(self, rng, index: int) -> dict:  # pragma: no cover - abstract
@@ -189,10 +190,17 @@ class Task:
     def score(self, completion: Any, row: dict) -> float:
         """Reward for one completion: ``correct_score``, ``format_score`` or ``no_answer_score``.
 
+        An empty answer tag is no answer: otherwise copying the prompt's "<answer> </answer>" earns the
+        format credit, and a small model trained by RL alone learns to do just that (docs/grpo-on-cpu.md).
         Never raises, whatever the completion holds.
+
+        >>> from minireason.tasks import get_task
+        >>> task, row = get_task("arithmetic", op="add"), {"a": 1, "b": 2, "op": "add", "answer": 3}
+        >>> [task.score(c, row) for c in ("<answer>3</answer>", "<answer>4</answer>", "<answer> </answer>", "3")]
+        [1.0, 0.1, 0.0, 0.0]
         """
         answer = extract_answer(completion_text(completion))
-        if answer is None:
+        if answer is None or not answer.strip():
             return self.no_answer_score
         return self.correct_score if self._answer_is_correct(answer, row) else self.format_score
 
