@@ -73,22 +73,25 @@ class FastGRPOTrainer(GRPOTrainer):
             chunk = slice(start, start + batch_size)
             logits = input_ids[chunk].size(0) * (logits_to_keep + 1) * vocab
             temperature = self.temperature if logits <= PLAIN_LOGITS_LIMIT else None
-            chunk_logps, chunk_entropies = shared_prefix_forward(model, input_ids[chunk], attention_mask[chunk],
-                                                                 logits_to_keep, temperature)
+            chunk_logps, chunk_entropies = shared_prefix_forward(
+                model, input_ids[chunk], attention_mask[chunk], logits_to_keep, temperature,
+                entropy_grad=self.entropy_coef != 0.0 or self.use_adaptive_entropy)
             logps.append(chunk_logps)
             entropies.append(chunk_entropies)
         return torch.cat(logps), (torch.cat(entropies) if compute_entropy else None), None
 
 
 def shared_prefix_forward(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, completion_length: int,
-                          temperature: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                          temperature: float | None = None,
+                          entropy_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token log-probs and entropies of the last ``completion_length`` tokens of each row (0 where
     masked), running each distinct prompt once.
 
     The prompt's last token goes with the completion, so its output scores the first completion token;
     rows whose prompts are equal (same ids, same padding) share one prefix pass and its cache. With a
-    ``temperature``, the log-probs come from plain logits (``log_softmax(logits / temperature)``);
-    without one, from TRL's fused LM head, which ``model`` must carry (``add_fused_lm_head``).
+    ``temperature``, the log-probs come from plain logits (``log_softmax(logits / temperature)``), and the
+    entropies carry gradients only with ``entropy_grad`` (TRL's entropy bonus); without one, from TRL's
+    fused LM head, which ``model`` must carry (``add_fused_lm_head``).
     """
     from transformers import DynamicCache
 
@@ -109,6 +112,6 @@ def shared_prefix_forward(model, input_ids: torch.Tensor, attention_mask: torch.
     logits = model(input_ids=suffix, attention_mask=attention_mask, cache=shared).logits[:, :-1]
     log_probs = torch.log_softmax(logits.float() / temperature, dim=-1)
     scored = suffix_mask[:, 1:].to(log_probs.dtype)
-    with torch.no_grad():
+    with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
         entropy = -(log_probs.exp() * log_probs).sum(-1) * scored
     return log_probs.gather(-1, suffix[:, 1:].unsqueeze(-1)).squeeze(-1) * scored, entropy

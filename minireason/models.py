@@ -157,6 +157,17 @@ def lora_config(lora: Any):
     return LoraConfig(task_type="CAUSAL_LM", **{**DEFAULT_LORA, **lora})
 
 
+def set_lora_dropout(model, p: float) -> None:
+    """Set the dropout on every LoRA input of ``model`` (a saved adapter keeps the rate it was trained with)."""
+    import torch
+
+    for module in model.modules():
+        dropouts = getattr(module, "lora_dropout", None)
+        if isinstance(dropouts, torch.nn.ModuleDict):
+            for name, dropout in list(dropouts.items()):
+                dropouts[name] = torch.nn.Dropout(p) if p > 0 else torch.nn.Identity()
+
+
 def load_tokenizer(name_or_path: str):
     """The tokenizer, with a pad token and left padding (what batched generation needs)."""
     from transformers import AutoTokenizer

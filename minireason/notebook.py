@@ -231,12 +231,14 @@ def plot_history(runs: dict[str, str | Path], keys: list[str], path: str | Path 
 
 
 def results_table(results: dict[str, dict]) -> str:
-    """A Markdown table of evaluations: ``EvalResult.summary()`` dicts or stage summaries
-    (whose evaluation fields start with ``eval_``), one row per label."""
-    lines = ["| model | accuracy | format | mean tokens | problems |", "| --- | ---: | ---: | ---: | ---: |"]
+    """A Markdown table of evaluations: ``EvalResult.summary()`` dicts, stage summaries (whose evaluation
+    fields start with ``eval_``) or the demo's stages, one row per label, with the accuracy's 95% interval."""
+    lines = ["| model | accuracy | 95% CI | format | mean tokens | problems |",
+             "| --- | ---: | --- | ---: | ---: | ---: |"]
     for label, summary in results.items():
         summary = {key.removeprefix("eval_"): value for key, value in summary.items()}
-        lines.append(f"| {label} | {summary['accuracy']:.1%} | {summary['format_rate']:.1%} | "
+        low, high = summary["ci95"]
+        lines.append(f"| {label} | {summary['accuracy']:.1%} | {low:.1%} - {high:.1%} | {summary['format_rate']:.1%} | "
                      f"{summary['mean_tokens']:.0f} | {summary['n']} |")
     return "\n".join(lines)
 

@@ -53,7 +53,7 @@ def test_tiny_size_always_runs_two_steps_on_the_tiny_model(tmp_path):
     assert (sft.model, sft.max_steps, sft.output_dir) == ("tiny", 2, str(tmp_path / "shortcut"))
     (cpu,) = stages_for("grpo-countdown", "cpu", tmp_path, max_steps=7)
     assert (cpu.model, cpu.max_steps) == ("smollm2-135m", 7)
-    assert recipe_steps("grpo-countdown", "cpu") == 20 and recipe_steps("sft-then-grpo", "cpu") == 10
+    assert recipe_steps("grpo-countdown", "cpu") == 20 and recipe_steps("sft-then-grpo", "cpu") == 15
     assert recipe_steps("journey-vs-shortcut", "cpu") is None  # whole epochs
 
 
@@ -76,9 +76,12 @@ def test_timing_reads_the_trainer_state(tmp_path):
 
 
 def test_tables():
-    table = results_table({"base": {"accuracy": 0.0, "format_rate": 0.25, "mean_tokens": 87.6, "n": 64},
-                           "sft": {"eval_accuracy": 0.671875, "eval_format_rate": 1.0, "eval_mean_tokens": 60.2, "eval_n": 64}})
-    assert table.splitlines()[2:] == ["| base | 0.0% | 25.0% | 88 | 64 |", "| sft | 67.2% | 100.0% | 60 | 64 |"]
+    table = results_table({"base": {"accuracy": 0.0, "ci95": [0.0, 0.0566], "format_rate": 0.25, "mean_tokens": 87.6,
+                                    "n": 64},
+                           "sft": {"eval_accuracy": 0.671875, "eval_ci95": [0.55, 0.77], "eval_format_rate": 1.0,
+                                   "eval_mean_tokens": 60.2, "eval_n": 64}})
+    assert table.splitlines()[2:] == ["| base | 0.0% | 0.0% - 5.7% | 25.0% | 88 | 64 |",
+                                      "| sft | 67.2% | 55.0% - 77.0% | 100.0% | 60 | 64 |"]
     row = get_task("countdown").generate(1, seed=0)[0]
     completions = [f"<think>x</think><answer>{row['solution']}</answer>", "a | b"]
     lines = reward_table(row, completions).splitlines()

@@ -116,3 +116,30 @@ def test_sft_then_grpo_without_lora_continues_from_the_full_model(tmp_path, tiny
     sft_summary, grpo_summary = run(stages)
     assert (Path(sft_final) / "model.safetensors").exists()  # a whole model, not an adapter
     assert grpo_summary["steps"] == 2 and (Path(grpo_summary["final"]) / "model.safetensors").exists()
+
+
+def test_grpo_after_sft_trains_and_saves_the_sft_adapter_and_nothing_else(tmp_path, tiny_model_path):
+    """The GRPO stage starts from the SFT adapter's values, changes only LoRA weights, saves them, and runs
+    without dropout whatever rate the SFT adapter was trained with."""
+    from safetensors.torch import load_file
+
+    from minireason.models import load_model
+
+    stages = load_recipe("recipes/smollm2-135m/sft-then-grpo/cpu.yaml",
+                         TINY + ["--output_dir", str(tmp_path), "--max_completion_length", "8", "--num_generations",
+                                 "4", "--per_device_train_batch_size", "4", "--learning_rate", "1e-2"])
+    stages[0].lora_dropout = 0.3
+    sft_summary, grpo_summary = run(stages)
+    sft = load_file(Path(sft_summary["final"]) / "adapter_model.safetensors")
+    grpo = load_file(Path(grpo_summary["final"]) / "adapter_model.safetensors")
+    assert sft.keys() == grpo.keys() and all("lora_" in key for key in sft)
+    assert any(not torch.equal(sft[key], grpo[key]) for key in sft)  # GRPO moved the adapter it was given
+    base, _ = load_model("tiny")
+    trained, _ = load_model("tiny", adapter=grpo_summary["final"])
+    merged = trained.merge_and_unload()
+    assert torch.equal(base.model.embed_tokens.weight, merged.model.embed_tokens.weight)  # no full-weight updates
+
+    stage = load_recipe("recipes/smollm2-135m/sft-then-grpo/cpu.yaml", TINY + ["--output_dir", str(tmp_path)])[1]
+    model, _, _ = stage.policy()
+    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert stage.lora_dropout == 0.0 and not dropouts

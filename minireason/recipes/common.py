@@ -40,6 +40,8 @@ class RecipeArgs:
         default=None, metadata={"help": "Task parameters as a YAML/JSON mapping, e.g. '{op: add, digits: 2}'."})
     n_train: int = dataclasses.field(default=2000, metadata={"help": "Training problems generated (seed = seed)."})
     n_eval: int = dataclasses.field(default=64, metadata={"help": "Held-out problems for the final evaluation (0: none)."})
+    # Fixed apart from `seed`, so runs with different training seeds are scored on the same problems (paired).
+    eval_seed: int = dataclasses.field(default=0, metadata={"help": "Seed of the held-out evaluation problems."})
     eval_max_new_tokens: int = dataclasses.field(default=128, metadata={"help": "Generation budget when evaluating."})
     prompt_style: str = dataclasses.field(
         default="chat", metadata={"help": "chat (the chat template) or base (R1-Zero text prompt ending in <think>)."})
@@ -77,10 +79,11 @@ class RecipeArgs:
     def policy(self):
         """``(model, peft_config, quantization_config)`` for a TRL trainer: a path that TRL loads
         (in 4-bit, with new LoRA adapters), or a PeftModel when continuing from a saved adapter."""
-        from minireason.models import load_model, quantization_config, resolve_model
+        from minireason.models import load_model, quantization_config, resolve_model, set_lora_dropout
 
         if self.adapter:
             model, _ = load_model(self.model, load_in_4bit=self.load_in_4bit, lora=True, adapter=self.adapter)
+            set_lora_dropout(model, self.lora_dropout)  # this stage's setting, not the one the adapter was saved with
             return model, None, None
         return (resolve_model(self.model), self.peft_config() if self.lora else None,
                 quantization_config() if self.load_in_4bit else None)
@@ -123,12 +126,11 @@ def _reachable(host: str, port: int, timeout: float = 2.0) -> bool:
 
 
 def task_data(cfg: RecipeArgs):
-    """``(task, train_rows, eval_rows)``: eval rows use another seed and never repeat a training question."""
+    """``(task, train_rows, eval_rows)``. Evaluation questions are the task's held-out ones (``Task.split_rows``),
+    drawn with ``eval_seed``: every run of a task, whatever its seed or size, is scored on the same problems
+    and never trains on them."""
     task = get_task(cfg.task, **cfg.task_params)
-    train_rows = task.generate(cfg.n_train, seed=cfg.seed)
-    seen = {task.question(r) for r in train_rows}
-    eval_rows = [r for r in task.generate(cfg.n_eval * 2, seed=cfg.seed + 1) if task.question(r) not in seen]
-    return task, train_rows, eval_rows[: cfg.n_eval]
+    return task, task.split_rows(cfg.n_train, cfg.seed), task.split_rows(cfg.n_eval, cfg.eval_seed, held_out=True)
 
 
 def evaluate_base(cfg: RecipeArgs):
@@ -245,5 +247,9 @@ def log_summary(cfg, summary: dict) -> None:
     except ImportError:  # pragma: no cover - wandb is a dependency
         return
     if wandb.run is not None:  # the Trainer already logged the resolved config (our fields included)
-        wandb.run.summary.update({f"final/{k}": v for k, v in summary.items() if isinstance(v, (int, float))})
+        figures = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
+        for key, value in summary.items():  # intervals as two numbers, which W&B can chart
+            if key.endswith("ci95"):
+                figures[f"{key}_low"], figures[f"{key}_high"] = value
+        wandb.run.summary.update({f"final/{k}": v for k, v in figures.items()})
         wandb.finish()

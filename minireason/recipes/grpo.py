@@ -11,14 +11,16 @@ import dataclasses
 from pathlib import Path
 
 from datasets import Dataset
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOConfig
 
 from minireason.evaluation import evaluate
+from minireason.grpo_trainer import FastGRPOTrainer
 from minireason.models import load_tokenizer
 from minireason.recipes.common import (
     RecipeArgs, finished_summary, log_summary, prompt_of, resumable_checkpoint, task_data, track_cost,
 )
 from minireason.rewards import REWARDS, get_reward
+from minireason.tasks.base import ANSWER_CLOSE
 
 
 @dataclasses.dataclass
@@ -33,6 +35,9 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
     num_generations: int = dataclasses.field(default=8, metadata={"help": "Completions per prompt (the group)."})
     per_device_train_batch_size: int = dataclasses.field(
         default=8, metadata={"help": "Completions per device step; a multiple of num_generations."})
+    # Rollouts are sampled without dropout; dropout in the loss's forward would only add noise to the
+    # gradient of a policy that never sampled anything.
+    lora_dropout: float = dataclasses.field(default=0.0, metadata={"help": "Dropout on the LoRA input."})
     # TRL's 1e-6 suits full fine-tuning; LoRA adapters need a far larger step.
     learning_rate: float = dataclasses.field(default=1e-5, metadata={"help": "AdamW learning rate."})
     max_completion_length: int = dataclasses.field(default=256, metadata={"help": "Tokens per completion."})
@@ -44,6 +49,16 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
     save_steps: float = dataclasses.field(
         default=25, metadata={"help": "Checkpoint every N steps: a killed run resumes from the last one."})
     save_total_limit: int | None = dataclasses.field(default=2, metadata={"help": "Checkpoints kept."})
+    # The three switches below change the cost of a step, not what it computes (minireason.grpo_trainer).
+    fast_rollouts: bool = dataclasses.field(default=True, metadata={
+        "help": "Sample rollouts with the LoRA adapter merged and inverse-CDF sampling (plain temperature sampling "
+                "without vLLM only; otherwise TRL's own generate)."})
+    stop_at_answer: bool = dataclasses.field(default=True, metadata={
+        "help": "End each rollout at </answer>, as vLLM's stop strings do; the text after it is never sampled. "
+                "Applies with fast_rollouts."})
+    share_prompt_prefix: bool = dataclasses.field(default=True, metadata={
+        "help": "Run each distinct prompt once in the loss and share its cache with the group's completions "
+                "(off under gradient checkpointing)."})
 
     def __post_init__(self):
         self._prepare()
@@ -71,9 +86,10 @@ def build_trainer(cfg: GRPORecipe) -> tuple[GRPOTrainer, list[dict]]:
         cfg.reward_weights = weights + [0.0]
 
     # 4. Trainer.
-    trainer = GRPOTrainer(
+    trainer = FastGRPOTrainer(
         model=model, reward_funcs=reward_funcs, args=cfg, train_dataset=dataset, processing_class=tokenizer,
-        peft_config=peft_config, quantization_config=quantization,
+        peft_config=peft_config, quantization_config=quantization, fast_rollouts=cfg.fast_rollouts,
+        stop_strings=(ANSWER_CLOSE,) if cfg.stop_at_answer else (), share_prompt_prefix=cfg.share_prompt_prefix,
     )
     track_cost(trainer, cfg.gpu_hour_cost)
     return trainer, eval_rows
@@ -103,5 +119,6 @@ def train(cfg: GRPORecipe) -> dict:
         result = evaluate(trainer.model, trainer.processing_class, eval_rows,
                           max_new_tokens=cfg.eval_max_new_tokens, chat=cfg.prompt_style == "chat")
         summary.update({f"eval_{k}": v for k, v in result.summary().items()})
+        result.save_samples(Path(cfg.output_dir) / "eval_samples.jsonl")
     log_summary(cfg, summary)
     return summary

@@ -126,5 +126,6 @@ def train(cfg: SFTRecipe) -> dict:
         result = evaluate(trainer.model, trainer.processing_class, eval_rows,
                           max_new_tokens=cfg.eval_max_new_tokens, chat=cfg.prompt_style == "chat")
         summary.update({f"eval_{k}": v for k, v in result.summary().items()})
+        result.save_samples(Path(cfg.output_dir) / "eval_samples.jsonl")
     log_summary(cfg, summary)
     return summary
