@@ -66,15 +66,27 @@ def test_bad_input_gives_clear_errors(args, message):
     assert result.returncode != 0 and message in result.stderr
 
 
-def test_demo_runs_every_stage_and_writes_a_report(tmp_path, tiny_model_path):
-    result = run("demo", "--out", str(tmp_path), "--pure-rl", "--model", "tiny", "--max_steps", "2",
-                 "--n_train", "8", "--n_eval", "3", "--eval_max_new_tokens", "4", "--max_completion_length", "6",
-                 "--report_to", "none")
+def test_demo_runs_every_stage_on_the_same_problems_and_writes_a_report(tmp_path, tiny_model_path):
+    result = run("demo", "--out", str(tmp_path), "--model", "tiny", "--max_steps", "2", "--n_train", "8",
+                 "--n_eval", "3", "--eval_max_new_tokens", "4", "--max_completion_length", "6", "--report_to", "none")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
-    assert list(report["stages"]) == ["base", "after SFT", "after SFT + GRPO", "pure RL (GRPO only)"]
-    for stage in report["stages"].values():
-        assert stage["n"] == 3 and 0.0 <= stage["accuracy"] <= 1.0 and 1 <= stage["mean_tokens"] <= 4
+    assert list(report["stages"]) == ["base", "pure RL", "SFT", "SFT + GRPO"]
+    ids = None
+    for name, folder in (("base", "base"), ("pure RL", "pure-rl"), ("SFT", "sft-then-grpo/sft"),
+                         ("SFT + GRPO", "sft-then-grpo/grpo")):
+        stage = report["stages"][name]
+        samples = [json.loads(line) for line in (tmp_path / folder / "eval_samples.jsonl").read_text().splitlines()]
+        assert stage["n"] == len(samples) == 3
+        assert stage["accuracy"] == sum(s["correct"] for s in samples) / 3
+        low, high = stage["ci95"]
+        assert low <= stage["accuracy"] <= high and high - low > 0.3  # 3 problems: a wide Wilson interval
+        assert 1 <= stage["mean_tokens"] <= 4
+        ids = ids or [s["id"] for s in samples]
+        assert [s["id"] for s in samples] == ids  # every stage answered the same held-out problems
+    assert [step for step, _ in report["reward_curves"]["pure RL"]] == [1, 2]
     assert [step for step, _ in report["reward_curves"]["SFT then GRPO"]] == [1, 2]
+    gain = report["grpo_gain_over_sft"]
+    assert gain["ci95"][0] <= gain["mean"] <= gain["ci95"][1]
     assert (tmp_path / "reward_curve.png").read_bytes()[:4] == b"\x89PNG"
-    assert "after SFT + GRPO" in result.stdout
+    assert "SFT + GRPO" in result.stdout and "95% CI" in result.stdout

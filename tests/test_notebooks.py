@@ -16,7 +16,7 @@ SLUG = REPOSITORY.removeprefix("https://github.com/")
 
 def test_one_notebook_per_method():
     names = [path.stem for path in NOTEBOOKS]
-    assert names == ["01_quickstart", "02_pure_rl_countdown", "03_distillation", "04_journey_vs_shortcut",
+    assert names == ["01_quickstart", "02_pure_rl", "03_distillation", "04_journey_vs_shortcut",
                      "05_inference_scaling", "06_r1_pipeline"]
 
 
