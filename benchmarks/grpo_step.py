@@ -1,11 +1,19 @@
-"""Time per GRPO step: minireason's recipe vs TRL's GRPOTrainer with the same model, data and config.
+"""A GRPO step, minireason's recipe against TRL's GRPOTrainer with its defaults, side by side.
 
-Both sides get the same model, LoRA settings, data set, rewards (accuracy + format) and
-GRPO settings. minireason adds its zero-weight reflection metric and the cost callback;
-the ratio shows what that costs. The first step (warm-up) is left out of the mean.
+Both get the same model with the same LoRA adapter, the same data (the recipe's problems and
+prompts), the same rewards, group size, completion length and temperature. "TRL defaults" is
+``GRPOConfig`` left as it comes, except what a CPU forces (fp32, no gradient checkpointing:
+bf16 autocast is ~25x slower on CPU): one prompt (8 completions) a step, ``model.generate``
+rollouts, and a loss that re-reads the prompt for every completion. The other rows are the
+recipe, then the recipe with one of its speed-ups turned off, to show what each is worth.
 
-    python benchmarks/grpo_step.py --model smollm2-135m --steps 4     # ~5 min on 2 CPU cores
-    python benchmarks/grpo_step.py --model tiny --steps 6             # seconds
+For each: seconds per step; generation tok/s (completion tokens / time in rollouts); train tok/s
+(completion tokens / the rest of the step: loss, backward, optimizer, rewards); throughput
+(completion tokens / wall time). Steps after the first are averaged (the first warms caches up).
+
+    python benchmarks/grpo_step.py                                    # SmolLM2-135M, ~8 min on 2 cores
+    python benchmarks/grpo_step.py --model tiny --steps 2             # seconds (what the tests run)
+    python benchmarks/grpo_step.py --recipe recipes/smollm2-135m/sft-then-grpo/cpu.yaml
 """
 
 from __future__ import annotations
@@ -16,78 +24,119 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from transformers import TrainerCallback  # noqa: E402
 
+DEFAULT_RECIPE = ROOT / "recipes" / "smollm2-135m" / "grpo-arithmetic" / "cpu.yaml"
 
-class StepTimer(TrainerCallback):
-    def __init__(self):
-        self.times, self.started = [], None
+
+class StepMeter(TrainerCallback):
+    """Wall time per optimizer step, and the time and tokens spent in rollouts within it."""
+
+    def __init__(self, trainer):
+        self.steps: list[dict] = []
+        self._rollout_seconds, self._tokens, self._started = 0.0, 0, 0.0
+        generate = trainer._generate_single_turn
+
+        def timed_generate(*args, **kwargs):
+            started = time.perf_counter()
+            completion_ids, logprobs = generate(*args, **kwargs)
+            self._rollout_seconds += time.perf_counter() - started
+            self._tokens += sum(len(ids) for ids in completion_ids)
+            return completion_ids, logprobs
+
+        trainer._generate_single_turn = timed_generate
 
     def on_step_begin(self, args, state, control, **kwargs):
-        self.started = time.perf_counter()
+        self._rollout_seconds, self._tokens, self._started = 0.0, 0, time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.times.append(time.perf_counter() - self.started)
+        self.steps.append({"seconds": time.perf_counter() - self._started, "rollout_seconds": self._rollout_seconds,
+                           "tokens": self._tokens, "completions": args.generation_batch_size})
+
+    def summary(self) -> dict:
+        steady = self.steps[1:] or self.steps
+        seconds = sum(s["seconds"] for s in steady)
+        rollout = sum(s["rollout_seconds"] for s in steady)
+        tokens = sum(s["tokens"] for s in steady)
+        return {"s_per_step": seconds / len(steady), "completions_per_step": steady[0]["completions"],
+                "tokens_per_step": tokens / len(steady), "generation_tok_s": tokens / max(rollout, 1e-9),
+                "train_tok_s": tokens / max(seconds - rollout, 1e-9), "throughput_tok_s": tokens / seconds}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="smollm2-135m")
-    parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--completion-tokens", type=int, default=64)
-    parser.add_argument("--generations", type=int, default=8)
-    args = parser.parse_args()
-
+def trl_defaults(recipe, out: Path, steps: int):
+    """TRL's GRPOTrainer as its docs show it, on the recipe's model, data, rewards and group."""
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
     from minireason.models import load_tokenizer, resolve_model
+    from minireason.recipes.common import prompt_of, task_data
+    from minireason.rewards import get_reward
+
+    config = GRPOConfig(
+        output_dir=str(out), max_steps=steps, num_generations=recipe.num_generations,
+        max_completion_length=recipe.max_completion_length, temperature=recipe.temperature,
+        learning_rate=recipe.learning_rate, seed=recipe.seed, report_to="none", save_strategy="no",
+        logging_steps=1, bf16=False, gradient_checkpointing=False, model_init_kwargs={"dtype": "float32"})
+    _, rows, _ = task_data(recipe)
+    dataset = Dataset.from_list([{**row, "prompt": prompt_of(row, recipe.prompt_style)} for row in rows])
+    return GRPOTrainer(model=resolve_model(recipe.model), reward_funcs=[get_reward(n) for n in recipe.reward_funcs],
+                       args=config, train_dataset=dataset, processing_class=load_tokenizer(recipe.model),
+                       peft_config=recipe.peft_config())
+
+
+def recipe_trainer(recipe_path: str, out: Path, steps: int, model: str, extra: list[str]):
     from minireason.recipes import load_recipe
     from minireason.recipes.grpo import build_trainer
-    from minireason.rewards import REWARDS
 
-    out = Path(tempfile.mkdtemp())
-    settings = {"method": "grpo", "model": args.model, "task": "arithmetic", "task_params": {"op": "add", "digits": 2},
-                "n_train": 64, "n_eval": 0, "max_steps": args.steps, "num_generations": args.generations,
-                "per_device_train_batch_size": args.generations, "max_completion_length": args.completion_tokens,
-                "report_to": "none", "save_strategy": "no", "logging_steps": 1, "log_completions": False,
-                "seed": 0}
-    (cfg,) = load_recipe({**settings, "output_dir": str(out / "minireason")})
-    ours, _ = build_trainer(cfg)
-    ours_timer = StepTimer()
-    ours.add_callback(ours_timer)
-    ours.train()
+    stages = load_recipe(recipe_path, ["--model", model, "--max_steps", str(steps), "--n_eval", "0",
+                                       "--report_to", "none", "--save_strategy", "no", "--output_dir", str(out),
+                                       "--num_completions_to_print", "0", "--log_completions", "false", *extra])
+    grpo = [stage for stage in stages if stage.method == "grpo"][-1]
+    grpo.adapter = None  # an SFT-then-GRPO recipe: time its GRPO stage from fresh LoRA, no SFT needed
+    return build_trainer(grpo)[0], grpo
 
-    # The same thing written directly against TRL.
-    (twin,) = load_recipe({**settings, "output_dir": str(out / "trl")})
-    trl_config = GRPOConfig(
-        output_dir=str(out / "trl"), max_steps=args.steps, num_generations=args.generations,
-        per_device_train_batch_size=args.generations, max_completion_length=args.completion_tokens,
-        learning_rate=twin.learning_rate, report_to="none", save_strategy="no", logging_steps=1, seed=0,
-        bf16=twin.bf16, gradient_checkpointing=twin.gradient_checkpointing, model_init_kwargs=twin.model_init_kwargs,
-    )
-    from minireason.recipes.common import task_data
 
-    _, rows, _ = task_data(twin)
-    theirs = GRPOTrainer(model=resolve_model(args.model), reward_funcs=[REWARDS["accuracy"], REWARDS["format"]],
-                         args=trl_config, train_dataset=Dataset.from_list(rows),
-                         processing_class=load_tokenizer(args.model), peft_config=twin.peft_config())
-    theirs_timer = StepTimer()
-    theirs.add_callback(theirs_timer)
-    theirs.train()
+def measure(trainer) -> dict:
+    meter = StepMeter(trainer)
+    trainer.add_callback(meter)
+    trainer.train()
+    return meter.summary()
 
-    def mean(times):
-        steady = times[1:] or times
-        return sum(steady) / len(steady)
 
-    print(f"\n## GRPO step time, {args.model}, {args.generations} completions x {args.completion_tokens} tokens, "
-          f"LoRA r={twin.lora_r}, mean of steps 2..{args.steps}")
-    print(f"{'trainer':<26}{'s/step':>10}")
-    print(f"{'minireason recipe':<26}{mean(ours_timer.times):>10.2f}")
-    print(f"{'TRL GRPOTrainer':<26}{mean(theirs_timer.times):>10.2f}")
-    print(f"ratio (minireason / TRL): {mean(ours_timer.times) / mean(theirs_timer.times):.3f}")
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", default=str(DEFAULT_RECIPE), help="a GRPO or SFT-then-GRPO recipe")
+    parser.add_argument("--model", default="smollm2-135m", help="smollm2-135m (embedded) or tiny")
+    parser.add_argument("--steps", type=int, default=3, help="steps per row; the first is left out of the means")
+    parser.add_argument("--no-ablations", action="store_true", help="only TRL's defaults and the recipe")
+    args = parser.parse_args(argv)
+
+    out = Path(tempfile.mkdtemp(prefix="grpo-step-"))
+    rows = {}
+    trainer, recipe = recipe_trainer(args.recipe, out / "recipe", args.steps, args.model, [])
+    rows["minireason recipe"] = measure(trainer)
+    rows["TRL GRPOTrainer defaults"] = measure(trl_defaults(recipe, out / "trl", args.steps))
+    if not args.no_ablations:
+        for label, flags in (("recipe, TRL's rollouts", ["--fast_rollouts", "false"]),
+                             ("recipe, no shared prompt prefix", ["--share_prompt_prefix", "false"]),
+                             ("recipe, one prompt a step", ["--per_device_train_batch_size",
+                                                            str(recipe.num_generations)])):
+            trainer, _ = recipe_trainer(args.recipe, out / label.replace(" ", "_"), args.steps, args.model, flags)
+            rows[label] = measure(trainer)
+
+    base = rows["TRL GRPOTrainer defaults"]["throughput_tok_s"]
+    print(f"\n## GRPO step, {args.model}: group {recipe.num_generations}, up to {recipe.max_completion_length} "
+          f"completion tokens, T={recipe.temperature}, LoRA r={recipe.lora_r}; mean of steps 2..{args.steps}")
+    print(f"recipe: {Path(args.recipe).relative_to(ROOT) if Path(args.recipe).is_relative_to(ROOT) else args.recipe}\n")
+    print("| trainer | completions/step | s/step | generation tok/s | train tok/s | throughput tok/s | vs TRL |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for label, row in rows.items():
+        print(f"| {label} | {row['completions_per_step']} | {row['s_per_step']:.1f} | {row['generation_tok_s']:.0f} | "
+              f"{row['train_tok_s']:.0f} | {row['throughput_tok_s']:.1f} | {row['throughput_tok_s'] / base:.2f}x |")
+    return rows
 
 
 if __name__ == "__main__":
