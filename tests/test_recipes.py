@@ -118,17 +118,23 @@ def test_sft_then_grpo_without_lora_continues_from_the_full_model(tmp_path, tiny
     assert grpo_summary["steps"] == 2 and (Path(grpo_summary["final"]) / "model.safetensors").exists()
 
 
-def test_grpo_after_sft_trains_and_saves_the_sft_adapter_and_nothing_else(tmp_path, tiny_model_path):
+def test_grpo_after_sft_trains_and_saves_the_sft_adapter_and_nothing_else(tmp_path, tiny_model_path, monkeypatch):
     """The GRPO stage starts from the SFT adapter's values, changes only LoRA weights, saves them, and runs
     without dropout whatever rate the SFT adapter was trained with."""
     from safetensors.torch import load_file
 
     from minireason.models import load_model
+    from minireason.rewards import REWARDS
+
+    # The tiny model never answers, so the task's rewards give every completion 0 and GRPO no gradient;
+    # a reward for length differs within every group.
+    monkeypatch.setitem(REWARDS, "length", lambda completions, **kwargs: [float(len(str(c))) for c in completions])
 
     stages = load_recipe("recipes/smollm2-135m/sft-then-grpo/cpu.yaml",
                          TINY + ["--output_dir", str(tmp_path), "--max_completion_length", "8", "--num_generations",
                                  "4", "--per_device_train_batch_size", "4", "--learning_rate", "1e-2"])
     stages[0].lora_dropout = 0.3
+    stages[1].reward_funcs, stages[1].reward_weights = ["length"], None
     sft_summary, grpo_summary = run(stages)
     sft = load_file(Path(sft_summary["final"]) / "adapter_model.safetensors")
     grpo = load_file(Path(grpo_summary["final"]) / "adapter_model.safetensors")
