@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -215,7 +216,7 @@ def cmd_model_prepare(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    """R1-Zero and R1 side by side on the embedded SmolLM2-135M, on 2 CPU cores, in about 15 minutes.
+    """R1-Zero and R1 side by side on the embedded SmolLM2-135M, on 2 CPU cores, in about 18 minutes.
 
     The base model, pure RL (GRPO from the base model), a cold-start SFT, and GRPO after that SFT, all
     scored on the same held-out 2-digit additions with 95% intervals. Writes report.json and a plot of
@@ -257,8 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="run the CPU demo on the embedded SmolLM2-135M (~15 min)",
-                               description=cmd_demo.__doc__,
+    demo = commands.add_parser("demo", help="run the CPU demo on the embedded SmolLM2-135M (~18 min on 2 cores)",
+                               description=inspect.cleandoc(cmd_demo.__doc__),
                                epilog="recipes: recipes/smollm2-135m/grpo-arithmetic/cpu.yaml (pure RL) and "
                                       "recipes/smollm2-135m/sft-then-grpo/cpu.yaml (SFT, then GRPO)\n"
                                       "examples:\n  minireason demo\n  minireason demo --seed 1 --out outputs/demo-seed1\n"
