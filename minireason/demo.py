@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from minireason.evaluation import load_samples
+from minireason.evaluation import load_samples, sample_figures
 from minireason.recipes import load_recipe, run
 from minireason.recipes.common import evaluate_base
-from minireason.stats import paired_bootstrap, wilson_interval
+from minireason.stats import paired_bootstrap
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "smollm2-135m"
 PURE_RL_RECIPE = RECIPES / "grpo-arithmetic" / "cpu.yaml"
@@ -41,15 +41,6 @@ def demo_stages(out: str | Path, overrides: list[str] = ()) -> tuple:
         if len(values) > 1:
             raise ValueError(f"the demo's stages must share {field} to be compared, got {sorted(values)}")
     return pure, sft, grpo
-
-
-def stage_figures(samples: list[dict]) -> dict:
-    """Accuracy and format rate of one stage, each with its 95% Wilson interval."""
-    n = len(samples)
-    correct, formed = sum(s["correct"] for s in samples), sum(s["well_formed"] for s in samples)
-    return {"accuracy": correct / n, "ci95": list(wilson_interval(correct, n)), "format_rate": formed / n,
-            "format_ci95": list(wilson_interval(formed, n)), "mean_tokens": sum(s["tokens"] for s in samples) / n,
-            "n": n}
 
 
 def plot_rewards(curves: dict[str, list], path: Path, window: int = 5) -> None:
@@ -99,7 +90,7 @@ def run_demo(out: str | Path, overrides: list[str] = ()) -> dict:
     for name, stage in zip(STAGES[1:], (pure, sft, grpo)):
         samples[name] = load_samples(Path(stage.output_dir) / "eval_samples.jsonl")
 
-    stages = {name: stage_figures(samples[name]) for name in STAGES}
+    stages = {name: sample_figures(samples[name]) for name in STAGES}
     gain = paired_bootstrap([[s["correct"] for s in samples["SFT"]]], [[s["correct"] for s in samples["SFT + GRPO"]]])
     curves = {"pure RL": pure_summary["reward_curve"], "SFT then GRPO": grpo_summary["reward_curve"]}
     plot_rewards(curves, out / "reward_curve.png")

@@ -28,9 +28,8 @@ class EvalResult:
 
     def summary(self) -> dict:
         """The figures, with the accuracy's 95% Wilson interval (``ci95``)."""
-        n = len(self.samples)
-        return {"accuracy": self.accuracy, "ci95": list(wilson_interval(round(self.accuracy * n), n)),
-                "format_rate": self.format_rate, "mean_tokens": self.mean_tokens, "n": n,
+        figures = sample_figures(self.samples)
+        return {**{key: figures[key] for key in ("accuracy", "ci95", "format_rate", "mean_tokens", "n")},
                 "seconds": round(self.seconds, 1)}
 
     def save_samples(self, path: str | Path) -> None:
@@ -39,6 +38,20 @@ class EvalResult:
         with open(path, "w", encoding="utf-8") as out:
             for sample in self.samples:
                 out.write(json.dumps(sample, ensure_ascii=False) + "\n")
+
+
+def sample_figures(samples: list[dict]) -> dict:
+    """Accuracy and format rate of scored samples, each with its 95% Wilson interval, and their mean length.
+
+    >>> sample_figures([{"correct": True, "well_formed": True, "tokens": 4},
+    ...                 {"correct": False, "well_formed": True, "tokens": 6}])["accuracy"]
+    0.5
+    """
+    n = len(samples)
+    correct, formed = sum(s["correct"] for s in samples), sum(s["well_formed"] for s in samples)
+    return {"accuracy": correct / n, "ci95": list(wilson_interval(correct, n)), "format_rate": formed / n,
+            "format_ci95": list(wilson_interval(formed, n)), "mean_tokens": sum(s["tokens"] for s in samples) / n,
+            "n": n}
 
 
 def load_samples(path: str | Path) -> list[dict]:
@@ -94,11 +107,6 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int = 256, batc
             "correct": task.is_correct(text, row),
             "well_formed": is_well_formed(with_prefilled_think(text, prompt)),
         })
-    n = len(samples)
-    return EvalResult(
-        accuracy=sum(s["correct"] for s in samples) / n,
-        format_rate=sum(s["well_formed"] for s in samples) / n,
-        mean_tokens=sum(s["tokens"] for s in samples) / n,
-        seconds=time.perf_counter() - started,
-        samples=samples,
-    )
+    figures = sample_figures(samples)
+    return EvalResult(accuracy=figures["accuracy"], format_rate=figures["format_rate"],
+                      mean_tokens=figures["mean_tokens"], seconds=time.perf_counter() - started, samples=samples)
