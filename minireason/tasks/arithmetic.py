@@ -78,8 +78,8 @@ class Arithmetic(Task):
         carry added to the next column; subtraction and multiplication split the second operand into tens and ones.
 
         Kept short on purpose: every token is paid for again in each SFT and GRPO step. Restating the
-        problem puts the digits next to the columns that use them; without it SmolLM2-135M picked wrong
-        digits more often (docs/grpo-on-cpu.md).
+        problem puts the digits next to the columns that use them; without it SmolLM2-135M scored lower
+        after SFT, in one run each (docs/grpo-on-cpu.md).
 
         >>> Arithmetic(op="add").reference_completion({"a": 45, "b": 37, "op": "add", "answer": 82})
         '<think>45 + 37: 5 + 7 = 12, 4 + 3 + 1 = 8. So 45 + 37 = 82.</think>\n<answer>82</answer>'
