@@ -31,13 +31,12 @@ from minireason.evaluation import load_samples  # noqa: E402
 from minireason.stats import mean_std, paired_bootstrap  # noqa: E402
 
 START, END = "<!-- demo_seeds:start -->", "<!-- demo_seeds:end -->"
-ARMS = {"pure RL": "pure-rl", "SFT then GRPO": "sft-then-grpo/grpo"}
-FOLDERS = {"base": "base", "pure RL": "pure-rl", "SFT": "sft-then-grpo/sft", "SFT + GRPO": "sft-then-grpo/grpo"}
+ARMS = ("pure RL", "SFT then GRPO")  # the demo's two GRPO reward curves
 
 
-def correctness(run: Path, stage: str) -> list[int]:
-    """Per held-out problem, 1 if the stage answered it right."""
-    return [int(s["correct"]) for s in load_samples(run / FOLDERS[stage] / "eval_samples.jsonl")]
+def correctness(report: dict, stage: str) -> list[int]:
+    """Per held-out problem, 1 if the stage answered it right (from the samples file the demo's report names)."""
+    return [int(s["correct"]) for s in load_samples(report["sample_files"][stage])]
 
 
 def summarise(runs: dict[int, Path]) -> dict:
@@ -51,8 +50,8 @@ def summarise(runs: dict[int, Path]) -> dict:
                          "ci95": [reports[seed]["stages"][stage]["ci95"] for seed in runs]}
     paired = {}
     for after, before in (("pure RL", "base"), ("SFT + GRPO", "SFT")):
-        paired[f"{after} - {before}"] = paired_bootstrap([correctness(run, before) for run in runs.values()],
-                                                         [correctness(run, after) for run in runs.values()])
+        paired[f"{after} - {before}"] = paired_bootstrap([correctness(reports[seed], before) for seed in runs],
+                                                         [correctness(reports[seed], after) for seed in runs])
     rewards = {}
     for arm in ARMS:
         curves = [[reward for _, reward in reports[seed]["reward_curves"][arm]] for seed in runs]

@@ -79,7 +79,8 @@ def run_demo(out: str | Path, overrides: list[str] = ()) -> dict:
 
     print(f"\n[1/4] the base model on {pure.n_eval} held-out problems")
     base = evaluate_base(pure)
-    base.save_samples(out / "base" / "eval_samples.jsonl")
+    sample_files = {"base": out / "base" / "eval_samples.jsonl"}
+    base.save_samples(sample_files["base"])
     samples = {"base": base.samples}
     print("\n[2/4] pure RL: GRPO from the base model, no cold start (R1-Zero)")
     pure_summary = run([pure])[0]
@@ -88,7 +89,8 @@ def run_demo(out: str | Path, overrides: list[str] = ()) -> dict:
     print("\n[4/4] GRPO from the SFT adapter (R1)")
     grpo_summary = run([grpo])[0]
     for name, stage in zip(STAGES[1:], (pure, sft, grpo)):
-        samples[name] = load_samples(Path(stage.output_dir) / "eval_samples.jsonl")
+        sample_files[name] = Path(stage.output_dir) / "eval_samples.jsonl"
+        samples[name] = load_samples(sample_files[name])
 
     stages = {name: sample_figures(samples[name]) for name in STAGES}
     gain = paired_bootstrap([[s["correct"] for s in samples["SFT"]]], [[s["correct"] for s in samples["SFT + GRPO"]]])
@@ -97,7 +99,8 @@ def run_demo(out: str | Path, overrides: list[str] = ()) -> dict:
     report = {"model": pure.model, "task": {"name": pure.task, **pure.task_params}, "seed": pure.seed,
               "held_out_problems": pure.n_eval, "stages": stages,
               "grpo_gain_over_sft": {"mean": gain["mean"], "ci95": [gain["low"], gain["high"]]},
-              "reward_curves": curves, "samples": {name: rows[:5] for name, rows in samples.items()}}
+              "reward_curves": curves, "samples": {name: rows[:5] for name, rows in samples.items()},
+              "sample_files": {name: str(path) for name, path in sample_files.items()}}
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
 
     print(f"\n{'stage':<14}{'accuracy':>10}{'95% CI':>18}{'format':>9}{'tokens':>8}")

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,6 +77,7 @@ def test_demo_runs_every_stage_on_the_same_problems_and_writes_a_report(tmp_path
     for name, folder in (("base", "base"), ("pure RL", "pure-rl"), ("SFT", "sft-then-grpo/sft"),
                          ("SFT + GRPO", "sft-then-grpo/grpo")):
         stage = report["stages"][name]
+        assert Path(report["sample_files"][name]) == tmp_path / folder / "eval_samples.jsonl"
         samples = [json.loads(line) for line in (tmp_path / folder / "eval_samples.jsonl").read_text().splitlines()]
         assert stage["n"] == len(samples) == 3
         assert stage["accuracy"] == sum(s["correct"] for s in samples) / 3
