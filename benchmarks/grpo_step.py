@@ -12,7 +12,7 @@ For each: seconds per step; generation tok/s (completion tokens / time in rollou
 (completion tokens / wall time). Steps after the first are averaged (the first warms caches up).
 
     python benchmarks/grpo_step.py                                    # SmolLM2-135M, ~8 min on 2 cores
-    python benchmarks/grpo_step.py --model tiny --steps 2             # seconds (what the tests run)
+    python benchmarks/grpo_step.py --model tiny --steps 2             # under a minute (tests/test_benchmarks.py)
     python benchmarks/grpo_step.py --recipe recipes/smollm2-135m/sft-then-grpo/cpu.yaml
 """
 
