@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from minireason.rewards import REWARDS
 from minireason.tasks import get_task
+from minireason.tasks.base import extract_answer
 from minireason.tasks.countdown import check_equation, evaluate, tokenize
 from tests.nasty_inputs import nasty_completions
 
@@ -95,8 +96,9 @@ def test_math_verifier_works_in_worker_threads():
 def test_any_text_scores_in_range(text):
     for task, row in _tasks()[:2]:
         assert task.score(text, row) in (0.0, 0.1, 1.0)
-        tagged = task.score(f"<answer>{text}</answer>", row)
-        assert tagged in ((0.0,) if not text.strip() else (0.1, 1.0))  # an empty tag is no answer
+        tagged = f"<answer>{text}</answer>"
+        answered = (extract_answer(tagged) or "").strip()  # "<answer>" inside leaves an empty last tag
+        assert task.score(tagged, row) in ((0.1, 1.0) if answered else (0.0,))  # an empty tag is no answer
 
 
 @settings(max_examples=300, deadline=200)
