@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.minireason-installed
 
-.PHONY: demo test notebooks bench install clean
+.PHONY: demo test test-fast lint notebooks bench install clean
 
 install: $(STAMP)
 
@@ -28,8 +28,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/minireason demo
 
-test: $(STAMP)
+# The full suite (what CI runs, after lint): unit, recipe smoke runs, end-to-end runs on the embedded model.
+test: $(STAMP) lint
 	$(BIN)/python -m pytest
+
+# Unit, property and doctest tier only: under a minute. `pytest -m slow` is the rest.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 # Every notebook top to bottom, headless, at SIZE (tiny: seconds, what the tests run; cpu: the embedded
 # model, ~1.5 h in all on 2 cores; gpu). Executed copies, outputs included, go to outputs/notebooks/executed.

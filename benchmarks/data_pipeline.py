@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.flaky_
 
 from minireason.distill import DistillConfig, distill  # noqa: E402
 from minireason.journey import journey_examples  # noqa: E402
+from minireason.tables import markdown_table  # noqa: E402
 from minireason.tasks import get_task  # noqa: E402
-from minireason.teachers import OpenAITeacher  # noqa: E402
+from minireason.teachers import make_teacher  # noqa: E402
 
 
 def timed(fn):
@@ -40,12 +41,12 @@ def main() -> None:
     countdown, seconds = timed(lambda: get_task("countdown").generate(n, seed=0))
     rows = [("countdown problems (generate + solve)", seconds, "")]
     for style, strategy in (("shortcut", "dfs"), ("journey", "dfs"), ("journey", "greedy")):
-        examples, seconds = timed(lambda: journey_examples(countdown, style, 0.5, strategy))
+        examples, seconds = timed(lambda style=style, strategy=strategy: journey_examples(countdown, style, 0.5, strategy))
         errors = sum(e["errors"] for e in examples) / n
         rows.append((f"countdown {style} traces ({strategy})", seconds, f"{errors:.2f} wrong turns/trace"))
     multiplication = get_task("arithmetic", op="mul", digits=[3, 2]).generate(n, seed=0)
     for style in ("shortcut", "journey"):
-        examples, seconds = timed(lambda: journey_examples(multiplication, style, 0.3))
+        examples, seconds = timed(lambda style=style: journey_examples(multiplication, style, 0.3))
         errors = sum(e["errors"] for e in examples) / n
         rows.append((f"3x2-digit multiplication {style} traces", seconds, f"{errors:.2f} slips/trace"))
     with tempfile.TemporaryDirectory() as out:
@@ -61,15 +62,14 @@ def main() -> None:
     with FlakyServer(["ok"], delay=0.2) as server:  # latency-bound, like a real model server
         prompts = get_task("countdown").generate(requests, seed=1)
         for concurrency in (1, 4, 16):
-            teacher = OpenAITeacher("m", base_url=server.url, concurrency=concurrency)
-            _, seconds = timed(lambda: teacher.sample(prompts, 1))
+            teacher = make_teacher("openai:m", base_url=server.url, concurrency=concurrency)
+            _, seconds = timed(lambda teacher=teacher: teacher.sample(prompts, 1))
             rows.append((f"openai teacher, 200 ms server, concurrency {concurrency}", seconds,
                          f"{requests / seconds:.1f} requests/s"))
 
     print(f"\n{n} problems per row; one process, {__import__('os').cpu_count()} cores on this machine\n")
-    print(f"| {'step':<62} | {'seconds':>8} | note |\n|{'-' * 64}|{'-' * 9}:|---|")
-    for name, seconds, note in rows:
-        print(f"| {name:<62} | {seconds:8.2f} | {note} |")
+    print(markdown_table(["step", "seconds", "note"], [[name, f"{seconds:.2f}", note] for name, seconds, note in rows],
+                         numeric=[False, True, False]))
 
 
 if __name__ == "__main__":

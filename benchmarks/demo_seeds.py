@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from minireason.demo import STAGES, moving_average, run_demo  # noqa: E402
 from minireason.evaluation import load_samples  # noqa: E402
 from minireason.stats import mean_std, paired_bootstrap  # noqa: E402
+from minireason.tables import markdown_table  # noqa: E402
 
 START, END = "<!-- demo_seeds:start -->", "<!-- demo_seeds:end -->"
 ARMS = ("pure RL", "SFT then GRPO")  # the demo's two GRPO reward curves
@@ -67,7 +68,7 @@ def plot(curves: dict, path: Path) -> None:
     figure = Figure(figsize=(7, 4))
     axes = figure.subplots()
     for (arm, by_seed), colour in zip(curves.items(), ("tab:blue", "tab:orange")):
-        for i, (seed, curve) in enumerate(by_seed.items()):
+        for i, (_seed, curve) in enumerate(by_seed.items()):
             steps, rewards = zip(*curve)
             axes.plot(steps, moving_average(rewards, 5), color=colour, alpha=0.8,
                       label=f"{arm} (5-step mean, one line per seed)" if i == 0 else None)
@@ -83,20 +84,21 @@ def plot(curves: dict, path: Path) -> None:
 def markdown(summary: dict, seeds: list[int], command: str, minutes: float, image: str) -> str:
     pct = lambda x: f"{x:.1%}"  # noqa: E731
     lines = [f"Measured {datetime.date.today()} on this machine in {minutes:.0f} min with `{command}`; "
-             f"{summary['n']} held-out problems, the same for every seed and stage, greedy decoding.", "",
-             "| stage | accuracy, mean ± std | per seed (95% Wilson interval) | format rate, mean ± std |",
-             "| --- | ---: | --- | ---: |"]
+             f"{summary['n']} held-out problems, the same for every seed and stage, greedy decoding.", ""]
+    rows = []
     for stage, row in summary["stages"].items():
         (mean, std), (fmean, fstd) = row["accuracy_mean_std"], row["format_mean_std"]
         per_seed = ", ".join(f"{pct(a)} ({pct(lo)}-{pct(hi)})" for a, (lo, hi) in zip(row["accuracy"], row["ci95"]))
-        lines.append(f"| {stage} | {pct(mean)} ± {pct(std)} | {per_seed} | {pct(fmean)} ± {pct(fstd)} |")
-    lines += ["", "| paired difference (same problems, all seeds) | mean | 95% CI | per seed |", "| --- | ---: | --- | --- |"]
-    for name, diff in summary["paired"].items():
-        lines.append(f"| {name} | {diff['mean']:+.1%} | {diff['low']:+.1%} to {diff['high']:+.1%} | "
-                     + ", ".join(f"{d:+.1%}" for d in diff["per_run"]) + " |")
-    lines += ["", "| GRPO arm | training reward, first 5 steps → last 5, per seed |", "| --- | --- |"]
-    for arm, per_seed in summary["rewards"].items():
-        lines.append(f"| {arm} | " + ", ".join(f"{r['first5']:.2f} → {r['last5']:.2f}" for r in per_seed) + " |")
+        rows.append([stage, f"{pct(mean)} ± {pct(std)}", per_seed, f"{pct(fmean)} ± {pct(fstd)}"])
+    lines.append(markdown_table(["stage", "accuracy, mean ± std", "per seed (95% Wilson interval)",
+                                 "format rate, mean ± std"], rows, numeric=[False, True, False, True]))
+    rows = [[name, f"{diff['mean']:+.1%}", f"{diff['low']:+.1%} to {diff['high']:+.1%}",
+             ", ".join(f"{d:+.1%}" for d in diff["per_run"])] for name, diff in summary["paired"].items()]
+    lines += ["", markdown_table(["paired difference (same problems, all seeds)", "mean", "95% CI", "per seed"], rows,
+                                 numeric=[False, True, False, False])]
+    rows = [[arm, ", ".join(f"{r['first5']:.2f} → {r['last5']:.2f}" for r in per_seed)]
+            for arm, per_seed in summary["rewards"].items()]
+    lines += ["", markdown_table(["GRPO arm", "training reward, first 5 steps → last 5, per seed"], rows)]
     lines += ["", f"![GRPO reward curves, every seed]({image})", ""]
     return "\n".join(lines)
 

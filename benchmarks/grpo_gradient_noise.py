@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from minireason.tables import markdown_table  # noqa: E402
+
 DEFAULT_RECIPE = ROOT / "recipes" / "smollm2-135m" / "sft-then-grpo" / "cpu.yaml"
 
 
@@ -30,8 +32,8 @@ def prompt_gradients(model, tokenizer, rows, prompts, reward_funcs, weights, gen
     """Per prompt: the flattened gradient of its group's GRPO loss, its mean reward, its reward spread."""
     import torch
 
+    from minireason.answer_format import ANSWER_CLOSE
     from minireason.sampling import eos_token_ids, sample_ids
-    from minireason.tasks.base import ANSWER_CLOSE
 
     params = [p for p in model.parameters() if p.requires_grad]
     results = []
@@ -94,9 +96,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
 
+    from minireason.answer_format import row_prompt
     from minireason.models import load_model
     from minireason.recipes import load_recipe
-    from minireason.recipes.common import prompt_of, task_data
+    from minireason.recipes.data import task_data
     from minireason.rewards import get_reward
 
     torch.manual_seed(0)
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     model, tokenizer = load_model(args.model, lora={"lora_dropout": 0.0}, adapter=args.adapter)
     _, rows, _ = task_data(stage)
     rows = rows[: args.prompts]
-    prompts = [prompt_of(row, stage.prompt_style) for row in rows]
+    prompts = [row_prompt(row, stage.prompt_style) for row in rows]
     if stage.prompt_style == "chat":
         prompts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
     weights = stage.reward_weights or [1.0] * len(stage.reward_funcs)
@@ -120,10 +123,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"{statistics.stdev(means):.3f}; so a step's mean reward varies by ±{statistics.stdev(means):.3f} / "
           "sqrt(prompts a step) from the draw of problems alone")
     print(f"groups with no spread (no gradient): {sum(r['reward_std'] == 0 for r in results)} of {len(results)}\n")
-    print("| prompts a step | cosine of two disjoint steps' gradients (mean ± std) |")
-    print("| ---: | --- |")
-    for size, (mean, std) in cosines.items():
-        print(f"| {size} | {mean:.3f} ± {std:.3f} |")
+    print(markdown_table(["prompts a step", "cosine of two disjoint steps' gradients (mean ± std)"],
+                         [[size, f"{mean:.3f} ± {std:.3f}"] for size, (mean, std) in cosines.items()],
+                         numeric=[True, False]))
     return {"reward_std_across_prompts": statistics.stdev(means), "cosines": cosines}
 
 

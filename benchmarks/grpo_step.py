@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from transformers import TrainerCallback  # noqa: E402
 
+from minireason.tables import markdown_table  # noqa: E402
+
 DEFAULT_RECIPE = ROOT / "recipes" / "smollm2-135m" / "grpo-arithmetic" / "cpu.yaml"
 
 
@@ -71,8 +73,9 @@ def trl_defaults(recipe, out: Path, steps: int):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
+    from minireason.answer_format import row_prompt
     from minireason.models import load_tokenizer, resolve_model
-    from minireason.recipes.common import prompt_of, task_data
+    from minireason.recipes.data import task_data
     from minireason.rewards import get_reward
 
     config = GRPOConfig(
@@ -81,7 +84,7 @@ def trl_defaults(recipe, out: Path, steps: int):
         learning_rate=recipe.learning_rate, seed=recipe.seed, report_to="none", save_strategy="no",
         logging_steps=1, bf16=False, gradient_checkpointing=False, model_init_kwargs={"dtype": "float32"})
     _, rows, _ = task_data(recipe)
-    dataset = Dataset.from_list([{**row, "prompt": prompt_of(row, recipe.prompt_style)} for row in rows])
+    dataset = Dataset.from_list([{**row, "prompt": row_prompt(row, recipe.prompt_style)} for row in rows])
     return GRPOTrainer(model=resolve_model(recipe.model), reward_funcs=[get_reward(n) for n in recipe.reward_funcs],
                        args=config, train_dataset=dataset, processing_class=load_tokenizer(recipe.model),
                        peft_config=recipe.peft_config())
@@ -131,11 +134,11 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\n## GRPO step, {args.model}: group {recipe.num_generations}, up to {recipe.max_completion_length} "
           f"completion tokens, T={recipe.temperature}, LoRA r={recipe.lora_r}; mean of steps 2..{args.steps}")
     print(f"recipe: {Path(args.recipe).relative_to(ROOT) if Path(args.recipe).is_relative_to(ROOT) else args.recipe}\n")
-    print("| trainer | completions/step | s/step | generation tok/s | train tok/s | throughput tok/s | vs TRL |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for label, row in rows.items():
-        print(f"| {label} | {row['completions_per_step']} | {row['s_per_step']:.1f} | {row['generation_tok_s']:.0f} | "
-              f"{row['train_tok_s']:.0f} | {row['throughput_tok_s']:.1f} | {row['throughput_tok_s'] / base:.2f}x |")
+    table = [[label, row["completions_per_step"], f"{row['s_per_step']:.1f}", f"{row['generation_tok_s']:.0f}",
+              f"{row['train_tok_s']:.0f}", f"{row['throughput_tok_s']:.1f}", f"{row['throughput_tok_s'] / base:.2f}x"]
+             for label, row in rows.items()]
+    print(markdown_table(["trainer", "completions/step", "s/step", "generation tok/s", "train tok/s",
+                          "throughput tok/s", "vs TRL"], table, numeric=[False] + [True] * 6))
     return rows
 
 

@@ -1,9 +1,13 @@
-"""The ``minireason`` command line. Run ``minireason --help``, or ``minireason COMMAND --help``."""
+"""The ``minireason`` command line. Run ``minireason --help``, or ``minireason COMMAND --help``.
+
+Every subcommand's flags are generated from a typed dataclass (``HfArgumentParser``; TRL's parser for
+recipes), so each option has one default and one help text, shared with YAML files and Python.
+"""
 
 from __future__ import annotations
 
 import argparse
-import inspect
+import dataclasses
 import json
 import os
 import sys
@@ -12,7 +16,10 @@ from pathlib import Path
 EPILOG = """\
 examples:
   minireason demo                                   # the CPU demo on the embedded SmolLM2-135M
-  minireason train recipes/smollm2-135m/grpo-countdown/cpu.yaml --max_steps 20
+  minireason recipes                                # every shipped recipe: method, model, hardware, expected cost
+  minireason train smollm2-135m/grpo-countdown/cpu --max_steps 20
+  minireason train qwen2.5-3b/grpo-countdown/t4-16gb --help   # the recipe's every option, as it sets them
+  minireason recipes copy qwen2.5-3b/grpo-countdown/t4-16gb my-run.yaml && minireason train my-run.yaml
   minireason tasks                                  # list tasks and their parameters
   minireason data generate --task countdown --n 17000 --out countdown.jsonl
   minireason data generate --task arithmetic --param op=add --param digits=2 --n 5
@@ -31,38 +38,196 @@ the pieces, in Python:
 """
 
 
-def _parse_params(pairs: list[str]) -> dict:
-    """``key=value`` pairs; values are read as YAML, so ``3``, ``[3, 4]`` and ``add`` work."""
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the examples' line breaks and shows every default."""
+
+
+# -- the dataclasses behind the flags ----------------------------------------------------------
+
+def _param_field():
+    return dataclasses.field(default_factory=list, metadata={
+        "action": "append", "metavar": "KEY=VALUE",
+        "help": "A task parameter, repeatable: --param num_numbers=[3,4] --param max_target=100."})
+
+
+@dataclasses.dataclass
+class TaskArgs:
+    task: str = dataclasses.field(metadata={"help": "countdown, arithmetic or math (see `minireason tasks`)."})
+    param: list[str] = _param_field()
+
+    def __post_init__(self):
+        self.param = [pair for group in self.param for pair in ([group] if isinstance(group, str) else group)]
+
+    def make_task(self):
+        from minireason.tasks import get_task
+
+        return get_task(self.task, **parse_params(self.param))
+
+
+@dataclasses.dataclass
+class GenerateArgs(TaskArgs):
+    """Generate task rows as JSONL (prompt, answer, solution); the same seed gives the same rows."""
+
+    n: int = dataclasses.field(default=0, metadata={"required": True, "help": "Number of rows."})
+    seed: int = dataclasses.field(default=0, metadata={"help": "Random seed."})
+    out: str | None = dataclasses.field(default=None, metadata={"help": "Output .jsonl (default: standard output)."})
+
+
+@dataclasses.dataclass
+class ScoreArgs(TaskArgs):
+    """Print the verifier's score of one completion: 1.0 correct, 0.1 tagged but wrong, 0.0 no answer tag
+    (the task's defaults)."""
+
+    row: str = dataclasses.field(default="", metadata={
+        "required": True, "help": "The row as JSON, e.g. '{\"numbers\": [1, 2], \"target\": 3}'."})
+    completion: str = dataclasses.field(default="-", metadata={"help": "The completion text, or - to read stdin."})
+
+
+@dataclasses.dataclass
+class DistillSource(TaskArgs):
+    task: str | None = dataclasses.field(default=None, metadata={
+        "help": "One source instead of --config: countdown, arithmetic or math."})
+    n: int | None = dataclasses.field(default=None, metadata={"help": "Problems to generate for --task."})
+    config: str | None = dataclasses.field(default=None, metadata={
+        "help": "A distill YAML (method: distill) with a sources mix; a shipped name such as solver/distill-17k/cpu "
+                "works too. Flags override it."})
+
+
+@dataclasses.dataclass
+class EvalArgs(TaskArgs):
+    """Sample k completions per problem under a strategy, score each with the task's verifier, and report pass@1,
+    unbiased pass@k, maj@k (votes on the verifier-normalised answer), best-of-N and weighted best-of-N (by
+    --scorer), format rate, reflection rate and the tokens spent, with 95% intervals over problems. Writes
+    eval.json, samples.jsonl and accuracy.png to --out; `minireason compare` puts runs side by side."""
+
+    task: str | None = dataclasses.field(default=None, metadata={
+        "help": "countdown, arithmetic or math; with --run, the run's own task."})
+    run: str | None = dataclasses.field(default=None, metadata={
+        "help": "A trained run's output_dir: its model, adapter (final/), task, task_params and prompt_style "
+                "are read from the run, not guessed."})
+    model: str = dataclasses.field(default="smollm2-135m", metadata={
+        "help": "smollm2-135m, tiny, an alias, a hub id or a folder."})
+    adapter: str | None = dataclasses.field(default=None, metadata={
+        "help": "A LoRA adapter folder (e.g. a recipe's output_dir/final)."})
+    load_in_4bit: bool = dataclasses.field(default=False, metadata={"help": "nf4 weights (bitsandbytes)."})
+    prompt_style: str | None = dataclasses.field(default=None, metadata={
+        "help": "chat or base (see minireason.answer_format); default: the run's, else chat when the tokenizer "
+                "has a chat template."})
+    n_problems: int = dataclasses.field(default=64, metadata={"help": "Held-out problems."})
+    seed: int = dataclasses.field(default=0, metadata={
+        "help": "Seed of the held-out problems; the recipes evaluate on seed 0, their eval_seed."})
+    batch_size: int = dataclasses.field(default=16, metadata={"help": "Prompts per generate call."})
+    label: str | None = dataclasses.field(default=None, metadata={"help": "The run's name in tables and plots."})
+    out: str = dataclasses.field(default="outputs/eval/run", metadata={"help": "Output folder."})
+    report_to: str = dataclasses.field(default="none", metadata={"help": "wandb (offline without a key) or none."})
+    wandb_project: str = dataclasses.field(default="minireason", metadata={"help": "W&B project."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.run:
+            self._from_run()
+        if not self.task:
+            raise ValueError("give --task, or --run with a trained run's folder")
+
+    def _from_run(self) -> None:
+        """Take the model, adapter, task and prompt style the run was trained with."""
+        path = Path(self.run) / "run_config.json"
+        if not path.exists():
+            raise ValueError(f"{self.run} holds no run_config.json: not a folder written by `minireason train`")
+        config = json.loads(path.read_text())["settings"]
+        self.model = config["model"]
+        self.adapter = str(Path(self.run) / "final") if config.get("lora", True) else None
+        if not config.get("lora", True):
+            self.model = str(Path(self.run) / "final")
+        self.load_in_4bit = config.get("load_in_4bit", False)
+        self.task = self.task or config["task"]
+        if self.task == config["task"] and not self.param:
+            self.param = [f"{key}={json.dumps(value)}" for key, value in (config.get("task_params") or {}).items()]
+        self.prompt_style = self.prompt_style or config.get("prompt_style")
+
+
+@dataclasses.dataclass
+class CompareArgs:
+    """Read eval.json from each run folder; print one table, write comparison.png (accuracy vs k, accuracy vs
+    tokens) and comparison.md."""
+
+    runs: list[str] = dataclasses.field(default_factory=list, metadata={
+        "required": True, "help": "Run folders written by `minireason eval --out`."})
+    out: str = dataclasses.field(default="outputs/eval", metadata={"help": "Where the plot and table go."})
+    report_to: str = dataclasses.field(default="none", metadata={"help": "wandb (offline without a key) or none."})
+    wandb_project: str = dataclasses.field(default="minireason", metadata={"help": "W&B project."})
+
+
+@dataclasses.dataclass
+class DemoArgs:
+    """R1-Zero and R1 side by side on the embedded SmolLM2-135M, on 2 CPU cores, in about 18 minutes.
+
+    The base model, pure RL (GRPO from the base model), a cold-start SFT, and GRPO after that SFT, all scored on
+    the same held-out 2-digit additions with 95% intervals. Writes report.json and a plot of both GRPO reward
+    curves, and logs each stage to W&B (offline without a key). Recipe options can follow and apply to every
+    stage: --seed 1 trains with another seed on the same held-out problems, --n_eval 256 scores more problems."""
+
+    out: str = dataclasses.field(default="outputs/demo", metadata={"help": "Report folder."})
+
+
+def parse_params(pairs: list[str]) -> dict:
+    """``key=value`` pairs; values are read as YAML, so ``3``, ``[3, 4]`` and ``add`` work.
+
+    >>> parse_params(["op=add", "digits=[2, 3]"])
+    {'op': 'add', 'digits': [2, 3]}
+    """
     import yaml
 
     params = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--param expects key=value, got {pair!r}")
+            raise ValueError(f"--param expects key=value, got {pair!r}")
         params[key.strip()] = yaml.safe_load(value)
     return params
 
 
-def _task(args):
-    from minireason.tasks import get_task
+def parse(prog: str, classes: tuple, argv: list[str], description: str | None = None, epilog: str | None = None,
+          defaults: dict | None = None, partial: bool = False):
+    """The dataclasses ``classes`` from flags (``defaults`` first: YAML values). Bad input exits with the
+    parser's message. ``partial`` returns the flags left over instead of refusing them."""
+    from transformers import HfArgumentParser
 
+    parser = HfArgumentParser(classes, prog=f"minireason {prog}", description=description or classes[0].__doc__,
+                              epilog=epilog, formatter_class=_HelpFormatter, allow_abbrev=False)
+    if defaults:
+        parser.set_defaults(**defaults)
     try:
-        return get_task(args.task, **_parse_params(args.param))
-    except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+        *configs, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
+    if rest and not partial:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return (*configs, rest) if partial else (configs[0] if len(configs) == 1 else configs)
 
 
-def cmd_tasks(args) -> None:
+def _fail(error: Exception):
+    raise SystemExit(f"error: {error}") from None
+
+
+# -- the commands -------------------------------------------------------------------------------
+
+def cmd_tasks(argv: list[str]) -> None:
+    """List the tasks and their parameters."""
     from minireason.tasks import describe_tasks
 
+    parse("tasks", (), argv, description=cmd_tasks.__doc__)
     print(describe_tasks())
 
 
-def cmd_data_generate(args) -> None:
+def cmd_data_generate(argv: list[str]) -> None:
     from tqdm.auto import tqdm
 
-    task = _task(args)
+    args = parse("data generate", (GenerateArgs,), argv)
+    try:
+        task = args.make_task()
+    except ValueError as error:
+        _fail(error)
     rows = task.generate(args.n, seed=args.seed)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     try:
@@ -74,51 +239,60 @@ def cmd_data_generate(args) -> None:
             print(f"wrote {len(rows)} {task.name} rows to {args.out}", file=sys.stderr)
 
 
-_TEACHER_FLAGS = ("base_url", "concurrency", "max_retries", "timeout", "temperature", "max_new_tokens", "batch_size",
-                  "adapter")
+DISTILL_EPILOG = """\
+examples:
+  minireason data distill --task countdown --n 17000 --teacher solver --out data/countdown
+  minireason data distill --config solver/distill-17k/cpu
+  vllm serve Qwen/QwQ-32B --reasoning-parser deepseek_r1 &
+  minireason data distill --task countdown --n 17000 --samples-per-problem 4 \\
+      --teacher openai:Qwen/QwQ-32B --base-url http://localhost:8000/v1 --out data/qwq-countdown
+  minireason data distill --task math --param path=gsm8k.jsonl --n 500 --teacher hf:smollm2-135m \\
+      --samples-per-problem 8 --out data/toy"""
+
+JOURNEY_EPILOG = """\
+examples:
+  minireason data journey --task countdown --n 17000 --error-rate 0.5 --out data/journey
+  minireason data journey --task countdown --n 17000 --style shortcut --out data/shortcut
+  minireason data journey --task arithmetic --param op=mul --n 2000 --error-rate 0.3 --out data/mul
+  minireason data journey --task countdown --n 500 --teacher hf:smollm2-135m --samples-per-problem 8 --out data/stitched"""
 
 
-def _distill_config(args, **fixed):
-    """A DistillConfig from --config (if any), then the flags given, then ``fixed``."""
-    import os as _os
+def _distill_config(prog: str, argv: list[str], description: str, epilog: str, command_defaults: dict):
+    """A DistillConfig from --config (if any), the command's own defaults, then the flags."""
+    from minireason.distill import DistillConfig, DistillOptions, read_config
+    from minireason.recipes.catalog import find_recipe
+    from minireason.teachers import TeacherOptions
 
-    from minireason.distill import DistillConfig, read_config
-
-    values: dict = {}
-    if getattr(args, "config", None):
+    classes = (DistillOptions, DistillSource, TeacherOptions)
+    probe = argparse.ArgumentParser(add_help=False)
+    probe.add_argument("--config")
+    config_path = probe.parse_known_args(argv)[0].config
+    values = {}
+    if config_path:
         try:
-            values = read_config(args.config)
+            values = read_config(find_recipe(config_path))
         except (OSError, ValueError) as error:
-            raise SystemExit(f"error: {error}") from None
-    if args.task:
-        values["sources"] = [{"task": args.task, "n": args.n, "params": _parse_params(args.param)}]
-    elif not values.get("sources"):
-        raise SystemExit("error: give --task and --n, or --config with a sources list")
-    if args.task and not args.n:
-        raise SystemExit("error: --task needs --n (how many problems)")
-    options = dict(values.get("teacher_options") or {})
-    options.update({k: getattr(args, k) for k in _TEACHER_FLAGS if getattr(args, k, None) is not None})
-    if getattr(args, "api_key_env", None):
-        options["api_key"] = _os.environ.get(args.api_key_env)
-    values["teacher_options"] = options
-    if getattr(args, "rewriter_base_url", None):
-        values["rewriter_options"] = {**(values.get("rewriter_options") or {}), "base_url": args.rewriter_base_url,
-                                      "api_key": _os.environ.get(args.rewriter_api_key_env)}
-    for flag in ("out", "teacher", "samples_per_problem", "keep_per_problem", "rewriter", "seed", "push_to_hub",
-                 "chunk_size", "report_to"):
-        if getattr(args, flag, None) is not None:
-            values[flag] = getattr(args, flag)
-    if args.format:
-        values["formats"] = args.format
-    if "teacher_options" in fixed:
-        fixed = {**fixed, "teacher_options": {**options, **fixed["teacher_options"]}}
-    values.update(fixed)
-    if not values.get("out"):
-        raise SystemExit("error: --out is required (or out: in the config)")
+            _fail(error)
+    yaml_defaults = {k: v for k, v in values.items() if k not in ("sources", "teacher_options")}
+    yaml_defaults.update(values.get("teacher_options") or {})
+    options, source, teacher_options = parse(prog, classes, argv, description, epilog,
+                                             defaults={**command_defaults, **yaml_defaults})
+    if source.task and not source.n:
+        _fail(ValueError("--task needs --n (how many problems)"))
+    if source.task:
+        try:
+            sources = [{"task": source.task, "n": source.n, "params": parse_params(source.param)}]
+        except ValueError as error:
+            _fail(error)
+    elif values.get("sources"):
+        sources = values["sources"]
+    else:
+        _fail(ValueError("give --task and --n, or --config with a sources list"))
     try:
-        return DistillConfig(**values)
+        return DistillConfig(**dataclasses.asdict(options), sources=sources,
+                             teacher_options=dataclasses.asdict(teacher_options))
     except (TypeError, ValueError) as error:
-        raise SystemExit(f"error: {error}") from None
+        _fail(error)
 
 
 def _run_distill(cfg) -> None:
@@ -127,50 +301,66 @@ def _run_distill(cfg) -> None:
     try:
         card = distill(cfg)
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+        _fail(error)
     print(card_markdown(card))
     print(f"data set, JSONL/parquet and data card in {cfg.out}")
 
 
-def cmd_data_distill(args) -> None:
-    _run_distill(_distill_config(args))
+def cmd_data_distill(argv: list[str]) -> None:
+    _run_distill(_distill_config(
+        "data distill", argv, "Sky-T1/R1-Distill style data: the teacher writes K traces per problem, each is put in "
+        "the <think>…</think><answer>…</answer> format, kept only if the task's verifier accepts it, deduplicated, "
+        "and saved with a data card (counts, yield, reject reasons, settings). Killed and started again with the "
+        "same command, it resumes where it stopped.", DISTILL_EPILOG, {}))
 
 
-def cmd_data_journey(args) -> None:
-    if (args.teacher or "solver") == "solver":
-        options = {"style": args.style, "error_rate": args.error_rate, "strategy": args.strategy}
-        cfg = _distill_config(args, teacher="solver", samples_per_problem=1, journey=False, teacher_options=options)
-    else:  # a model teacher: stitch its rejected and accepted attempts
-        if args.style == "shortcut":
-            raise SystemExit("error: --style shortcut with a model teacher is plain distillation: "
-                             "use `minireason data distill`")
-        cfg = _distill_config(args, journey=True, **({} if args.samples_per_problem else {"samples_per_problem": 4}))
+def cmd_data_journey(argv: list[str]) -> None:
+    # The same run as distill; this command's defaults make journey traces with the solver.
+    cfg = _distill_config(
+        "data journey", argv, "O1 Replication Journey style SFT data. With the solver teacher (the default): "
+        "Countdown searches that hit dead ends and backtrack, arithmetic with slips that a check catches; --style "
+        "shortcut writes the same problems with only the clean path. With a model teacher (--teacher hf:… or "
+        "openai:…): a rejected attempt, a reflection and an accepted attempt stitched into one trace. Every trace "
+        "ends in a verified answer; rows record their errors and corrections.", JOURNEY_EPILOG,
+        {"style": "journey", "error_rate": 0.5})
+    if cfg.teacher != "solver":
+        if cfg.teacher_options["style"] == "shortcut":
+            _fail(ValueError("--style shortcut with a model teacher is plain distillation: use `minireason data distill`"))
+        try:
+            cfg = dataclasses.replace(cfg, journey=True, samples_per_problem=max(cfg.samples_per_problem, 4))
+        except ValueError as error:
+            _fail(error)
     _run_distill(cfg)
 
 
-def cmd_eval(args) -> None:
+EVAL_EPILOG = """\
+examples:
+  minireason eval --task arithmetic --param op=add --param digits=3 --samples 8 --out outputs/eval/base
+  minireason eval --run outputs/sft --samples 8 --label sft --out outputs/eval/sft   # a trained run, as trained
+  minireason eval --task countdown --prompt direct --samples 1 --temperature 0 --out outputs/eval/direct
+  minireason eval --task countdown --think-budget 64 --waits 1 --out outputs/eval/budget64  # s1 budget forcing
+  minireason compare outputs/eval/* --out outputs/eval"""
+
+
+def cmd_eval(argv: list[str]) -> None:
     """Sample, score and report one model under one inference strategy."""
     from rich.console import Console
 
     from minireason.models import load_model
     from minireason.scaling import Strategy, comparison_table, evaluate_strategy, log_to_wandb, plot_runs, save_run
 
-    task = _task(args)
+    args, strategy = parse("eval", (EvalArgs, Strategy), argv, epilog=EVAL_EPILOG)
     try:
-        strategy = Strategy(prompt=args.prompt, samples=args.samples, temperature=args.temperature,
-                            max_new_tokens=args.max_new_tokens, think_budget=args.think_budget, waits=args.waits,
-                            answer_tokens=args.answer_tokens, scorer=args.scorer)
-    except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
-    try:
+        task = args.make_task()
         rows = task.split_rows(args.n_problems, seed=args.seed, held_out=True)  # never a training question
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+        _fail(error)
     model, tokenizer = load_model(args.model, load_in_4bit=args.load_in_4bit, adapter=args.adapter)
-    result = evaluate_strategy(model, tokenizer, rows, strategy, batch_size=args.batch_size)
+    result = evaluate_strategy(model, tokenizer, rows, strategy, batch_size=args.batch_size,
+                               prompt_style=args.prompt_style)
     label = args.label or (f"{args.model}+adapter" if args.adapter else args.model)
     config = {"model": args.model, "adapter": args.adapter, "task": task.name, "task_params": task.params(),
-              "n_problems": args.n_problems, "seed": args.seed}
+              "n_problems": args.n_problems, "seed": args.seed, "prompt_style": result.prompt_style}
     save_run(result, args.out, label, config)
     run = {"label": label, "config": config, "strategy": result.strategy, "metrics": result.metrics}
     plot_runs([run], Path(args.out) / "accuracy.png")
@@ -180,296 +370,161 @@ def cmd_eval(args) -> None:
         log_to_wandb([run], args.wandb_project, result.samples)
 
 
-def cmd_compare(args) -> None:
-    """Put saved eval runs side by side: one table, one plot."""
+def cmd_compare(argv: list[str]) -> None:
     from rich.console import Console
 
-    from minireason.scaling import comparison_table, load_runs, log_to_wandb, markdown_table, plot_runs
+    from minireason.scaling import comparison_table, load_runs, log_to_wandb, plot_runs, runs_markdown
 
+    if argv and not argv[0].startswith("-"):  # `compare A B --out X`: the folders may come first
+        argv = ["--runs", *argv]
+    args = parse("compare", (CompareArgs,), argv)
     try:
         runs = load_runs(args.runs)
     except FileNotFoundError as error:
-        raise SystemExit(f"error: {error}") from None
+        _fail(error)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     plot_runs(runs, Path(args.out) / "comparison.png")
-    (Path(args.out) / "comparison.md").write_text(markdown_table(runs) + "\n")
+    (Path(args.out) / "comparison.md").write_text(runs_markdown(runs) + "\n")
     Console(width=None if sys.stdout.isatty() else 200).print(comparison_table(runs))
     print(f"wrote {args.out}/comparison.png and comparison.md")
     if args.report_to == "wandb":
         log_to_wandb(runs, args.wandb_project)
 
 
-def cmd_score(args) -> None:
-    task = _task(args)
+def cmd_score(argv: list[str]) -> None:
+    args = parse("score", (ScoreArgs,), argv)
     try:
+        task = args.make_task()
         row = json.loads(args.row)
     except json.JSONDecodeError as error:
-        raise SystemExit(f"error: --row is not JSON: {error}") from None
+        _fail(ValueError(f"--row is not JSON: {error}"))
+    except ValueError as error:
+        _fail(error)
     completion = sys.stdin.read() if args.completion == "-" else args.completion
     print(task.score(completion, row))
 
 
-def cmd_model_prepare(args) -> None:
+def cmd_model_prepare(argv: list[str]) -> None:
+    """Build a built-in model's cache (smollm2-135m or tiny) and print its folder."""
     from minireason.models import resolve_model
 
-    print(resolve_model(args.name))
+    probe = argparse.ArgumentParser(prog="minireason model prepare", description=cmd_model_prepare.__doc__)
+    probe.add_argument("name", nargs="?", default="smollm2-135m", help="smollm2-135m or tiny (default: %(default)s)")
+    print(resolve_model(probe.parse_args(argv).name))
 
 
-def cmd_demo(args) -> None:
-    """R1-Zero and R1 side by side on the embedded SmolLM2-135M, on 2 CPU cores, in about 18 minutes.
-
-    The base model, pure RL (GRPO from the base model), a cold-start SFT, and GRPO after that SFT, all
-    scored on the same held-out 2-digit additions with 95% intervals. Writes report.json and a plot of
-    both GRPO reward curves, and logs each stage to W&B (offline without a key). Recipe options can
-    follow and apply to every stage: --seed 1 trains with another seed on the same held-out problems,
-    --n_eval 256 scores more problems."""
+def cmd_demo(argv: list[str]) -> None:
     from minireason.demo import run_demo
 
+    args, overrides = parse("demo", (DemoArgs,), argv, partial=True, epilog=(
+        "recipes: smollm2-135m/grpo-arithmetic/cpu (pure RL) and smollm2-135m/sft-then-grpo/cpu (SFT, then GRPO)\n"
+        "examples:\n  minireason demo\n  minireason demo --seed 1 --out outputs/demo-seed1\n"
+        "  python benchmarks/demo_seeds.py   # three seeds, 256 problems: docs/grpo-on-cpu.md"))
     try:
-        run_demo(args.out, args.overrides)
+        run_demo(args.out, overrides)
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+        _fail(error)
 
 
-def cmd_train(args) -> None:
-    """Train from a recipe YAML; any recipe option can follow as a flag (--max_steps 2)."""
-    from minireason.recipes import load_recipe, run
+def cmd_train(argv: list[str]) -> None:
+    """Train from a recipe: a shipped name (smollm2-135m/sft/cpu; `minireason recipes` lists them) or a YAML file.
+    Every field of the recipe's config (TRL's GRPOConfig or SFTConfig, plus minireason's model, task and reward
+    options) can follow as a flag. A killed run, started again with the same command, resumes from its last
+    checkpoint. `minireason train RECIPE --help` lists the recipe's options with the values it sets."""
+    from minireason.recipes import load_recipe, recipe_help, run
+    from minireason.tables import markdown_table
 
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"usage: minireason train RECIPE [--option value ...]\n\n{cmd_train.__doc__}")
+        return
+    recipe, overrides = argv[0], argv[1:]
     try:
-        stages = load_recipe(args.recipe, args.overrides)
+        if "-h" in overrides or "--help" in overrides:
+            print(recipe_help(recipe))
+            return
+        stages = load_recipe(recipe, overrides)
     except (ValueError, FileNotFoundError) as error:
-        raise SystemExit(f"error: {error}") from None
+        _fail(error)
     summaries = run(stages)
     for summary in summaries:
         print(json.dumps(summary, indent=2))
     if len(summaries) > 1:  # a comparison (journey-vs-shortcut) or a pipeline (sft-then-grpo): one line each
-        print("\n| stage | data | eval accuracy | format rate | mean tokens |\n|---|---|---:|---:|---:|")
-        for stage, summary in zip(stages, summaries):
-            print(f"| {stage.output_dir} | {summary.get('data', '-')} | {summary.get('eval_accuracy', 0):.1%} | "
-                  f"{summary.get('eval_format_rate', 0):.1%} | {summary.get('eval_mean_tokens', 0):.0f} |")
+        rows = [[stage.output_dir, summary.get("data", "-"), f"{summary.get('eval_accuracy', 0):.1%}",
+                 f"{summary.get('eval_format_rate', 0):.1%}", f"{summary.get('eval_mean_tokens', 0):.0f}"]
+                for stage, summary in zip(stages, summaries)]
+        print("\n" + markdown_table(["stage", "data", "eval accuracy", "format rate", "mean tokens"], rows,
+                                    numeric=[False, False, True, True, True]))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="minireason",
-        description="Reasoning LLMs on a small budget: R1-Zero style RL, SFT then RL, distillation and "
-                    "inference-time scaling, with exact verifiers for Countdown, arithmetic and math.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+def cmd_recipes(argv: list[str]) -> None:
+    """List the shipped recipes (name, method, model, hardware and what to expect), or `copy NAME DEST` to write
+    an editable copy to train from."""
+    from rich.console import Console
+    from rich.table import Table
 
-    demo = commands.add_parser("demo", help="run the CPU demo on the embedded SmolLM2-135M (~18 min on 2 cores)",
-                               description=inspect.cleandoc(cmd_demo.__doc__),
-                               epilog="recipes: recipes/smollm2-135m/grpo-arithmetic/cpu.yaml (pure RL) and "
-                                      "recipes/smollm2-135m/sft-then-grpo/cpu.yaml (SFT, then GRPO)\n"
-                                      "examples:\n  minireason demo\n  minireason demo --seed 1 --out outputs/demo-seed1\n"
-                                      "  python benchmarks/demo_seeds.py   # three seeds, 256 problems: "
-                                      "docs/grpo-on-cpu.md",
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.add_argument("--out", default="outputs/demo", help="report folder (default: %(default)s)")
-    demo.set_defaults(func=cmd_demo, takes_overrides=True)
+    from minireason.recipes.catalog import copy_recipe, describe, recipe_names
 
-    train = commands.add_parser(
-        "train", help="train from a recipe: GRPO, SFT, or SFT then GRPO",
-        description="Train from a recipe YAML (recipes/<model>/<method>/<hardware>.yaml). Every field of the "
-                    "recipe's config (TRL's GRPOConfig/SFTConfig plus minireason's model, task and reward "
-                    "options) can be overridden by a flag after the file. A killed run, started again with the "
-                    "same command, resumes from its last checkpoint.",
-        epilog="example: minireason train recipes/smollm2-135m/grpo-countdown/cpu.yaml --max_steps 20 "
-               "--learning_rate 2e-5")
-    train.add_argument("recipe", help="recipe YAML file")
-    train.set_defaults(func=cmd_train, takes_overrides=True)
+    parser = argparse.ArgumentParser(prog="minireason recipes", description=cmd_recipes.__doc__,
+                                     epilog="examples:\n  minireason recipes\n  minireason recipes copy "
+                                            "qwen2.5-3b/grpo-countdown/t4-16gb my-countdown.yaml\n"
+                                            "  minireason train my-countdown.yaml",
+                                     formatter_class=_HelpFormatter)
+    parser.add_argument("action", nargs="?", choices=["list", "copy"], default="list")
+    parser.add_argument("name", nargs="?", help="copy: the recipe to copy")
+    parser.add_argument("dest", nargs="?", help="copy: the file (or folder) to write")
+    args = parser.parse_args(argv)
+    if args.action == "copy":
+        if not (args.name and args.dest):
+            parser.error("copy needs NAME and DEST")
+        try:
+            print(f"wrote {copy_recipe(args.name, args.dest)}; train it with: minireason train {args.dest}")
+        except (FileNotFoundError, FileExistsError) as error:
+            _fail(error)
+        return
+    table = Table(title="shipped recipes (minireason train NAME)", show_lines=True)
+    for column in ("name", "method", "model", "hardware", "expected (memory, time, metric; from the header)"):
+        table.add_column(column, overflow="fold")
+    for info in map(describe, recipe_names()):
+        table.add_row(info.name, info.method, info.model, info.hardware, info.expected)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
-    tasks = commands.add_parser("tasks", help="list the tasks and their parameters")
-    tasks.set_defaults(func=cmd_tasks)
 
-    def task_options(sub):
-        sub.add_argument("--task", required=True, help="countdown, arithmetic or math (see `minireason tasks`)")
-        sub.add_argument("--param", action="append", metavar="KEY=VALUE",
-                         help="task parameter, repeatable: --param num_numbers=[3,4] --param max_target=100")
-
-    data = commands.add_parser("data", help="build data sets").add_subparsers(dest="data_command", metavar="ACTION")
-    generate = data.add_parser("generate", help="write generated task rows as JSONL (prompt, answer, solution)",
-                               description="Generate task rows as JSONL; the same seed gives the same rows.")
-    task_options(generate)
-    generate.add_argument("--n", type=int, required=True, help="number of rows")
-    generate.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    generate.add_argument("--out", help="output .jsonl (default: standard output)")
-    generate.set_defaults(func=cmd_data_generate)
-
-    def output_options(sub):
-        sub.add_argument("--out", help="output folder: records.jsonl, data/ (save_to_disk), data.jsonl, "
-                                       "data.parquet, data_card.json, README.md")
-        sub.add_argument("--seed", type=int, help="seed of the generated problems (default: 0)")
-        sub.add_argument("--format", action="append", choices=["disk", "jsonl", "parquet"],
-                         help="output format, repeatable (default: all three)")
-        sub.add_argument("--push-to-hub", dest="push_to_hub", metavar="REPO", help="also push the data set to the hub")
-        sub.add_argument("--chunk-size", dest="chunk_size", type=int,
-                         help="problems per teacher call and per write (default: 64)")
-        sub.add_argument("--report-to", dest="report_to", choices=["wandb", "none"],
-                         help="log counts and samples to W&B (default: wandb, offline without a key)")
-
-    def teacher_options(sub, default_samples: str):
-        sub.add_argument("--teacher", help="solver (no model; countdown/arithmetic), hf:MODEL (local transformers "
-                                           "model, e.g. hf:smollm2-135m) or openai:MODEL (OpenAI-compatible server)")
-        sub.add_argument("--samples-per-problem", dest="samples_per_problem", type=int,
-                         help=f"traces asked per problem, K (default: {default_samples})")
-        sub.add_argument("--base-url", dest="base_url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
-        sub.add_argument("--api-key-env", dest="api_key_env", default="OPENAI_API_KEY",
-                         help="environment variable holding the API key (default: %(default)s)")
-        sub.add_argument("--concurrency", type=int, help="requests in flight (openai teacher; default: 8)")
-        sub.add_argument("--max-retries", dest="max_retries", type=int,
-                         help="retries per request on 429/5xx/timeouts/garbage, with backoff (default: 5)")
-        sub.add_argument("--timeout", type=float, help="seconds per request (default: 120)")
-        sub.add_argument("--temperature", type=float, help="sampling temperature (default: 0.7)")
-        sub.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, help="tokens per trace (default: 1024)")
-        sub.add_argument("--batch-size", dest="batch_size", type=int, help="prompts per generate call (hf teacher)")
-        sub.add_argument("--adapter", help="LoRA adapter on top of the hf teacher")
-
-    distill = data.add_parser(
-        "distill", help="teacher traces → verifier (rejection sampling) → SFT data set with a data card",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Sky-T1/R1-Distill style data: the teacher writes K traces per problem, each is put in the "
-                    "<think>…</think><answer>…</answer> format, kept only if the task's verifier accepts it, "
-                    "deduplicated, and saved with a data card (counts, yield, reject reasons, settings). Killed and "
-                    "started again with the same command, it resumes where it stopped.",
-        epilog="examples:\n"
-               "  minireason data distill --task countdown --n 17000 --teacher solver --out data/countdown\n"
-               "  minireason data distill --config recipes/solver/distill-17k/cpu.yaml\n"
-               "  vllm serve Qwen/QwQ-32B --reasoning-parser deepseek_r1 &\n"
-               "  minireason data distill --task countdown --n 17000 --samples-per-problem 4 \\\n"
-               "      --teacher openai:Qwen/QwQ-32B --base-url http://localhost:8000/v1 --out data/qwq-countdown\n"
-               "  minireason data distill --task math --param path=gsm8k.jsonl --n 500 --teacher hf:smollm2-135m \\\n"
-               "      --samples-per-problem 8 --out data/toy")
-    distill.add_argument("--config", help="a distill YAML (method: distill) with a sources mix; flags override it")
-    distill.add_argument("--task", help="one source instead of --config: countdown, arithmetic or math")
-    distill.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter, repeatable")
-    distill.add_argument("--n", type=int, help="problems to generate for --task")
-    teacher_options(distill, "1")
-    distill.add_argument("--keep-per-problem", dest="keep_per_problem", type=int,
-                         help="verified distinct traces kept per problem (default: 1)")
-    distill.add_argument("--rewriter", help="hf:MODEL or openai:MODEL that rewrites kept traces (re-verified), "
-                                            "as Sky-T1 did with GPT-4o-mini")
-    distill.add_argument("--rewriter-base-url", dest="rewriter_base_url",
-                         help="the rewriter's endpoint, if not OpenAI's (e.g. http://localhost:8001/v1)")
-    distill.add_argument("--rewriter-api-key-env", dest="rewriter_api_key_env", default="OPENAI_API_KEY",
-                         help="environment variable holding the rewriter's key (default: %(default)s)")
-    output_options(distill)
-    distill.set_defaults(func=cmd_data_distill)
-
-    journey = data.add_parser(
-        "journey", help="journey-learning traces (mistakes caught and corrected) or shortcut traces",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="O1 Replication Journey style SFT data. With the solver teacher (the default): Countdown "
-                    "searches that hit dead ends and backtrack, arithmetic with slips that a check catches; "
-                    "--style shortcut writes the same problems with only the clean path. With a model teacher: "
-                    "a rejected attempt, a reflection and an accepted attempt stitched into one trace. Every "
-                    "trace ends in a verified answer; rows record their errors and corrections.",
-        epilog="examples:\n"
-               "  minireason data journey --task countdown --n 17000 --error-rate 0.5 --out data/journey\n"
-               "  minireason data journey --task countdown --n 17000 --style shortcut --out data/shortcut\n"
-               "  minireason data journey --task arithmetic --param op=mul --n 2000 --error-rate 0.3 --out data/mul\n"
-               "  minireason data journey --task countdown --n 500 --teacher hf:smollm2-135m "
-               "--samples-per-problem 8 --out data/stitched")
-    journey.add_argument("--task", required=True, help="countdown or arithmetic (any task with a model teacher)")
-    journey.add_argument("--param", action="append", metavar="KEY=VALUE", help="task parameter, repeatable")
-    journey.add_argument("--n", type=int, required=True, help="problems")
-    journey.add_argument("--style", choices=["journey", "shortcut"], default="journey",
-                         help="journey (errors and corrections) or shortcut (clean path) (default: %(default)s)")
-    journey.add_argument("--error-rate", dest="error_rate", type=float, default=0.5,
-                         help="chance per step of a mistake that is then caught (default: %(default)s)")
-    journey.add_argument("--strategy", choices=["dfs", "greedy"], default="dfs",
-                         help="Countdown search order for wrong turns: dfs (any dead end) or greedy (the dead end "
-                              "nearest the target) (default: %(default)s)")
-    teacher_options(journey, "1 with the solver; give 4 or more with a model teacher")
-    output_options(journey)
-    journey.set_defaults(func=cmd_data_journey)
-
-    def wandb_options(sub):
-        sub.add_argument("--report-to", dest="report_to", choices=["wandb", "none"], default="none",
-                         help="also log to W&B, offline without a key (default: %(default)s)")
-        sub.add_argument("--wandb-project", dest="wandb_project", default="minireason", help="W&B project")
-
-    evaluate = commands.add_parser(
-        "eval", help="accuracy vs inference compute: pass@k, maj@k, best-of-N, budget forcing",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Sample k completions per problem under a strategy, score each with the task's verifier, and "
-                    "report pass@1, unbiased pass@k, maj@k (votes on the verifier-normalised answer), best-of-N and "
-                    "weighted best-of-N (by --scorer), format rate, reflection rate and the tokens spent. Writes "
-                    "eval.json, samples.jsonl and accuracy.png to --out; `minireason compare` puts runs side by side.",
-        epilog="examples:\n"
-               "  minireason eval --task arithmetic --param op=add --param digits=3 --samples 8 --out outputs/eval/base\n"
-               "  minireason eval --task arithmetic --param op=add --param digits=3 --adapter outputs/sft/final \\\n"
-               "      --samples 8 --label sft --out outputs/eval/sft\n"
-               "  minireason eval --task countdown --prompt direct --samples 1 --temperature 0 --out outputs/eval/direct\n"
-               "  minireason eval --task countdown --think-budget 64 --waits 1 --out outputs/eval/budget64  # s1\n"
-               "  minireason compare outputs/eval/* --out outputs/eval")
-    evaluate.add_argument("--model", default="smollm2-135m", help="smollm2-135m, tiny, an alias, hub id or folder "
-                                                                  "(default: %(default)s)")
-    evaluate.add_argument("--adapter", help="a LoRA adapter folder (e.g. a recipe's output_dir/final)")
-    evaluate.add_argument("--load-in-4bit", dest="load_in_4bit", action="store_true", help="nf4 weights")
-    task_options(evaluate)
-    evaluate.add_argument("--n-problems", dest="n_problems", type=int, default=64, help="problems (default: %(default)s)")
-    evaluate.add_argument("--seed", type=int, default=0,
-                          help="seed of the held-out problems; the recipes evaluate on seed 0, their eval_seed "
-                               "(default: %(default)s)")
-    evaluate.add_argument("--prompt", choices=["cot", "direct"], default="cot",
-                          help="cot: reason in <think> first; direct: answer only (default: %(default)s)")
-    evaluate.add_argument("--samples", type=int, default=8, help="samples per problem, k (default: %(default)s)")
-    evaluate.add_argument("--temperature", type=float, default=0.7, help="0 for greedy (default: %(default)s)")
-    evaluate.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=256,
-                          help="token limit per sample (default: %(default)s)")
-    evaluate.add_argument("--think-budget", dest="think_budget", type=int,
-                          help="s1 budget forcing: cap thinking at N tokens, then force the answer")
-    evaluate.add_argument("--waits", type=int, default=0,
-                          help="s1: when thinking ends early, append 'Wait,' this many times (default: 0)")
-    evaluate.add_argument("--answer-tokens", dest="answer_tokens", type=int, default=32,
-                          help="tokens for a forced answer (default: %(default)s)")
-    evaluate.add_argument("--scorer", default="accuracy",
-                          help="best-of-N scorer: accuracy (the verifier: an oracle), a reward name (format, "
-                               "repetition, ...) or module:function with TRL's reward signature (default: %(default)s)")
-    evaluate.add_argument("--batch-size", dest="batch_size", type=int, default=16, help="prompts per generate call")
-    evaluate.add_argument("--label", help="the run's name in tables and plots (default: the model)")
-    evaluate.add_argument("--out", default="outputs/eval/run", help="output folder (default: %(default)s)")
-    wandb_options(evaluate)
-    evaluate.set_defaults(func=cmd_eval)
-
-    compare = commands.add_parser("compare", help="put saved eval runs side by side: one table, one plot",
-                                  description="Read eval.json from each run folder; print one table, write "
-                                              "comparison.png (accuracy vs k, accuracy vs tokens) and comparison.md.")
-    compare.add_argument("runs", nargs="+", help="run folders written by `minireason eval --out`")
-    compare.add_argument("--out", default="outputs/eval", help="where the plot and table go (default: %(default)s)")
-    wandb_options(compare)
-    compare.set_defaults(func=cmd_compare)
-
-    score = commands.add_parser("score", help="score one completion with a task's verifier",
-                                description="Print the verifier's score: 1.0 correct, 0.1 tagged but wrong, 0.0 "
-                                            "no answer tag (the task's defaults).")
-    task_options(score)
-    score.add_argument("--row", required=True, help="the row as JSON, e.g. '{\"numbers\": [1, 2], \"target\": 3}'")
-    score.add_argument("--completion", required=True, help="the completion text, or - to read standard input")
-    score.set_defaults(func=cmd_score)
-
-    model = commands.add_parser("model", help="model utilities").add_subparsers(dest="model_command", metavar="ACTION")
-    prepare = model.add_parser("prepare", help="build a built-in model's cache and print its folder")
-    prepare.add_argument("name", nargs="?", default="smollm2-135m", help="smollm2-135m or tiny (default: %(default)s)")
-    prepare.set_defaults(func=cmd_model_prepare)
-    return parser
+COMMANDS = {  # name: (one line for `minireason --help`, function)
+    "demo": ("run the CPU demo on the embedded SmolLM2-135M (~18 min on 2 cores)", cmd_demo),
+    "train": ("train from a recipe: GRPO, SFT, or SFT then GRPO", cmd_train),
+    "recipes": ("list the shipped recipes, or copy one to edit", cmd_recipes),
+    "tasks": ("list the tasks and their parameters", cmd_tasks),
+    "data generate": ("write generated task rows as JSONL (prompt, answer, solution)", cmd_data_generate),
+    "data distill": ("teacher traces → verifier (rejection sampling) → SFT data set with a data card",
+                     cmd_data_distill),
+    "data journey": ("journey-learning traces (mistakes caught and corrected) or shortcut traces", cmd_data_journey),
+    "eval": ("accuracy vs inference compute: pass@k, maj@k, best-of-N, budget forcing", cmd_eval),
+    "compare": ("put saved eval runs side by side: one table, one plot", cmd_compare),
+    "score": ("score one completion with a task's verifier", cmd_score),
+    "model prepare": ("build a built-in model's cache and print its folder", cmd_model_prepare),
+}
 
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    parser = build_parser()
-    # demo and train pass unknown --options on to the recipe config, which checks them.
-    args, extra = parser.parse_known_args(argv)
-    if getattr(args, "takes_overrides", False):
-        args.overrides = extra
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if not hasattr(args, "func"):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    listing = "\n".join(f"  {name:<15} {line}" for name, (line, _) in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="minireason", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Reasoning LLMs on a small budget: R1-Zero style RL, SFT then RL, distillation and "
+                    f"inference-time scaling, with exact verifiers for Countdown, arithmetic and math.\n\n"
+                    f"commands (minireason COMMAND --help for each):\n{listing}", epilog=EPILOG)
+    parser.add_argument("command", nargs="?", metavar="COMMAND")
+    if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
-        raise SystemExit(0 if args.command is None else 2)
-    args.func(args)
+        raise SystemExit(0 if argv else 2)
+    name = " ".join(argv[:2]) if " ".join(argv[:2]) in COMMANDS else argv[0]
+    if name not in COMMANDS:
+        actions = [command for command in COMMANDS if command.startswith(name + " ")]
+        if actions:
+            parser.exit(2, f"minireason {name}: choose an action: {', '.join(actions)}\n")
+        parser.error(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
+    COMMANDS[name][1](argv[len(name.split()):])
 
 
 if __name__ == "__main__":

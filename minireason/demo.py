@@ -20,12 +20,11 @@ from pathlib import Path
 
 from minireason.evaluation import load_samples, sample_figures
 from minireason.recipes import load_recipe, run
-from minireason.recipes.common import evaluate_base
+from minireason.recipes.data import evaluate_base
 from minireason.stats import paired_bootstrap
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "smollm2-135m"
-PURE_RL_RECIPE = RECIPES / "grpo-arithmetic" / "cpu.yaml"
-R1_RECIPE = RECIPES / "sft-then-grpo" / "cpu.yaml"
+PURE_RL_RECIPE = "smollm2-135m/grpo-arithmetic/cpu"
+R1_RECIPE = "smollm2-135m/sft-then-grpo/cpu"
 STAGES = ("base", "pure RL", "SFT", "SFT + GRPO")
 # What must match for the four stages to be compared problem by problem.
 _SHARED = ("model", "task", "task_params", "prompt_style", "n_eval", "eval_seed")

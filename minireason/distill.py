@@ -30,9 +30,10 @@ import sys
 import time
 from pathlib import Path
 
-from minireason.journey import STRATEGIES, STYLES, Trace, stitch_attempts
+from minireason.answer_format import ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, extract_answer, wrap
+from minireason.journey import Trace, stitch_attempts
+from minireason.tables import markdown_table
 from minireason.tasks import get_task, task_from_row
-from minireason.tasks.base import extract_answer
 from minireason.tasks.math_answers import last_boxed
 
 FORMATS = ("disk", "jsonl", "parquet")
@@ -44,35 +45,48 @@ REWRITE_INSTRUCTION = (
 
 
 @dataclasses.dataclass
-class DistillConfig:
-    """One distillation run; the same fields come from ``minireason data distill`` flags or a YAML config."""
+class DistillOptions:
+    """The settings of a distillation run that are flags of ``minireason data distill``."""
 
     out: str = dataclasses.field(metadata={"help": "Output folder: records, the data set, its data card."})
-    sources: list = dataclasses.field(default_factory=list, metadata={
-        "help": "The problem mix: a list of {task, n, params}; rows are generated with `seed`."})
-    teacher: str = dataclasses.field(default="solver", metadata={"help": "solver, hf:MODEL or openai:MODEL."})
+    teacher: str = dataclasses.field(default="solver", metadata={
+        "help": "solver (no model; countdown/arithmetic), hf:MODEL (a local transformers model, e.g. "
+                "hf:smollm2-135m) or openai:MODEL (an OpenAI-compatible server)."})
     samples_per_problem: int = dataclasses.field(default=1, metadata={"help": "Traces asked of the teacher per problem (K)."})
     # One trace per problem, as Sky-T1's 17k set: more copies of easy problems skew the mix.
     keep_per_problem: int = dataclasses.field(default=1, metadata={"help": "Verified distinct traces kept per problem."})
     journey: bool = dataclasses.field(default=False, metadata={
         "help": "Stitch a rejected attempt, a reflection and an accepted attempt into one trace (journey learning)."})
     rewriter: str | None = dataclasses.field(default=None, metadata={
-        "help": "hf:MODEL or openai:MODEL that rewrites each kept trace into the kit's format (re-verified)."})
-    rewriter_options: dict = dataclasses.field(default_factory=dict, metadata={
-        "help": "Passed to make_teacher for the rewriter (its own base_url, api_key, temperature, …)."})
+        "help": "hf:MODEL or openai:MODEL that rewrites each kept trace into the kit's format (re-verified), "
+                "as Sky-T1 did with GPT-4o-mini."})
+    rewriter_options: dict | str | None = dataclasses.field(default=None, metadata={
+        "help": "The rewriter's TeacherOptions as a YAML mapping, e.g. '{base_url: http://localhost:8001/v1}'."})
     seed: int = dataclasses.field(default=0, metadata={"help": "Seed of the generated problems (and solver traces)."})
-    formats: list = dataclasses.field(default_factory=lambda: list(FORMATS), metadata={
+    formats: list[str] = dataclasses.field(default_factory=lambda: list(FORMATS), metadata={
         "help": "Outputs: disk (datasets save_to_disk), jsonl, parquet."})
     push_to_hub: str | None = dataclasses.field(default=None, metadata={"help": "Also push to this hub repo id."})
     chunk_size: int = dataclasses.field(default=64, metadata={
-        "help": "Problems per teacher call; at most one chunk is redone after a kill."})
-    report_to: str = dataclasses.field(default="wandb", metadata={"help": "wandb (offline without a key) or none."})
+        "help": "Problems per teacher call and per write; at most one chunk is redone after a kill."})
+    report_to: str = dataclasses.field(default="wandb", metadata={
+        "help": "wandb (counts and samples; offline without a key) or none."})
     wandb_project: str = dataclasses.field(default="minireason", metadata={"help": "W&B project name."})
+
+
+@dataclasses.dataclass
+class DistillConfig(DistillOptions):
+    """One distillation run; the same fields come from ``minireason data distill`` flags or a YAML config."""
+
+    sources: list = dataclasses.field(default_factory=list, metadata={
+        "help": "The problem mix: a list of {task, n, params}; rows are generated with `seed`."})
     teacher_options: dict = dataclasses.field(default_factory=dict, metadata={
-        "help": "Passed to make_teacher: base_url, concurrency, max_retries, timeout, temperature, "
-                "max_new_tokens, batch_size, adapter, style, error_rate, strategy."})
+        "help": "minireason.teachers.TeacherOptions fields: base_url, concurrency, temperature, max_new_tokens, …"})
 
     def __post_init__(self):
+        import yaml
+
+        from minireason.teachers import TeacherOptions
+
         if not self.sources:
             raise ValueError("distill needs at least one source: {task, n, params}")
         for source in self.sources:
@@ -84,11 +98,13 @@ class DistillConfig:
             kind, _, model = spec.partition(":")
             if not (spec == "solver" or (kind in ("hf", "openai") and model)):
                 raise ValueError(f"teacher must be solver, hf:MODEL or openai:MODEL, got {spec!r}")
-        options = self.teacher_options
-        if options.get("style", "shortcut") not in STYLES or options.get("strategy", "dfs") not in STRATEGIES:
-            raise ValueError(f"teacher style must be one of {STYLES} and strategy one of {STRATEGIES}")
-        if not 0.0 <= options.get("error_rate", 0.0) <= 1.0:
-            raise ValueError(f"error_rate must lie in [0, 1], got {options['error_rate']}")
+        if isinstance(self.rewriter_options, str):
+            self.rewriter_options = yaml.safe_load(self.rewriter_options)
+        try:  # every knob resolved, unknown ones refused: the run records exactly what sampled
+            self.teacher_options = dataclasses.asdict(TeacherOptions(**(self.teacher_options or {})))
+            self.rewriter_options = dataclasses.asdict(TeacherOptions(**(self.rewriter_options or {})))
+        except TypeError as error:
+            raise ValueError(f"teacher options: {error}") from None
         if self.samples_per_problem < 1 or self.keep_per_problem < 1:
             raise ValueError("samples_per_problem and keep_per_problem must be at least 1")
         if self.journey and self.samples_per_problem < 2:
@@ -135,15 +151,15 @@ def to_kit_format(text: str | None) -> tuple[str | None, str]:
         answer = last_boxed(text)
     if answer is None or not answer.strip():
         return None, "no_answer"
-    if "</think>" in text:
-        reasoning = text.split("</think>")[0]
+    if THINK_CLOSE in text:
+        reasoning = text.split(THINK_CLOSE)[0]
     else:
-        cut = [i for i in (text.rfind("<answer>"), text.rfind("\\boxed{")) if i >= 0]
+        cut = [i for i in (text.rfind(ANSWER_OPEN), text.rfind("\\boxed{")) if i >= 0]
         reasoning = text[: min(cut)]
-    reasoning = reasoning.replace("<think>", "").strip()
+    reasoning = reasoning.replace(THINK_OPEN, "").strip()
     if not reasoning:
         return None, "no_reasoning"
-    return f"<think>{reasoning}</think>\n<answer>{answer.strip()}</answer>", "ok"
+    return wrap(reasoning, answer.strip()), "ok"
 
 
 def rewrite(rewriter, row: dict, completion: str) -> str | None:
@@ -396,12 +412,12 @@ def card_markdown(card: dict) -> str:
              f"up to {card['keep_per_problem']} kept; journey stitching: {card['journey']}; seed {card['seed']}.", "",
              f"**{card['rows']} rows** from {card['problems_done']} of {card['problems']} problems; "
              f"yield {card['yield']:.1%} of teacher samples verified; {card['duplicates_removed']} duplicates removed; "
-             f"mean trace {card['mean_trace_chars']} characters.", "",
-             "| task | problems | samples | verified | yield | rows | rejected |", "|---|---:|---:|---:|---:|---:|---|"]
-    for task, s in card["per_task"].items():
-        rejected = ", ".join(f"{k} {v}" for k, v in sorted(s["rejected"].items())) or "-"
-        lines.append(f"| {task} | {s['problems']} | {s['samples']} | {s['verified']} | {s['yield']:.1%} | "
-                     f"{s['rows']} | {rejected} |")
+             f"mean trace {card['mean_trace_chars']} characters.", ""]
+    rows = [[task, s["problems"], s["samples"], s["verified"], f"{s['yield']:.1%}", s["rows"],
+             ", ".join(f"{k} {v}" for k, v in sorted(s["rejected"].items())) or "-"]
+            for task, s in card["per_task"].items()]
+    lines.append(markdown_table(["task", "problems", "samples", "verified", "yield", "rows", "rejected"], rows,
+                                numeric=[False, True, True, True, True, True, False]))
     lines += ["", "Sources (regenerate the problems with `minireason data generate`):", "", "```json",
               json.dumps(card["sources"], indent=2), "```", "", "Full figures: `data_card.json`.", ""]
     return "\n".join(lines)
@@ -409,8 +425,7 @@ def card_markdown(card: dict) -> str:
 
 def log_to_wandb(card: dict, examples: list[dict], project: str) -> None:
     import wandb
-
-    from minireason.recipes.common import configure_wandb
+    from minireason.tracking import configure_wandb
 
     configure_wandb(project)
     run = wandb.init(project=project, job_type="distill", config={k: card[k] for k in (

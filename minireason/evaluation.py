@@ -11,10 +11,9 @@ import json
 import time
 from pathlib import Path
 
-from minireason.rewards import is_well_formed, with_prefilled_think
+from minireason.answer_format import ANSWER_CLOSE, is_well_formed, render_prompt, with_prefilled_think
 from minireason.sampling import eos_token_ids, sample_ids
 from minireason.stats import wilson_interval
-from minireason.tasks.base import ANSWER_CLOSE
 from minireason.tasks import task_from_row
 
 
@@ -59,15 +58,6 @@ def load_samples(path: str | Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def render_prompt(tokenizer, row: dict, chat: bool | None = None) -> str:
-    """The row's chat prompt through the model's chat template, or its base-model prompt."""
-    if chat is None:
-        chat = tokenizer.chat_template is not None
-    if chat:
-        return tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
-    return row["prompt_base"]
-
-
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 256, batch_size: int = 64,
              temperature: float = 0.0, progress: bool = True, stop: list[str] | None = None) -> list[tuple[str, int]]:
     """``(text, n_tokens)`` per prompt; greedy when ``temperature`` is 0.
@@ -87,8 +77,16 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 256, ba
     return outputs
 
 
+def judge(row: dict, prompt: str, text: str, tokens: int) -> dict:
+    """One sample, scored: the row's own verifier, and the format (reading the prompt, which may have opened
+    ``<think>``). Every evaluation in the kit scores a sample here."""
+    task = task_from_row(row["task"], row.get("task_params", ""))
+    return {"completion": text, "tokens": tokens, "correct": task.is_correct(text, row),
+            "well_formed": is_well_formed(with_prefilled_think(text, prompt))}
+
+
 def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int = 256, batch_size: int = 64,
-             temperature: float = 0.0, chat: bool | None = None, progress: bool = True,
+             temperature: float = 0.0, prompt_style: str | None = None, progress: bool = True,
              stop: tuple[str, ...] = (ANSWER_CLOSE,)) -> EvalResult:
     """Generate one completion per row and score it with the row's own task verifier.
 
@@ -97,16 +95,10 @@ def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int = 256, batc
     if not rows:
         raise ValueError("evaluate needs at least one row")
     started = time.perf_counter()
-    prompts = [render_prompt(tokenizer, row, chat) for row in rows]
+    prompts = [render_prompt(tokenizer, row, prompt_style) for row in rows]
     completions = generate(model, tokenizer, prompts, max_new_tokens, batch_size, temperature, progress, list(stop))
-    samples = []
-    for row, prompt, (text, n_tokens) in zip(rows, prompts, completions):
-        task = task_from_row(row["task"], row.get("task_params", ""))
-        samples.append({
-            "id": row.get("id"), "completion": text, "tokens": n_tokens,
-            "correct": task.is_correct(text, row),
-            "well_formed": is_well_formed(with_prefilled_think(text, prompt)),
-        })
+    samples = [{"id": row.get("id"), **judge(row, prompt, text, n_tokens)}
+               for row, prompt, (text, n_tokens) in zip(rows, prompts, completions)]
     figures = sample_figures(samples)
     return EvalResult(accuracy=figures["accuracy"], format_rate=figures["format_rate"],
                       mean_tokens=figures["mean_tokens"], seconds=time.perf_counter() - started, samples=samples)

@@ -22,8 +22,8 @@ import torch
 from accelerate.utils import DistributedType
 from trl import GRPOTrainer
 
+from minireason.answer_format import ANSWER_CLOSE
 from minireason.sampling import sample_ids
-from minireason.tasks.base import ANSWER_CLOSE
 
 # Up to this many logits (completions x tokens x vocabulary) the loss takes a plain log-softmax, which on a
 # CPU runs the LM head's forward and backward in half the time of TRL's fused head (measured: 1,472 tokens x

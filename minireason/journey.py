@@ -29,8 +29,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from minireason.answer_format import THINK_OPEN, extract_answer, wrap
 from minireason.tasks import task_from_row
-from minireason.tasks.base import extract_answer
 from minireason.tasks.countdown import InvalidExpression, evaluate, reachable_values, tokenize
 
 STYLES = ("shortcut", "journey")
@@ -70,33 +70,8 @@ def solution_steps(solution: str) -> list[tuple[Fraction, str, Fraction]]:
     >>> [(str(a), op, str(b)) for a, op, b in solution_steps("((2 + 3) * 4)")]
     [('2', '+', '3'), ('5', '*', '4')]
     """
-    tokens = tokenize(solution)
-    values: list[Fraction] = []
-    ops: list[str] = []
     steps: list[tuple[Fraction, str, Fraction]] = []
-    precedence = {"+": 1, "-": 1, "*": 2, "/": 2}
-
-    def reduce() -> None:
-        op = ops.pop()
-        b, a = values.pop(), values.pop()
-        steps.append((a, op, b))
-        values.append(_combine(a, op, b))
-
-    for token in tokens:
-        if token.isdigit():
-            values.append(Fraction(int(token)))
-        elif token == "(":
-            ops.append(token)
-        elif token == ")":
-            while ops[-1] != "(":
-                reduce()
-            ops.pop()
-        else:
-            while ops and ops[-1] != "(" and precedence[ops[-1]] >= precedence[token]:
-                reduce()
-            ops.append(token)
-    while ops:
-        reduce()
+    evaluate(tokenize(solution), steps)
     return steps
 
 
@@ -196,8 +171,12 @@ def countdown_trace(row: dict, style: str = "journey", error_rate: float = 0.5, 
     """A search trace for one Countdown row that ends in a verified equation: a natural path when one
     exists (see ``natural_path``), else the stored solution.
 
-    >>> countdown_trace({"numbers": [2, 3, 4], "target": 20, "solution": "((2 + 3) * 4)"}, "shortcut").completion
-    '<think>Numbers [2, 3, 4], target 20.\\nTry 3 + 2 = 5, left [4, 5].\\nTry 5 * 4 = 20. That is the target.\\nSo ((3 + 2) * 4) = 20.</think>\\n<answer>((3 + 2) * 4)</answer>'
+    >>> print(countdown_trace({"numbers": [2, 3, 4], "target": 20, "solution": "((2 + 3) * 4)"}, "shortcut").completion)
+    <think>Numbers [2, 3, 4], target 20.
+    Try 3 + 2 = 5, left [4, 5].
+    Try 5 * 4 = 20. That is the target.
+    So ((3 + 2) * 4) = 20.</think>
+    <answer>((3 + 2) * 4)</answer>
     """
     rng = rng or random.Random(0)
     target = int(row["target"])
@@ -331,7 +310,7 @@ def why_wrong(row: dict, answer: str | None) -> str:
 def _reasoning(completion: str) -> str:
     """The thinking part of a completion, without tags."""
     text = completion.split("</think>")[0] if "</think>" in completion else completion.split("<answer>")[0]
-    return text.replace("<think>", "").strip()
+    return text.replace(THINK_OPEN, "").strip()
 
 
 def stitch_attempts(row: dict, rejected: str, accepted: str) -> Trace:
@@ -344,7 +323,7 @@ def stitch_attempts(row: dict, rejected: str, accepted: str) -> Trace:
 
 
 def _wrap(lines: list[str], answer: str) -> str:
-    return "<think>" + "\n".join(lines) + f"</think>\n<answer>{answer}</answer>"
+    return wrap("\n".join(lines), answer)
 
 
 # -- Data sets --------------------------------------------------------------------------------

@@ -164,7 +164,7 @@ def set_lora_dropout(model, p: float) -> None:
     for module in model.modules():
         dropouts = getattr(module, "lora_dropout", None)
         if isinstance(dropouts, torch.nn.ModuleDict):
-            for name, dropout in list(dropouts.items()):
+            for name, _dropout in list(dropouts.items()):
                 dropouts[name] = torch.nn.Dropout(p) if p > 0 else torch.nn.Identity()
 
 

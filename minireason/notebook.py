@@ -16,17 +16,23 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RECIPES = ROOT / "recipes"
+from minireason.recipes.catalog import describe, recipe_names, recipe_root
+from minireason.tables import markdown_table
+
 SIZES = ("auto", "tiny", "cpu", "gpu")
 
-# Seconds instead of minutes: the random 2-layer model, 2 optimiser steps, a handful of problems,
-# and no W&B run (its start-up alone costs more than the training).
-TINY_OVERRIDES = ["--model", "tiny", "--max_steps", "2", "--n_train", "8", "--n_eval", "4",
-                  "--eval_max_new_tokens", "8", "--report_to", "none"]
-# GRPO at tiny size: 4 completions of 8 tokens, one prompt per step.
-TINY_GRPO_OVERRIDES = ["--max_completion_length", "8", "--num_generations", "4",
-                       "--per_device_train_batch_size", "4", "--use_vllm", "false"]
+
+
+def tiny_flags(grpo: bool) -> list[str]:
+    """The flags that shrink any recipe to seconds (what SIZE=tiny and the tests run): the random 2-layer model,
+    2 optimiser steps, a handful of problems, and no W&B run (its start-up alone costs more than the training).
+    ``grpo``: the recipe has a GRPO stage, which then samples 4 completions of 8 tokens, one prompt a step."""
+    flags = ["--model", "tiny", "--max_steps", "2", "--n_train", "8", "--n_eval", "4", "--eval_max_new_tokens", "8",
+             "--report_to", "none"]
+    if grpo:
+        flags += ["--max_completion_length", "8", "--num_generations", "4", "--per_device_train_batch_size", "4",
+                  "--use_vllm", "false"]
+    return flags
 
 
 def hardware() -> dict:
@@ -57,8 +63,9 @@ def recipe_for(method: str, size: str, gpu_memory_gb: float | None = None) -> Pa
     recipe, run on the GPU, for methods with no 3B recipe.
     """
     size = resolve_size(size)
-    cpu_recipe = RECIPES / "smollm2-135m" / method / "cpu.yaml"
-    gpu_recipes = list((RECIPES / "qwen2.5-3b" / method).glob("*gb.yaml"))
+    recipes = recipe_root()
+    cpu_recipe = recipes / "smollm2-135m" / method / "cpu.yaml"
+    gpu_recipes = list((recipes / "qwen2.5-3b" / method).glob("*gb.yaml"))
     if size in ("tiny", "cpu") or not gpu_recipes:
         if not cpu_recipe.exists():
             raise FileNotFoundError(f"no CPU recipe for {method} (looked for {cpu_recipe})")
@@ -88,15 +95,10 @@ def recipe_flags(method: str, size: str, max_steps: int | None = None) -> tuple[
     values = yaml.safe_load(path.read_text())
     flags = []
     if size == "tiny":
-        flags += TINY_OVERRIDES
-        if values.get("method") in ("grpo", "sft-then-grpo"):
-            flags += TINY_GRPO_OVERRIDES
+        flags += tiny_flags(grpo=values.get("method") in ("grpo", "sft-then-grpo"))
     elif max_steps is not None:
         flags += ["--max_steps", str(max_steps)]
     if size == "gpu":
-        device = hardware()
-        if values.get("fp16") and device["bf16"]:  # the T4 recipe on an Ampere or newer card
-            flags += ["--fp16", "false", "--bf16", "true"]
         if _wants_vllm(values) and not _has("vllm"):
             print("minireason: vLLM is not installed; generating with transformers (pip install -e '.[vllm]')")
             flags += ["--use_vllm", "false"]
@@ -110,7 +112,7 @@ def stages_for(method: str, size: str, out: str | Path, max_steps: int | None = 
 
     path, flags = recipe_flags(method, size, max_steps)
     flags = ["--output_dir", str(out), *flags, *overrides]
-    print(f"recipe: {path.relative_to(ROOT)}\nflags:  {' '.join(flags)}")
+    print(f"recipe: {path.relative_to(recipe_root())}\nflags:  {' '.join(flags)}")
     return load_recipe(path, flags)
 
 
@@ -130,11 +132,8 @@ def config_table(stages: list, fields: list[str] = ("model", "load_in_4bit", "lo
                                                     "max_completion_length", "reward_funcs", "adapter")) -> str:
     """A Markdown table of the settings that matter, one column per stage (fields a stage lacks show "-")."""
     names = [Path(stage.output_dir).name for stage in stages]
-    lines = ["| field | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(stages)]
-    for field in fields:
-        values = [getattr(stage, field, "-") for stage in stages]
-        lines.append(f"| {field} | " + " | ".join(f"`{value}`" for value in values) + " |")
-    return "\n".join(lines)
+    rows = [[field, *(f"`{getattr(stage, field, '-')}`" for stage in stages)] for field in fields]
+    return markdown_table(["field", *names], rows)
 
 
 def _wants_vllm(values: dict) -> bool:
@@ -150,16 +149,10 @@ def _has(module: str) -> bool:
 def expectations(method: str) -> str:
     """A Markdown table of what each hardware tier's recipe for ``method`` says to expect
     (its header's ``expected:`` lines, estimates marked as such)."""
-    lines = ["| recipe | expected (from the recipe's header) |", "| --- | --- |"]
-    for path in sorted(RECIPES.glob(f"*/{method}/*.yaml"), key=_card_gb):  # cpu first
-        header = [line[1:].strip() for line in path.read_text().splitlines() if line.startswith("#")]
-        start = next((i for i, line in enumerate(header) if line.startswith("expected:")), None)
-        if start is None:
-            continue
-        expected = [header[start].removeprefix("expected:").strip()]
-        expected += [line for line in header[start + 1 :] if not re.match(r"^\w+:", line)]
-        lines.append(f"| `{path.relative_to(ROOT)}` | {' '.join(expected)} |")
-    return "\n".join(lines)
+    names = sorted((name for name in recipe_names() if name.split("/")[1] == method),
+                   key=lambda name: _card_gb(Path(name)))  # cpu first
+    rows = [[f"`{info.name}`", info.expected] for info in map(describe, names)]
+    return markdown_table(["recipe", "expected (from the recipe's header)"], rows)
 
 
 def memory() -> dict:
@@ -233,14 +226,14 @@ def plot_history(runs: dict[str, str | Path], keys: list[str], path: str | Path 
 def results_table(results: dict[str, dict]) -> str:
     """A Markdown table of evaluations: ``EvalResult.summary()`` dicts, stage summaries (whose evaluation
     fields start with ``eval_``) or the demo's stages, one row per label, with the accuracy's 95% interval."""
-    lines = ["| model | accuracy | 95% CI | format | mean tokens | problems |",
-             "| --- | ---: | --- | ---: | ---: | ---: |"]
+    rows = []
     for label, summary in results.items():
         summary = {key.removeprefix("eval_"): value for key, value in summary.items()}
         low, high = summary["ci95"]
-        lines.append(f"| {label} | {summary['accuracy']:.1%} | {low:.1%} - {high:.1%} | {summary['format_rate']:.1%} | "
-                     f"{summary['mean_tokens']:.0f} | {summary['n']} |")
-    return "\n".join(lines)
+        rows.append([label, f"{summary['accuracy']:.1%}", f"{low:.1%} - {high:.1%}", f"{summary['format_rate']:.1%}",
+                     f"{summary['mean_tokens']:.0f}", summary["n"]])
+    return markdown_table(["model", "accuracy", "95% CI", "format", "mean tokens", "problems"], rows,
+                          numeric=[False, True, False, True, True, True])
 
 
 def reward_table(row: dict, completions: list[str], rewards: list[str] = ("accuracy", "format", "reflection")) -> str:
@@ -249,8 +242,27 @@ def reward_table(row: dict, completions: list[str], rewards: list[str] = ("accur
 
     columns = {key: [value] * len(completions) for key, value in row.items() if key != "prompt"}
     scores = {name: REWARDS[name](completions, **columns) for name in rewards}
-    lines = ["| completion | " + " | ".join(rewards) + " |", "| --- |" + " ---: |" * len(rewards)]
-    for i, completion in enumerate(completions):
-        shown = completion.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| `{shown}` | " + " | ".join(f"{scores[name][i]:g}" for name in rewards) + " |")
-    return "\n".join(lines)
+    rows = [[f"`{completion.replace('|', chr(92) + '|').replace(chr(10), ' ')}`",
+             *(f"{scores[name][i]:g}" for name in rewards)] for i, completion in enumerate(completions)]
+    return markdown_table(["completion", *rewards], rows, numeric=[False] + [True] * len(rewards))
+
+
+def check_summary(summary: dict, output_dir: str | Path) -> list[dict]:
+    """Assert that a stage's summary reports what its saved samples say (every SIZE, tiny included): the same
+    number of problems, the share correct and the share well formed. Returns the samples."""
+    from minireason.evaluation import load_samples, sample_figures
+
+    samples = load_samples(Path(output_dir) / "eval_samples.jsonl")
+    figures = sample_figures(samples)
+    assert summary["eval_n"] == figures["n"] == len(samples), (summary["eval_n"], len(samples))
+    for key in ("accuracy", "format_rate"):
+        assert summary[f"eval_{key}"] == figures[key], (key, summary[f"eval_{key}"], figures[key])
+    return samples
+
+
+def adapter_trained(final: str | Path) -> bool:
+    """Whether a saved LoRA adapter moved from its start: PEFT starts every ``lora_B`` at zero."""
+    from safetensors.torch import load_file
+
+    weights = load_file(Path(final) / "adapter_model.safetensors")
+    return any(tensor.abs().sum() > 0 for name, tensor in weights.items() if "lora_B" in name)

@@ -13,39 +13,24 @@ TRL logs each as ``rewards/<function name>/mean``, e.g. ``rewards/accuracy_rewar
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import re
 import unicodedata
-from typing import Any, Callable
+from collections.abc import Callable
 
+from minireason.answer_format import (
+    FORMAT_STEPS,
+    THINK_CLOSE,
+    THINK_OPEN,
+    completion_text,
+    format_steps,
+    is_well_formed,
+    with_prefilled_think,
+)
 from minireason.tasks import task_from_row
-from minireason.tasks.base import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, completion_text
 
 RewardFunction = Callable[..., list[float]]
-
-
-def _prompt_text(prompt: Any) -> str:
-    return prompt if isinstance(prompt, str) else ""
-
-
-def with_prefilled_think(text: str, prompt: Any) -> str:
-    """Base-model prompts end with ``<think>``: the completion starts inside the tag."""
-    if _prompt_text(prompt).rstrip().endswith(THINK_OPEN):
-        return THINK_OPEN + text
-    return text
-
-
-def is_well_formed(text: str) -> bool:
-    """Exactly ``<think>…</think>`` then a non-empty ``<answer>…</answer>``, nothing else around or between them.
-
-    >>> is_well_formed("<think>3*4=12</think>\\n<answer>12</answer>")
-    True
-    >>> is_well_formed("<think>a</think><answer>1</answer><answer>2</answer>")
-    False
-    >>> is_well_formed("<think>a</think><answer> </answer>"), is_well_formed("<think>a</think> so <answer>1</answer>")
-    (False, False)
-    """
-    return format_steps(text) == len(FORMAT_STEPS)
 
 
 def format_reward(completions: list, prompts: list | None = None, **kwargs) -> list[float]:
@@ -61,36 +46,6 @@ def format_reward(completions: list, prompts: list | None = None, **kwargs) -> l
         1.0 if is_well_formed(with_prefilled_think(completion_text(c), p)) else 0.0
         for c, p in zip(completions, prompts)
     ]
-
-
-FORMAT_STEPS = ("one non-empty answer tag", "after the thinking, opened at the start and closed once",
-                "nothing between the two, nothing after the answer")
-
-
-def format_steps(text: str) -> int:
-    """How many of ``FORMAT_STEPS`` a completion gets right, each building on the one before; all of them
-    is ``is_well_formed``.
-
-    The first step is an answer, so the partial credit points where the accuracy reward does. A ladder
-    that starts with closing ``</think>`` let SmolLM2-135M settle on closing it and rambling, or on
-    copying the prompt's "<answer> </answer>" (docs/grpo-on-cpu.md).
-
-    >>> format_steps("<think>12 + 65 = 77</think>\\n<answer>77</answer>")
-    3
-    >>> format_steps("<think>12 + 65 = 77</think> so <answer>77</answer>"), format_steps("<think>77</think> 77.")
-    (2, 0)
-    >>> format_steps("<think></think>, then write the answer inside <answer> </answer>"), format_steps("<answer>7</answer>")
-    (0, 1)
-    """
-    text = text.strip()
-    think_end, answer_start, answer_end = text.find(THINK_CLOSE), text.find(ANSWER_OPEN), text.find(ANSWER_CLOSE)
-    answered = (text.count(ANSWER_OPEN) == 1 and text.count(ANSWER_CLOSE) == 1 and answer_start < answer_end
-                and bool(text[answer_start + len(ANSWER_OPEN) : answer_end].strip()))
-    after_thinking = (answered and text.startswith(THINK_OPEN) and text.count(THINK_OPEN) == 1
-                      and text.count(THINK_CLOSE) == 1 and think_end < answer_start)
-    clean = (after_thinking and not text[think_end + len(THINK_CLOSE) : answer_start].strip()
-             and text.endswith(ANSWER_CLOSE))
-    return answered + after_thinking + clean
 
 
 def format_partial_reward(completions: list, prompts: list | None = None, **kwargs) -> list[float]:
@@ -238,16 +193,30 @@ REWARDS: dict[str, RewardFunction] = {
 
 
 def get_reward(name: str, **settings) -> RewardFunction:
-    """The reward ``name``; settings (e.g. ``max_tokens=512``) give a configured copy.
+    """The reward ``name`` (a ``REWARDS`` key, or ``module:function`` of your own with the same signature);
+    settings (e.g. ``max_tokens=512``) give a configured copy.
 
     >>> get_reward("overlong", max_tokens=10, buffer_tokens=5)(["x"], completion_ids=[[0] * 8])
     [-0.6]
+    >>> get_reward("minireason.rewards:format_reward") is format_reward
+    True
     """
-    if name not in REWARDS:
-        raise ValueError(f"unknown reward {name!r}; available rewards: {', '.join(REWARDS)}")
-    function = REWARDS[name]
-    allowed = [p for p in inspect.signature(function).parameters
-               if p not in ("completions", "prompts", "completion_ids", "kwargs")]
+    if name in REWARDS:
+        function = REWARDS[name]
+    elif ":" in name:
+        module, _, attribute = name.partition(":")
+        try:
+            function = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as error:
+            raise ValueError(f"cannot load reward {name!r}: {error}") from None
+        if not callable(function):
+            raise ValueError(f"reward {name!r} is not a function")
+    else:
+        raise ValueError(f"unknown reward {name!r}; available rewards: {', '.join(REWARDS)}, or module:function")
+    parameters = inspect.signature(function).parameters
+    allowed = [p for p in parameters if p not in ("completions", "prompts", "completion_ids", "kwargs")]
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()) and name not in REWARDS:
+        allowed = sorted(set(allowed) | set(settings))  # your own function: its **kwargs take any setting
     unknown = sorted(set(settings) - set(allowed))
     if unknown:
         raise ValueError(f"reward {name!r} has no setting(s) {unknown}; its settings are {allowed}")

@@ -19,20 +19,24 @@ sample with the task's verifier, and reports accuracy next to the tokens spent:
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from minireason.evaluation import generate, render_prompt
+from minireason.answer_format import (
+    ANSWER_OPEN,
+    DIRECT_INSTRUCTION,
+    THINK_CLOSE,
+    render_prompt,
+)
+from minireason.evaluation import generate, judge
 from minireason.metrics import best_of_n, majority_answer, pass_at_k
-from minireason.rewards import REWARDS, is_well_formed, reflection_reward, with_prefilled_think
+from minireason.rewards import get_reward, reflection_reward
+from minireason.tables import markdown_table
 from minireason.tasks import task_from_row
-from minireason.tasks.base import THINK_CLOSE
 
-DIRECT_INSTRUCTION = "Give only the final answer inside <answer> </answer> tags, without any reasoning."
-FORCE_ANSWER = f"\n{THINK_CLOSE}\n<answer>"
+FORCE_ANSWER = f"\n{THINK_CLOSE}\n{ANSWER_OPEN}"
 WAIT = "\nWait,"
 
 
@@ -42,7 +46,8 @@ class Strategy:
 
     prompt: str = dataclasses.field(default="cot", metadata={
         "help": "cot (reason inside <think>, the tasks' own prompt) or direct (answer only, no reasoning)."})
-    samples: int = dataclasses.field(default=1, metadata={"help": "Samples per problem (k for pass@k and maj@k)."})
+    # k = 8: enough for pass@k and maj@k to differ from pass@1; set 1 (and temperature 0) for plain greedy.
+    samples: int = dataclasses.field(default=8, metadata={"help": "Samples per problem (k for pass@k and maj@k)."})
     # 0.7 is the usual sampling temperature for voting; greedy (0) gives k identical samples.
     temperature: float = dataclasses.field(default=0.7, metadata={"help": "Sampling temperature (0: greedy)."})
     max_new_tokens: int = dataclasses.field(default=256, metadata={"help": "Token limit per sample."})
@@ -77,26 +82,18 @@ class Strategy:
 
 
 def load_scorer(spec: str) -> Callable:
-    """A reward function from its registry name or ``module:function``."""
-    if spec in REWARDS:
-        return REWARDS[spec]
-    module, _, name = spec.partition(":")
-    if not name:
-        raise ValueError(f"scorer must be one of {sorted(REWARDS)} or module:function, got {spec!r}")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as error:
-        raise ValueError(f"cannot load scorer {spec!r}: {error}") from None
+    """A reward function from its registry name or ``module:function`` (``minireason.rewards.get_reward``)."""
+    return get_reward(spec)
 
 
-def prompt_text(tokenizer, row: dict, style: str) -> str:
-    """The rendered prompt: the task's own chain-of-thought prompt (as ``evaluate`` and the recipes render it),
-    or the question with a direct-answer instruction."""
-    if style == "cot":
-        return render_prompt(tokenizer, row)
+def prompt_text(tokenizer, row: dict, prompt: str, style: str | None = None) -> str:
+    """The rendered prompt: the task's own chain-of-thought prompt in ``style`` (``chat`` or ``base``, as
+    ``evaluate`` and the recipes render it), or the question with a direct-answer instruction."""
+    if prompt == "cot":
+        return render_prompt(tokenizer, row, style)
     task = task_from_row(row["task"], row["task_params"])
     content = f"{task.question(row)}\n{DIRECT_INSTRUCTION}"
-    if tokenizer.chat_template is None:
+    if (style or ("chat" if tokenizer.chat_template is not None else "base")) == "base":
         return content + "\n"
     return tokenizer.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
                                          add_generation_prompt=True)
@@ -142,16 +139,18 @@ class ScalingResult:
     strategy: dict
     metrics: dict
     samples: list[dict]  # one per problem: its id and its k samples
+    prompt_style: str  # chat or base: how the prompts were rendered
 
 
 def evaluate_strategy(model, tokenizer, rows: list[dict], strategy: Strategy, batch_size: int = 16,
-                      progress: bool = True) -> ScalingResult:
+                      progress: bool = True, prompt_style: str | None = None) -> ScalingResult:
     """Sample ``strategy.samples`` completions per row, score them, and compute every metric."""
     if not rows:
         raise ValueError("evaluate_strategy needs at least one problem")
     started = time.perf_counter()
     k = strategy.samples
-    prompts = [prompt_text(tokenizer, row, strategy.prompt) for row in rows for _ in range(k)]
+    prompt_style = prompt_style or ("chat" if tokenizer.chat_template is not None else "base")
+    prompts = [prompt_text(tokenizer, row, strategy.prompt, prompt_style) for row in rows for _ in range(k)]
 
     def complete(prefixes, max_new_tokens, stop=None):
         return generate(model, tokenizer, prefixes, max_new_tokens, batch_size, strategy.temperature, progress, stop)
@@ -166,14 +165,12 @@ def evaluate_strategy(model, tokenizer, rows: list[dict], strategy: Strategy, ba
         columns = {key: [value] * k for key, value in row.items() if key not in ("prompt",)}
         scores = scorer(texts, prompts=[prompts[p * k]] * k, **columns)
         problems.append({"id": row["id"], "samples": [
-            {"completion": text, "tokens": tokens, "correct": task.is_correct(text, row),
-             "answer": task.vote_key(text, row), "score": float(score),
-             "well_formed": is_well_formed(with_prefilled_think(text, prompts[p * k])),
+            {**judge(row, prompts[p * k], text, tokens), "answer": task.vote_key(text, row), "score": float(score),
              "reflects": bool(reflection_reward([text])[0])}
             for (text, tokens), score in zip(outputs[p * k : (p + 1) * k], scores)]})
     metrics = summarise(problems, k)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
-    return ScalingResult(dataclasses.asdict(strategy), metrics, problems)
+    return ScalingResult(dataclasses.asdict(strategy), metrics, problems, prompt_style)
 
 
 def summarise(problems: list[dict], k: int) -> dict:
@@ -256,12 +253,10 @@ def comparison_table(runs: list[dict]):
     return table
 
 
-def markdown_table(runs: list[dict]) -> str:
+def runs_markdown(runs: list[dict]) -> str:
     """The same comparison as Markdown, for docs and reports."""
-    lines = ["| run | strategy | " + " | ".join(_COLUMNS) + " |", "|---|---|" + "---:|" * len(_COLUMNS)]
-    lines += [f"| {run['label']} | {Strategy(**run['strategy']).name()} | " + " | ".join(_cells(run)) + " |"
-              for run in runs]
-    return "\n".join(lines)
+    rows = [[run["label"], Strategy(**run["strategy"]).name(), *_cells(run)] for run in runs]
+    return markdown_table(["run", "strategy", *_COLUMNS], rows, numeric=[False, False] + [True] * len(_COLUMNS))
 
 
 def plot_runs(runs: list[dict], path: str | Path) -> None:
@@ -292,8 +287,7 @@ def plot_runs(runs: list[dict], path: str | Path) -> None:
 def log_to_wandb(runs: list[dict], project: str, samples: list[dict] | None = None) -> None:
     """One W&B run: each run's metrics as a table row, plus sample completions when given."""
     import wandb
-
-    from minireason.recipes.common import configure_wandb
+    from minireason.tracking import configure_wandb
 
     configure_wandb(project)
     keys = sorted({key for run in runs for key in run["metrics"]})

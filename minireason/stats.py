@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 Z95 = 1.959963984540054  # the normal quantile for a two-sided 95% interval
 

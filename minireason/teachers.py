@@ -19,6 +19,7 @@ Three backends behind one method, ``sample(rows, k)`` -> ``k`` completions per r
 from __future__ import annotations
 
 import collections
+import dataclasses
 import random
 import threading
 import time
@@ -58,8 +59,8 @@ class SolverTeacher(Teacher):
 class HFTeacher(Teacher):
     """Batched local generation with a transformers model (and an optional LoRA adapter)."""
 
-    def __init__(self, model: str, adapter: str | None = None, max_new_tokens: int = 512, temperature: float = 0.7,
-                 batch_size: int = 16, load_in_4bit: bool = False):
+    def __init__(self, model: str, adapter: str | None, max_new_tokens: int, temperature: float, batch_size: int,
+                 load_in_4bit: bool = False):
         from minireason.models import load_model
 
         self.model_name, self.adapter = model, adapter
@@ -68,7 +69,8 @@ class HFTeacher(Teacher):
         self.name = f"hf:{model}"
 
     def sample(self, rows: list[dict], k: int) -> list[list[str | None]]:
-        from minireason.evaluation import generate, render_prompt
+        from minireason.answer_format import render_prompt
+        from minireason.evaluation import generate
 
         prompts = [render_prompt(self.tokenizer, row) for row in rows for _ in range(k)]
         texts = [text for text, _ in generate(self.model, self.tokenizer, prompts, self.max_new_tokens,
@@ -95,8 +97,8 @@ class OpenAITeacher(Teacher):
     pipeline then leaves that problem for the next run instead of recording a loss.
     """
 
-    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None, concurrency: int = 8,
-                 max_retries: int = 5, timeout: float = 120.0, temperature: float = 0.7, max_tokens: int = 4096):
+    def __init__(self, model: str, base_url: str | None, api_key: str | None, concurrency: int, max_retries: int,
+                 timeout: float, temperature: float, max_tokens: int):
         try:
             import httpx
             import openai
@@ -180,16 +182,55 @@ def _reply_text(reply) -> str | None:
     return content
 
 
-def make_teacher(spec: str, *, base_url: str | None = None, api_key: str | None = None, concurrency: int = 8,
-                 max_retries: int = 5, timeout: float = 120.0, temperature: float = 0.7, max_new_tokens: int = 1024,
-                 batch_size: int = 16, adapter: str | None = None, style: str = "shortcut", error_rate: float = 0.0,
-                 strategy: str = "dfs", seed: int = 0) -> Teacher:
-    """A teacher from a spec: ``solver``, ``hf:MODEL`` (name, alias, hub id or folder) or ``openai:MODEL``."""
+@dataclasses.dataclass
+class TeacherOptions:
+    """How a teacher samples: the one place each knob and its default live. ``minireason data distill``
+    and ``data journey`` make a flag of each field; a distill YAML gives them as ``teacher_options``."""
+
+    base_url: str | None = dataclasses.field(default=None, metadata={
+        "help": "openai teacher: the endpoint, e.g. http://localhost:8000/v1 (default: OpenAI's)."})
+    api_key_env: str = dataclasses.field(default="OPENAI_API_KEY", metadata={
+        "help": "openai teacher: the environment variable holding the API key (read when the teacher starts)."})
+    concurrency: int = dataclasses.field(default=8, metadata={"help": "openai teacher: requests in flight."})
+    max_retries: int = dataclasses.field(default=5, metadata={
+        "help": "openai teacher: retries per request on 429/5xx/timeouts/garbage, with backoff."})
+    timeout: float = dataclasses.field(default=120.0, metadata={"help": "openai teacher: seconds per request."})
+    temperature: float = dataclasses.field(default=0.7, metadata={"help": "Sampling temperature of a model teacher."})
+    # Long enough for a reasoning model's Countdown trace; a QwQ-style teacher on math needs more (the
+    # qwq-32b recipe sets 4096).
+    max_new_tokens: int = dataclasses.field(default=1024, metadata={"help": "Tokens per trace (a model teacher)."})
+    batch_size: int = dataclasses.field(default=16, metadata={"help": "hf teacher: prompts per generate call."})
+    adapter: str | None = dataclasses.field(default=None, metadata={"help": "hf teacher: a LoRA adapter on top."})
+    style: str = dataclasses.field(default="shortcut", metadata={
+        "help": "solver teacher: shortcut (the clean path) or journey (mistakes caught and corrected)."})
+    error_rate: float = dataclasses.field(default=0.0, metadata={
+        "help": "solver teacher, journey style: chance per step of a mistake that is then caught."})
+    strategy: str = dataclasses.field(default="dfs", metadata={
+        "help": "solver teacher, Countdown: dfs (any dead end) or greedy (the dead end nearest the target)."})
+
+    def __post_init__(self):
+        from minireason.journey import STRATEGIES, STYLES
+
+        if self.style not in STYLES or self.strategy not in STRATEGIES:
+            raise ValueError(f"teacher style must be one of {STYLES} and strategy one of {STRATEGIES}")
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ValueError(f"error_rate must lie in [0, 1], got {self.error_rate}")
+        if min(self.concurrency, self.batch_size, self.max_new_tokens) < 1 or self.max_retries < 0:
+            raise ValueError("concurrency, batch_size and max_new_tokens must be positive, max_retries non-negative")
+
+
+def make_teacher(spec: str, seed: int = 0, **options) -> Teacher:
+    """A teacher from a spec: ``solver``, ``hf:MODEL`` (name, alias, hub id or folder) or ``openai:MODEL``;
+    ``options`` are ``TeacherOptions`` fields."""
+    import os
+
+    opts = TeacherOptions(**options)
     kind, _, model = spec.partition(":")
     if kind == "solver" and not model:
-        return SolverTeacher(style, error_rate, strategy, seed)
+        return SolverTeacher(opts.style, opts.error_rate, opts.strategy, seed)
     if kind == "hf" and model:
-        return HFTeacher(model, adapter, max_new_tokens, temperature, batch_size)
+        return HFTeacher(model, opts.adapter, opts.max_new_tokens, opts.temperature, opts.batch_size)
     if kind == "openai" and model:
-        return OpenAITeacher(model, base_url, api_key, concurrency, max_retries, timeout, temperature, max_new_tokens)
+        return OpenAITeacher(model, opts.base_url, os.environ.get(opts.api_key_env), opts.concurrency,
+                             opts.max_retries, opts.timeout, opts.temperature, opts.max_new_tokens)
     raise ValueError(f"teacher must be solver, hf:MODEL or openai:MODEL, got {spec!r}")

@@ -30,3 +30,17 @@ def offline_wandb(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     yield tmp_path / "wandb"
     wandb.teardown()
+
+
+# The slow tier (`pytest -m slow`; `make test-fast` leaves it out): whole modules that train, run notebooks or
+# benchmarks, and any test that loads a model or starts W&B. Single tests elsewhere carry @pytest.mark.slow.
+SLOW_MODULES = {"test_recipes", "test_notebooks", "test_logging_and_resume", "test_benchmarks", "test_fast_grpo",
+                "test_models"}
+SLOW_FIXTURES = {"tiny_model_path", "tiny", "offline_wandb"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.path.stem
+        if module in SLOW_MODULES or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

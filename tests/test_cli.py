@@ -58,7 +58,7 @@ def test_score_command(capsys):
     (["data", "distill", "--task", "countdown", "--out", "never"], "--task needs --n"),
     (["data", "distill", "--task", "countdown", "--n", "2", "--teacher", "gpt", "--out", "never"],
      "teacher must be solver, hf:MODEL or openai:MODEL"),
-    (["data", "distill", "--config", "no-such.yaml", "--out", "never"], "No such file"),
+    (["data", "distill", "--config", "no-such.yaml", "--out", "never"], "no recipe 'no-such.yaml'"),
     (["data", "distill", "--n", "2", "--out", "never"], "give --task and --n, or --config"),
     (["data", "journey", "--task", "countdown", "--n", "2", "--error-rate", "2", "--out", "never"], "error_rate"),
 ])

@@ -13,7 +13,7 @@ from datasets import load_from_disk
 from minireason.distill import DistillConfig, distill, load_records, to_kit_format
 from minireason.recipes import load_recipe, run
 from minireason.tasks import get_task, task_from_row
-from minireason.teachers import HFTeacher, OpenAITeacher, SolverTeacher, make_teacher
+from minireason.teachers import HFTeacher, SolverTeacher, make_teacher
 from tests.flaky_server import FlakyServer, countdown_reply
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,11 +68,12 @@ def test_the_17k_recipe_mix_loads_and_a_scaled_copy_runs(tmp_path):
     assert DistillConfig.from_yaml(str(ROOT / "recipes/qwq-32b/distill-17k/vllm-server.yaml")).teacher.startswith("openai:")
 
 
+@pytest.mark.slow
 def test_openai_teacher_survives_errors_rate_limits_garbage_and_timeouts(tmp_path):
     """Every fault costs retries, never a crash: all problems finish, and the request log shows each fault."""
     plan = ["ok", "500", "reasoning", "429", "garbage", "ok", "empty", "slow", "ok"]
     with FlakyServer(plan, slow_seconds=1.5) as server:
-        teacher = OpenAITeacher("teacher-model", base_url=server.url, concurrency=4, max_retries=6, timeout=0.5)
+        teacher = make_teacher("openai:teacher-model", base_url=server.url, concurrency=4, max_retries=6, timeout=0.5)
         card = distill(_config(tmp_path, n=12, teacher="openai:teacher-model", samples_per_problem=2),
                        teacher=teacher, progress=False)
     requests = card["teacher"]["requests"]
@@ -89,16 +90,17 @@ def test_openai_teacher_survives_errors_rate_limits_garbage_and_timeouts(tmp_pat
 
 def test_a_dead_endpoint_loses_nothing_and_the_same_command_finishes_later(tmp_path):
     with FlakyServer(["500"]) as server:
-        teacher = OpenAITeacher("m", base_url=server.url, max_retries=1, timeout=2)
+        teacher = make_teacher("openai:m", base_url=server.url, max_retries=1, timeout=2)
         card = distill(_config(tmp_path, n=6, teacher="openai:m"), teacher=teacher, progress=False)
     assert card["problems_failed"] == 6 and card["problems_done"] == 0 and card["rows"] == 0
     assert load_records(tmp_path / "records.jsonl") == {}
     with FlakyServer(["ok"]) as server:
-        teacher = OpenAITeacher("m", base_url=server.url)
+        teacher = make_teacher("openai:m", base_url=server.url)
         card = distill(_config(tmp_path, n=6, teacher="openai:m"), teacher=teacher, progress=False)
     assert card["problems_failed"] == 0 and card["problems_done"] == 6
 
 
+@pytest.mark.slow
 def test_killed_mid_run_the_same_command_resumes_without_duplicates_or_losses(tmp_path):
     """SIGKILL a real `minireason data distill` process mid-run, tear its last line, run it again: the result
     matches an uninterrupted run row for row."""
@@ -131,7 +133,7 @@ def test_killed_mid_run_the_same_command_resumes_without_duplicates_or_losses(tm
 
 def test_rewriter_output_is_kept_only_when_it_still_verifies(tmp_path):
     with FlakyServer(["ok"]) as server:
-        rewriter = OpenAITeacher("rewriter", base_url=server.url)
+        rewriter = make_teacher("openai:rewriter", base_url=server.url)
         card = distill(_config(tmp_path, n=5, rewriter="openai:rewriter"), rewriter=rewriter, progress=False)
     rows = _rows(tmp_path)
     assert card["rewritten"] == 5 and all("<think>Rewritten." in r["completion"][0]["content"] for r in rows)
@@ -200,6 +202,7 @@ def test_traces_are_put_into_the_kit_format_or_rejected_with_a_reason():
     assert to_kit_format("<answer>42</answer>") == (None, "no_reasoning")
 
 
+@pytest.mark.slow
 def test_cli_journey_and_shortcut_sets_cover_the_same_problems(tmp_path):
     for style in ("journey", "shortcut"):
         subprocess.run([sys.executable, "-m", "minireason", "data", "journey", "--task", "arithmetic", "--param",

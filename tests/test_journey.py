@@ -8,7 +8,12 @@ from fractions import Fraction
 import pytest
 
 from minireason.journey import (
-    countdown_trace, journey_examples, journey_trace, solution_steps, stitch_attempts, why_wrong,
+    countdown_trace,
+    journey_examples,
+    journey_trace,
+    solution_steps,
+    stitch_attempts,
+    why_wrong,
 )
 from minireason.tasks import get_task
 from minireason.tasks.countdown import reachable_values

@@ -5,8 +5,18 @@ import json
 import pytest
 
 from minireason import notebook
-from minireason.notebook import (RECIPES, expectations, recipe_flags, recipe_for, recipe_steps, resolve_size,
-                                 results_table, reward_table, stages_for, timing)
+from minireason.notebook import (
+    expectations,
+    recipe_flags,
+    recipe_for,
+    recipe_steps,
+    resolve_size,
+    results_table,
+    reward_table,
+    stages_for,
+    timing,
+)
+from minireason.recipes.catalog import recipe_root
 from minireason.rewards import REWARDS
 from minireason.tasks import get_task
 
@@ -14,7 +24,8 @@ from minireason.tasks import get_task
 @pytest.mark.parametrize("memory_gb, card", [(15.0, "t4-16gb"), (22.5, "t4-16gb"), (39.4, "a100-40gb"),
                                              (79.2, "h100-80gb"), (139.8, "h100-80gb")])
 def test_gpu_recipe_is_the_largest_that_fits(memory_gb, card):
-    assert recipe_for("grpo-countdown", "gpu", gpu_memory_gb=memory_gb) == RECIPES / "qwen2.5-3b/grpo-countdown" / f"{card}.yaml"
+    expected = recipe_root() / "qwen2.5-3b/grpo-countdown" / f"{card}.yaml"
+    assert recipe_for("grpo-countdown", "gpu", gpu_memory_gb=memory_gb) == expected
     # No H100 recipe for arithmetic: an 80 GB card gets the A100 one.
     if card == "h100-80gb":
         assert recipe_for("grpo-arithmetic", "gpu", gpu_memory_gb=memory_gb).stem == "a100-40gb"
@@ -28,7 +39,8 @@ def test_recipe_choice_errors_and_fallbacks(monkeypatch):
     with pytest.raises(FileNotFoundError, match="no CPU recipe"):
         recipe_for("no-such-method", "cpu")
     # Methods with no 3B recipe run their CPU recipe on a GPU too.
-    assert recipe_for("journey-vs-shortcut", "gpu", gpu_memory_gb=16) == RECIPES / "smollm2-135m/journey-vs-shortcut/cpu.yaml"
+    cpu_recipe = recipe_root() / "smollm2-135m/journey-vs-shortcut/cpu.yaml"
+    assert recipe_for("journey-vs-shortcut", "gpu", gpu_memory_gb=16) == cpu_recipe
     monkeypatch.setattr(notebook, "hardware", lambda: {"device": "cpu", "name": "CPU", "memory_gb": None, "bf16": False})
     assert resolve_size("auto") == "cpu"
     with pytest.raises(ValueError, match="needs a CUDA GPU"):
@@ -40,7 +52,7 @@ def test_gpu_flags_follow_the_card(monkeypatch):
     monkeypatch.setattr(notebook, "_has", lambda module: False)
     path, flags = recipe_flags("grpo-countdown", "auto", max_steps=30)
     assert path.stem == "t4-16gb"
-    assert flags == ["--max_steps", "30", "--fp16", "false", "--bf16", "true"]  # the T4's fp16 becomes bf16
+    assert flags == ["--max_steps", "30"]  # precision is the card's: bf16 here (minireason.recipes.config.precision)
     monkeypatch.setattr(notebook, "hardware", lambda: {"device": "cuda", "name": "H100", "memory_gb": 79.0, "bf16": True})
     path, flags = recipe_flags("grpo-countdown", "gpu")
     assert path.stem == "h100-80gb" and flags == ["--use_vllm", "false"]  # vLLM asked for but not installed
@@ -60,8 +72,8 @@ def test_tiny_size_always_runs_two_steps_on_the_tiny_model(tmp_path):
 def test_expectations_lists_every_tier_cpu_first():
     table = expectations("grpo-countdown").splitlines()
     assert [line.split("`")[1] for line in table[2:]] == [
-        "recipes/smollm2-135m/grpo-countdown/cpu.yaml", "recipes/qwen2.5-3b/grpo-countdown/t4-16gb.yaml",
-        "recipes/qwen2.5-3b/grpo-countdown/a100-40gb.yaml", "recipes/qwen2.5-3b/grpo-countdown/h100-80gb.yaml"]
+        "smollm2-135m/grpo-countdown/cpu", "qwen2.5-3b/grpo-countdown/t4-16gb",
+        "qwen2.5-3b/grpo-countdown/a100-40gb", "qwen2.5-3b/grpo-countdown/h100-80gb"]
     assert "33-40 s/step" in table[2] and "(both measured" in table[2]  # continuation lines kept
     assert all("ESTIMATES" in line for line in table[3:])
 

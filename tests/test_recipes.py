@@ -5,7 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from minireason.evaluation import load_samples
+from minireason.notebook import tiny_flags
 from minireason.recipes import load_recipe, run
+from minireason.recipes.data import task_data
 
 ALL = sorted(Path(__file__).resolve().parents[1].glob("recipes/**/*.yaml"))
 DATA_RECIPES = [p for p in ALL if "\nmethod: distill" in p.read_text()]  # `minireason data distill --config`
@@ -31,7 +34,7 @@ def test_data_recipe_opens_with_its_launch_command(path):
 
     header = path.read_text().split("\nmethod:")[0]
     assert "launch:" in header and "expected:" in header
-    assert f"minireason data distill --config recipes/{path.relative_to(path.parents[2])}" in header
+    assert f"minireason data distill --config {path.relative_to(path.parents[2]).with_suffix('')}" in header
     assert sum(source["n"] for source in DistillConfig.from_yaml(str(path)).sources) == 17_000
 
 
@@ -39,7 +42,7 @@ def test_data_recipe_opens_with_its_launch_command(path):
 def test_recipe_loads_and_opens_with_its_launch_command(path):
     header = path.read_text().split("\nmethod:")[0]
     assert "launch:" in header and "expected:" in header, "a recipe opens with its launch command and expectations"
-    assert f"minireason train recipes/{path.relative_to(path.parents[2])}" in header
+    assert f"minireason train {path.relative_to(path.parents[2]).with_suffix('')}" in header
     stages = load_recipe(path)
     assert stages and all(stage.method in ("grpo", "sft") for stage in stages)
     if not torch.cuda.is_available():
@@ -49,16 +52,13 @@ def test_recipe_loads_and_opens_with_its_launch_command(path):
             assert stage.per_device_train_batch_size % stage.num_generations == 0
 
 
-TINY = ["--model", "tiny", "--max_steps", "2", "--n_train", "8", "--n_eval", "2", "--eval_max_new_tokens", "4",
-        "--report_to", "none", "--save_steps", "1"]
+TINY = tiny_flags(grpo=False) + ["--save_steps", "1"]
+TINY_GRPO = tiny_flags(grpo=True) + ["--save_steps", "1"]
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(p.parents[2])))
 def test_recipe_runs_two_steps_on_the_tiny_model(path, tmp_path, tiny_model_path):
-    overrides = TINY + ["--output_dir", str(tmp_path), "--fp16", "false", "--bf16", "false"]
-    if "grpo" in path.parent.name:
-        overrides += ["--max_completion_length", "8", "--num_generations", "4", "--per_device_train_batch_size", "4",
-                      "--use_vllm", "false"]
+    overrides = (TINY_GRPO if "grpo" in path.parent.name else TINY) + ["--output_dir", str(tmp_path)]
     if "\ndataset_path:" in path.read_text():  # a recipe that trains on distilled data: make a small set
         from minireason.distill import DistillConfig, distill
 
@@ -74,7 +74,12 @@ def test_recipe_runs_two_steps_on_the_tiny_model(path, tmp_path, tiny_model_path
     for summary, stage in zip(run(stages), stages):
         assert summary["steps"] == 2
         assert (Path(summary["final"]) / "adapter_config.json").exists()
-        assert summary["eval_n"] == 2 and 0.0 <= summary["eval_accuracy"] <= 1.0
+        # The summary's figures are those of the held-out problems it saved, one sample each.
+        samples = load_samples(Path(stage.output_dir) / "eval_samples.jsonl")
+        assert [s["id"] for s in samples] == [row["id"] for row in task_data(stage)[2]]
+        assert summary["eval_n"] == len(samples) == 4
+        assert summary["eval_accuracy"] == sum(s["correct"] for s in samples) / 4
+        assert summary["eval_format_rate"] == sum(s["well_formed"] for s in samples) / 4
 
 
 def test_overrides_and_errors(tmp_path):
@@ -109,8 +114,7 @@ def test_accelerate_configs_load(name, kind, stage):
 def test_sft_then_grpo_without_lora_continues_from_the_full_model(tmp_path, tiny_model_path):
     """Full fine-tuning (--lora false) saves a whole model: GRPO must load it as its model, not as an adapter."""
     stages = load_recipe("recipes/smollm2-135m/sft-then-grpo/cpu.yaml",
-                         TINY + ["--output_dir", str(tmp_path), "--lora", "false", "--max_completion_length", "8",
-                                 "--num_generations", "4", "--per_device_train_batch_size", "4"])
+                         TINY_GRPO + ["--output_dir", str(tmp_path), "--lora", "false"])
     sft_final = str(tmp_path / "sft" / "final")
     assert stages[1].model == sft_final and stages[1].adapter is None
     sft_summary, grpo_summary = run(stages)
@@ -131,8 +135,7 @@ def test_grpo_after_sft_trains_and_saves_the_sft_adapter_and_nothing_else(tmp_pa
     monkeypatch.setitem(REWARDS, "length", lambda completions, **kwargs: [float(len(str(c))) for c in completions])
 
     stages = load_recipe("recipes/smollm2-135m/sft-then-grpo/cpu.yaml",
-                         TINY + ["--output_dir", str(tmp_path), "--max_completion_length", "8", "--num_generations",
-                                 "4", "--per_device_train_batch_size", "4", "--learning_rate", "1e-2"])
+                         TINY_GRPO + ["--output_dir", str(tmp_path), "--learning_rate", "1e-2"])
     stages[0].lora_dropout = 0.3
     stages[1].reward_funcs, stages[1].reward_weights = ["length"], None
     sft_summary, grpo_summary = run(stages)

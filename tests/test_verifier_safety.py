@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from minireason.answer_format import extract_answer
 from minireason.rewards import REWARDS
 from minireason.tasks import get_task
-from minireason.tasks.base import extract_answer
 from minireason.tasks.countdown import check_equation, evaluate, tokenize
 from tests.nasty_inputs import nasty_completions
 

@@ -1,7 +1,7 @@
 """Recipes: one typed config per method, from YAML, flags or Python, and the code that runs it.
 
     from minireason.recipes import load_recipe, run
-    stages = load_recipe("recipes/smollm2-135m/grpo-countdown/cpu.yaml", ["--max_steps", "2"])
+    stages = load_recipe("smollm2-135m/grpo-countdown/cpu", ["--max_steps", "2"])  # a shipped name, or a path
     run(stages)
 """
 
@@ -11,23 +11,34 @@ from pathlib import Path
 
 import yaml
 
-from minireason.recipes import grpo, sft
-from minireason.recipes.grpo import GRPORecipe
-from minireason.recipes.sft import SFTRecipe
+from minireason.recipes.catalog import find_recipe
 
-RECIPES = {"grpo": GRPORecipe, "sft": SFTRecipe}
-TRAINERS = {"grpo": grpo.train, "sft": sft.train}
 METHODS = ("grpo", "sft", "sft-then-grpo", "journey-vs-shortcut")
+
+
+def _classes():
+    """The config class of each single-stage method. Imported when needed: TRL and torch take seconds to load,
+    and listing or finding recipes needs neither."""
+    from minireason.recipes.grpo import GRPORecipe
+    from minireason.recipes.sft import SFTRecipe
+
+    return {"grpo": GRPORecipe, "sft": SFTRecipe}
+
+
+def _parser(cls, values: dict, prog: str | None = None):
+    """TRL's parser for ``cls`` with the recipe's YAML values as its defaults."""
+    from trl import TrlParser
+
+    parser = TrlParser((cls,), allow_abbrev=False, prog=prog)  # a typo must fail, not match a longer option
+    unused = parser.set_defaults_with_config(**values)
+    if unused:
+        raise ValueError(f"unknown option(s) for {cls.__name__}: {unused}")
+    return parser
 
 
 def _parse(cls, values: dict, overrides: list[str]) -> tuple[object, set[str]]:
     """A config of ``cls`` from YAML values then flags; returns it and the flags it used."""
-    from trl import TrlParser
-
-    parser = TrlParser((cls,), allow_abbrev=False)  # a typo must fail, not match a longer option
-    unused = parser.set_defaults_with_config(**values)
-    if unused:
-        raise ValueError(f"unknown option(s) for {cls.__name__}: {unused}")
+    parser = _parser(cls, values)
     config, remaining = parser.parse_args_into_dataclasses(args=list(overrides), return_remaining_strings=True)
     used = {flag for flag in overrides if flag.startswith("--") and flag not in remaining}
     return config, used
@@ -47,18 +58,17 @@ def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
     """The stage configs of a recipe: one for grpo or sft, two (sft, then grpo) for sft-then-grpo,
     two SFT runs on the same problems (shortcut traces, journey traces) for journey-vs-shortcut.
 
-    ``source`` is a YAML path or a dict; ``overrides`` are flags such as ``--max_steps 2``
-    (applied to every stage that has that option).
+    ``source`` is a shipped recipe's name, a YAML path or a dict; ``overrides`` are flags such as
+    ``--max_steps 2`` (applied to every stage that has that option).
     """
-    values = dict(source) if isinstance(source, dict) else yaml.safe_load(Path(source).read_text())
-    if not isinstance(values, dict):
-        raise ValueError(f"{source}: a recipe must be a YAML mapping")
+    values = _read(source)
     method = values.get("method", "grpo")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     overrides = list(overrides)
+    GRPORecipe, SFTRecipe = _classes()["grpo"], _classes()["sft"]  # noqa: N806 (classes)
     if method in ("grpo", "sft"):
-        config, used = _parse(RECIPES[method], values, overrides)
+        config, used = _parse(_classes()[method], values, overrides)
         stages = [config]
     elif method == "journey-vs-shortcut":
         root = _root(values, overrides, "outputs/journey-vs-shortcut")
@@ -87,10 +97,45 @@ def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
         stages, used = [sft_config, grpo_config], sft_used | grpo_used
     unknown = [flag for flag in overrides if flag.startswith("--") and flag not in used]
     if unknown:
-        raise ValueError(f"unknown option(s) {unknown}; every field of the recipe config (TRL's GRPOConfig or SFTConfig, plus minireason's) is an option")
+        raise ValueError(f"unknown option(s) {unknown}; every field of the recipe config (TRL's GRPOConfig or SFTConfig, "
+                         "plus minireason's) is an option: `minireason train RECIPE --help` lists them")
     return stages
+
+
+def _read(source: str | Path | dict) -> dict:
+    values = dict(source) if isinstance(source, dict) else yaml.safe_load(find_recipe(source).read_text())
+    if not isinstance(values, dict):
+        raise ValueError(f"{source}: a recipe must be a YAML mapping")
+    return values
+
+
+def recipe_help(source: str | Path) -> str:
+    """``--help`` for a recipe: every option of each stage's config, its default being what the recipe sets."""
+    values = _read(source)
+    method = values.get("method", "grpo")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    shared = {k: v for k, v in values.items() if k not in ("sft", "grpo")}
+    GRPORecipe, SFTRecipe = _classes()["grpo"], _classes()["sft"]  # noqa: N806 (classes)
+    stages = {"grpo": [("", GRPORecipe, values)], "sft": [("", SFTRecipe, values)],
+              "journey-vs-shortcut": [("", SFTRecipe, {**values, "method": "sft"})],
+              "sft-then-grpo": [(" (stage 1 of 2: sft)", SFTRecipe, {**shared, **values.get("sft", {}), "method": "sft"}),
+                                (" (stage 2 of 2: grpo)", GRPORecipe,
+                                 {**shared, **values.get("grpo", {}), "method": "grpo"})]}[method]
+    sections = [f"recipe {source} (method: {method}); the recipe sets:\n"
+                + "\n".join(f"  {key}: {value}" for key, value in values.items())
+                + "\n\nEach option below can follow the recipe as a flag (--max_steps 20); the defaults shown are "
+                  "the recipe's values. A flag applies to every stage that has the option."]
+    for title, cls, stage_values in stages:
+        stage_values = {k: v for k, v in stage_values.items() if k not in ("sft", "grpo")}
+        parser = _parser(cls, stage_values, prog=f"minireason train {source}{title}")
+        sections.append(parser.format_help())
+    return "\n\n".join(sections)
 
 
 def run(stages: list) -> list[dict]:
     """Run each stage in order; returns each stage's summary."""
-    return [TRAINERS[stage.method](stage) for stage in stages]
+    from minireason.recipes import grpo, sft
+
+    trainers = {"grpo": grpo.train, "sft": sft.train}
+    return [trainers[stage.method](stage) for stage in stages]

@@ -1,26 +1,26 @@
 """R1-Zero / TinyZero: GRPO with rule-based rewards, LoRA and optional 4-bit, on one device.
 
-Reads top to bottom: config → model → data → rewards → trainer → train (resuming) → save → eval.
+Reads top to bottom: config → model → data → rewards → trainer; ``run_stage`` then trains (resuming),
+saves and evaluates.
 
-    minireason train recipes/smollm2-135m/grpo-countdown/cpu.yaml --max_steps 20
+    minireason train smollm2-135m/grpo-countdown/cpu --max_steps 20
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
+import yaml
 from datasets import Dataset
 from trl import GRPOConfig
 
-from minireason.evaluation import evaluate
+from minireason.answer_format import ANSWER_CLOSE, row_prompt
 from minireason.grpo_trainer import FastGRPOTrainer
 from minireason.models import load_tokenizer
-from minireason.recipes.common import (
-    RecipeArgs, finished_summary, log_summary, prompt_of, resumable_checkpoint, task_data, track_cost,
-)
+from minireason.recipes.config import RecipeArgs
+from minireason.recipes.data import task_data
+from minireason.recipes.runs import run_stage
 from minireason.rewards import REWARDS, get_reward
-from minireason.tasks.base import ANSWER_CLOSE
 
 
 @dataclasses.dataclass
@@ -29,7 +29,11 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
 
     reward_funcs: list[str] = dataclasses.field(
         default_factory=lambda: ["accuracy", "format"],
-        metadata={"help": "Names from minireason.rewards.REWARDS, weighted by reward_weights."})
+        metadata={"help": "Names from minireason.rewards.REWARDS, or module:function of your own, weighted by "
+                          "reward_weights."})
+    reward_settings: dict | str | None = dataclasses.field(default=None, metadata={
+        "help": "Settings per reward, as a YAML mapping: '{overlong: {buffer_tokens: 64}, repetition: {ngram: 4}}'. "
+                "overlong's max_tokens follows max_completion_length unless set here."})
     # GRPO needs spread within a group to learn: 8 completions a prompt is TinyZero's and
     # R1's small-scale setting; TRL's batch counts completions, so 8 = one prompt per step.
     num_generations: int = dataclasses.field(default=8, metadata={"help": "Completions per prompt (the group)."})
@@ -61,14 +65,23 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
                 "(off under gradient checkpointing)."})
 
     def __post_init__(self):
-        self._prepare()
         super().__post_init__()
-        unknown = [name for name in self.reward_funcs if name not in REWARDS]
-        if unknown:
-            raise ValueError(f"unknown reward(s) {unknown}; available: {', '.join(REWARDS)}")
+        if isinstance(self.reward_settings, str):
+            self.reward_settings = yaml.safe_load(self.reward_settings)
+        self.reward_settings = dict(self.reward_settings or {})
+        stray = sorted(set(self.reward_settings) - set(self.reward_funcs))
+        if stray:
+            raise ValueError(f"reward_settings names reward(s) {stray} that reward_funcs does not use")
+        self.reward_functions()  # fail now on an unknown reward or setting
+
+    def reward_functions(self) -> list:
+        """The configured rewards; ``overlong`` measures against this recipe's completion length."""
+        defaults = {"overlong": {"max_tokens": self.max_completion_length}}
+        return [get_reward(name, **{**defaults.get(name, {}), **self.reward_settings.get(name, {})})
+                for name in self.reward_funcs]
 
 
-def build_trainer(cfg: GRPORecipe) -> tuple[GRPOTrainer, list[dict]]:
+def build_trainer(cfg: GRPORecipe) -> tuple[FastGRPOTrainer, list[dict]]:
     """The TRL trainer for a recipe, and the held-out rows to evaluate on afterwards."""
     # 1. Model: a path for TRL to load (with 4-bit and LoRA), or a PeftModel when
     #    continuing from an adapter (the SFT→GRPO route).
@@ -77,10 +90,10 @@ def build_trainer(cfg: GRPORecipe) -> tuple[GRPOTrainer, list[dict]]:
 
     # 2. Data: generated problems; every row carries its task, so `accuracy` finds the verifier.
     _, train_rows, eval_rows = task_data(cfg)
-    dataset = Dataset.from_list([{**row, "prompt": prompt_of(row, cfg.prompt_style)} for row in train_rows])
+    dataset = Dataset.from_list([{**row, "prompt": row_prompt(row, cfg.prompt_style)} for row in train_rows])
 
     # 3. Rewards: the chosen ones, plus `reflection` at weight 0 (logged, not optimised).
-    reward_funcs = [get_reward(name) for name in cfg.reward_funcs] + [REWARDS["reflection"]]
+    reward_funcs = cfg.reward_functions() + [REWARDS["reflection"]]
     weights = list(cfg.reward_weights) if cfg.reward_weights else [1.0] * len(cfg.reward_funcs)
     if len(weights) == len(cfg.reward_funcs):
         cfg.reward_weights = weights + [0.0]
@@ -91,34 +104,10 @@ def build_trainer(cfg: GRPORecipe) -> tuple[GRPOTrainer, list[dict]]:
         peft_config=peft_config, quantization_config=quantization, fast_rollouts=cfg.fast_rollouts,
         stop_strings=(ANSWER_CLOSE,) if cfg.stop_at_answer else (), share_prompt_prefix=cfg.share_prompt_prefix,
     )
-    track_cost(trainer, cfg.gpu_hour_cost)
     return trainer, eval_rows
 
 
 def train(cfg: GRPORecipe) -> dict:
-    """Train, save the adapter to ``output_dir/final``, evaluate on held-out problems."""
-    if (done := finished_summary(cfg)) is not None:
-        return done
-    trainer, eval_rows = build_trainer(cfg)
-
-    # 5. Train: the same command after a crash continues from the last complete checkpoint.
-    checkpoint = resumable_checkpoint(cfg.output_dir)
-    if checkpoint:
-        print(f"minireason: resuming from {checkpoint}")
-    trainer.train(resume_from_checkpoint=checkpoint)
-
-    # 6. Save.
-    final = Path(cfg.output_dir) / "final"
-    trainer.save_model(str(final))
-    trainer.save_state()  # output_dir/trainer_state.json: the log history, for plots and timings
-
-    # 7. Evaluate (greedy) on problems the training never saw.
-    summary = {"method": "grpo", "steps": trainer.state.global_step, "final": str(final),
-               "reward_curve": [[e["step"], e["reward"]] for e in trainer.state.log_history if "reward" in e]}
-    if eval_rows:
-        result = evaluate(trainer.model, trainer.processing_class, eval_rows,
-                          max_new_tokens=cfg.eval_max_new_tokens, chat=cfg.prompt_style == "chat")
-        summary.update({f"eval_{k}": v for k, v in result.summary().items()})
-        result.save_samples(Path(cfg.output_dir) / "eval_samples.jsonl")
-    log_summary(cfg, summary)
-    return summary
+    """Train (5), save the adapter to ``output_dir/final`` (6), evaluate on held-out problems (7): ``run_stage``."""
+    return run_stage(cfg, build_trainer, lambda trainer: {"reward_curve": [
+        [entry["step"], entry["reward"]] for entry in trainer.state.log_history if "reward" in entry]})

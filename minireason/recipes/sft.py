@@ -1,9 +1,10 @@
 """Supervised fine-tuning with LoRA/QLoRA: R1's cold start, or distilled / journey data.
 
-Reads top to bottom: config → model → data → trainer → train (resuming) → save → eval.
+Reads top to bottom: config → model → data → trainer; ``run_stage`` then trains (resuming), saves and
+evaluates.
 The loss covers the assistant's completion only (TRL's prompt-completion format).
 
-    minireason train recipes/smollm2-135m/sft/cpu.yaml
+    minireason train smollm2-135m/sft/cpu
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from pathlib import Path
 from datasets import Dataset, load_dataset, load_from_disk
 from trl import SFTConfig, SFTTrainer
 
-from minireason.evaluation import evaluate
+from minireason.answer_format import THINK_OPEN, row_prompt
 from minireason.journey import journey_examples
 from minireason.models import load_tokenizer
-from minireason.recipes.common import (
-    RecipeArgs, finished_summary, log_summary, prompt_of, resumable_checkpoint, task_data, track_cost,
-)
-from minireason.tasks.base import THINK_OPEN
+from minireason.recipes.config import RecipeArgs
+from minireason.recipes.data import drop_eval_questions, task_data
+from minireason.recipes.runs import run_stage
 
 
 @dataclasses.dataclass
@@ -51,7 +51,6 @@ class SFTRecipe(RecipeArgs, SFTConfig):
     def __post_init__(self):
         if self.data_style not in ("reference", "shortcut", "journey"):
             raise ValueError(f"data_style must be reference, shortcut or journey, got {self.data_style!r}")
-        self._prepare()
         super().__post_init__()
 
 
@@ -62,7 +61,7 @@ def sft_example(task, row: dict, style: str, completion: str | None = None) -> d
         completion = [{"role": "assistant", "content": completion}]
     else:
         completion = completion.removeprefix(THINK_OPEN)  # the base prompt already ends in <think>
-    return {"prompt": prompt_of(row, style), "completion": completion}
+    return {"prompt": row_prompt(row, style), "completion": completion}
 
 
 def load_sft_data(path: str) -> Dataset:
@@ -88,7 +87,9 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
     # 2. Data: a data set on disk, or traces written for the task's problems.
     task, train_rows, eval_rows = task_data(cfg)
     if cfg.dataset_path:
-        dataset = load_sft_data(cfg.dataset_path)
+        dataset, dropped = drop_eval_questions(load_sft_data(cfg.dataset_path), eval_rows)
+        if dropped:
+            print(f"minireason: left out {dropped} examples of {cfg.dataset_path} that ask an evaluation question")
     elif cfg.data_style == "reference":
         dataset = Dataset.from_list([sft_example(task, row, cfg.prompt_style) for row in train_rows])
     else:
@@ -101,31 +102,9 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
         model=model, args=cfg, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
         quantization_config=quantization,
     )
-    track_cost(trainer, cfg.gpu_hour_cost)
     return trainer, eval_rows
 
 
 def train(cfg: SFTRecipe) -> dict:
-    if (done := finished_summary(cfg)) is not None:
-        return done
-    trainer, eval_rows = build_trainer(cfg)
-
-    # 4. Train, resuming from the last complete checkpoint if a previous run was killed.
-    trainer.train(resume_from_checkpoint=resumable_checkpoint(cfg.output_dir))
-
-    # 5. Save the adapter.
-    final = Path(cfg.output_dir) / "final"
-    trainer.save_model(str(final))
-    trainer.save_state()  # output_dir/trainer_state.json: the log history, for plots and timings
-
-    # 6. Evaluate on held-out problems.
-    summary = {"method": "sft", "steps": trainer.state.global_step, "final": str(final),
-               "data": cfg.dataset_path or cfg.data_style}
-    if eval_rows:
-        trainer.processing_class.padding_side = "left"
-        result = evaluate(trainer.model, trainer.processing_class, eval_rows,
-                          max_new_tokens=cfg.eval_max_new_tokens, chat=cfg.prompt_style == "chat")
-        summary.update({f"eval_{k}": v for k, v in result.summary().items()})
-        result.save_samples(Path(cfg.output_dir) / "eval_samples.jsonl")
-    log_summary(cfg, summary)
-    return summary
+    """Train, save the adapter to ``output_dir/final``, evaluate on held-out problems: ``run_stage``."""
+    return run_stage(cfg, build_trainer, lambda trainer: {"data": cfg.dataset_path or cfg.data_style})

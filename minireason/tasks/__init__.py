@@ -12,8 +12,9 @@ import dataclasses
 import functools
 import json
 
+from minireason.answer_format import extract_answer
 from minireason.tasks.arithmetic import Arithmetic
-from minireason.tasks.base import Task, extract_answer
+from minireason.tasks.base import Task
 from minireason.tasks.countdown import Countdown
 from minireason.tasks.math_answers import MathAnswers
 

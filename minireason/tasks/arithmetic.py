@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from minireason.answer_format import wrap
 from minireason.tasks.base import Task
 
 _OPS = {"add": ("+", lambda a, b: a + b), "sub": ("-", lambda a, b: a - b), "mul": ("×", lambda a, b: a * b)}
@@ -103,4 +104,4 @@ class Arithmetic(Task):
                 work = f"{a} × {tens} = {a * tens}. {a} × {ones} = {a * ones}. {a * tens} + {a * ones} = {answer}"
             else:
                 work = f"{a} - {tens} = {a - tens}. {a - tens} - {ones} = {answer}"
-        return f"<think>{work}. So {a} {symbol} {b} = {answer}.</think>\n<answer>{answer}</answer>"
+        return wrap(f"{work}. So {a} {symbol} {b} = {answer}.", str(answer))

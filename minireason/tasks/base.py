@@ -1,4 +1,4 @@
-"""What every task shares: answer-tag extraction, prompt framing, the scoring scale.
+"""What every task shares: the held-out split, prompts on every row, the scoring scale.
 
 A task owns three things in one module: a generator (``generate(n, seed)`` -> rows),
 the prompt each row carries, and a verifier (``score(completion, row)`` -> float).
@@ -13,76 +13,13 @@ import itertools
 import json
 import random
 import zlib
-from typing import Any, ClassVar, Iterator
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
-ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+from minireason.answer_format import base_model_prompt, chat_messages, completion_text, extract_answer
+
 # One question in 8 is reserved for evaluation (``Task.split_rows``): 2-digit additions keep ~1,000 of 8,100.
 HELD_OUT_EVERY = 8
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-
-# The instruction every task appends, so that rewards and verifiers see one format.
-FORMAT_INSTRUCTION = (
-    "First reason step by step inside <think> </think> tags. "
-    "Then give only the final answer inside <answer> </answer> tags."
-)
-
-
-def extract_answer(completion: str) -> str | None:
-    """Return the text inside the last complete ``<answer>…</answer>`` pair, or None.
-
-    "Last complete pair" means the last ``<answer>`` that a ``</answer>`` follows, and the
-    first ``</answer>`` after it. Two ``rfind`` calls, so a 10 MB completion costs
-    milliseconds whatever it holds (a non-greedy regex is quadratic on ``<answer>`` spam).
-
-    >>> extract_answer("<think>2+2</think><answer> 4 </answer>")
-    ' 4 '
-    >>> extract_answer("<answer>1</answer> then <answer>2</answer>")
-    '2'
-    >>> extract_answer("<answer>unclosed") is None
-    True
-    """
-    if not isinstance(completion, str):
-        return None
-    last_close = completion.rfind(ANSWER_CLOSE)
-    if last_close < 0:
-        return None
-    start = completion.rfind(ANSWER_OPEN, 0, last_close)
-    if start < 0:
-        return None
-    start += len(ANSWER_OPEN)
-    return completion[start : completion.find(ANSWER_CLOSE, start)]
-
-
-def completion_text(completion: Any) -> str:
-    """Text of a TRL completion: a plain string, or a conversational list of messages.
-
-    >>> completion_text([{"role": "assistant", "content": "hi"}])
-    'hi'
-    """
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, list):
-        return "".join(
-            m.get("content", "") if isinstance(m, dict) and isinstance(m.get("content"), str) else ""
-            for m in completion
-        )
-    if isinstance(completion, dict) and isinstance(completion.get("content"), str):
-        return completion["content"]
-    return ""
-
-
-def base_model_prompt(question: str) -> str:
-    """Prompt for a base (non-chat) model, in the spirit of R1-Zero's and TinyZero's templates: it names
-    the tags and ends inside the think tag, so the completion starts with the reasoning. The ``format``
-    rewards know this (they read the prompt) and add the tag back.
-
-    Kept short on purpose: in GRPO every completion is scored against its prompt, and of the wordings
-    tried on SmolLM2-135M this one led most often to a correct sum in the text (docs/grpo-on-cpu.md).
-    """
-    return (
-        f"User: {question} Work it out inside <think> </think>, then write only the final answer "
-        "inside <answer> </answer>.\nAssistant: <think>"
-    )
 
 
 @dataclasses.dataclass
@@ -181,7 +118,7 @@ class Task:
     def with_prompts(self, row: dict) -> dict:
         """Add the chat prompt, the base-model prompt and the task's identity to a row."""
         question = self.question(row)
-        row["prompt"] = [{"role": "user", "content": f"{question}\n{FORMAT_INSTRUCTION}"}]
+        row["prompt"] = chat_messages(question)
         row["prompt_base"] = base_model_prompt(question)
         row["task"] = self.name
         row["task_params"] = self.params_json()

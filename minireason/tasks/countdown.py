@@ -19,6 +19,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from minireason.answer_format import wrap
 from minireason.tasks.base import Task, int_range
 
 # An answer longer than this is invalid without being parsed. Six numbers below 1000
@@ -67,8 +68,9 @@ def tokenize(expression: str) -> list[str]:
     return tokens
 
 
-def evaluate(tokens: list[str]) -> Fraction:
-    """Exact value of a token list; unary minus and plus are allowed, as in TinyZero.
+def evaluate(tokens: list[str], steps: list | None = None) -> Fraction:
+    """Exact value of a token list; unary minus and plus are allowed, as in TinyZero. ``steps``, if given,
+    receives each binary operation ``(a, op, b)`` in the order it is worked out (innermost first).
 
     >>> evaluate(tokenize("(1 + 2) / 3 - -4"))
     Fraction(5, 1)
@@ -86,6 +88,8 @@ def evaluate(tokens: list[str]) -> Fraction:
         if len(output) < 2:
             raise InvalidExpression("operator without operand")
         b, a = output.pop(), output.pop()
+        if steps is not None:
+            steps.append((a, op, b))
         if op == "+":
             output.append(a + b)
         elif op == "-":
@@ -307,9 +311,10 @@ class Countdown(Task):
     def reference_completion(self, row: dict) -> str:
         r"""The stored solution, with a line of reasoning that checks it.
 
-        >>> Countdown().reference_completion({"numbers": [2, 3, 4], "target": 20, "solution": "((2 + 3) * 4)"})
-        '<think>I need 20 from [2, 3, 4], each number once. Try ((2 + 3) * 4): it uses every number once and equals 20.</think>\n<answer>((2 + 3) * 4)</answer>'
+        >>> print(Countdown().reference_completion({"numbers": [2, 3, 4], "target": 20, "solution": "((2 + 3) * 4)"}))
+        <think>I need 20 from [2, 3, 4], each number once. Try ((2 + 3) * 4): it uses every number once and equals 20.</think>
+        <answer>((2 + 3) * 4)</answer>
         """
         solution, target = row["solution"], row["target"]
-        return (f"<think>I need {target} from {row['numbers']}, each number once. Try {solution}: it uses every "
-                f"number once and equals {target}.</think>\n<answer>{solution}</answer>")
+        return wrap(f"I need {target} from {row['numbers']}, each number once. Try {solution}: it uses every "
+                    f"number once and equals {target}.", solution)

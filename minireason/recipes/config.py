@@ -1,0 +1,112 @@
+"""The fields every recipe shares (model, LoRA, task, evaluation, precision left to the hardware).
+
+A recipe config is one dataclass: ``RecipeArgs`` plus TRL's own config (``GRPOConfig`` or ``SFTConfig``), so
+every TRL option is a recipe option too. Building one has no side effects: W&B set-up and its network probe
+wait for ``minireason.recipes.runs.run_stage``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import yaml
+
+from minireason.answer_format import check_prompt_style
+from minireason.tasks import get_task
+
+
+@dataclasses.dataclass
+class RecipeArgs:
+    method: str = dataclasses.field(default="grpo", metadata={"help": "grpo, sft or sft-then-grpo."})
+    model: str = dataclasses.field(
+        default="smollm2-135m", metadata={"help": "smollm2-135m (embedded), tiny, an alias (qwen2.5-3b), hub id or folder."})
+    adapter: str | None = dataclasses.field(
+        default=None, metadata={"help": "A saved LoRA adapter to start from (e.g. the SFT stage's output)."})
+    load_in_4bit: bool = dataclasses.field(default=False, metadata={"help": "QLoRA: nf4 base weights (bitsandbytes)."})
+    lora: bool = dataclasses.field(default=True, metadata={"help": "Train LoRA adapters instead of all weights."})
+    lora_r: int = dataclasses.field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = dataclasses.field(default=32, metadata={"help": "LoRA scale numerator (alpha / r scales the update)."})
+    lora_dropout: float = dataclasses.field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
+    task: str = dataclasses.field(default="countdown", metadata={"help": "countdown, arithmetic or math."})
+    task_params: dict | str | None = dataclasses.field(
+        default=None, metadata={"help": "Task parameters as a YAML/JSON mapping, e.g. '{op: add, digits: 2}'."})
+    n_train: int = dataclasses.field(default=2000, metadata={"help": "Training problems generated (seed = seed)."})
+    n_eval: int = dataclasses.field(default=64, metadata={"help": "Held-out problems for the final evaluation (0: none)."})
+    # Fixed apart from `seed`, so runs with different training seeds are scored on the same problems (paired).
+    eval_seed: int = dataclasses.field(default=0, metadata={"help": "Seed of the held-out evaluation problems."})
+    eval_max_new_tokens: int = dataclasses.field(default=128, metadata={"help": "Generation budget when evaluating."})
+    prompt_style: str = dataclasses.field(default="chat", metadata={
+        "help": "chat (the chat template), base (R1-Zero text prompt ending in <think>) or base_example (the same "
+                "after one worked example of the task); minireason.answer_format."})
+    wandb_project: str = dataclasses.field(default="minireason", metadata={"help": "W&B project name."})
+    gpu_hour_cost: float = dataclasses.field(
+        default=2.0, metadata={"help": "$ per GPU-hour for the logged cost (TinyZero: ~$30 a run; Sky-T1: ~$450)."})
+
+    # None = decided by the hardware the config is built on; a value the recipe or a flag gives is kept.
+    bf16: bool | None = dataclasses.field(default=None, metadata={
+        "help": "bf16 mixed precision. Default: on a GPU with bf16 (fp16 on a T4); off on a CPU, where bf16 "
+                "autocast runs ~25x slower than fp32."})
+    gradient_checkpointing: bool | None = dataclasses.field(default=None, metadata={
+        "help": "Recompute activations in the backward pass to save memory. Default: on with a GPU, off on a CPU "
+                "(it only costs time there)."})
+
+    def __post_init__(self):
+        """Check and normalise minireason's own fields; nothing outside the config is touched."""
+        if isinstance(self.task_params, str):
+            self.task_params = yaml.safe_load(self.task_params)
+        self.task_params = dict(self.task_params or {})
+        check_prompt_style(self.prompt_style)
+        get_task(self.task, **self.task_params)  # fail now, not after loading a model
+        if isinstance(self.report_to, str):
+            self.report_to = [self.report_to]
+        # Settled here, not when training starts: TrainingArguments checks precision against the device as
+        # it is built. Reading the device changes nothing.
+        import torch
+
+        gpu = torch.cuda.is_available()
+        if self.gradient_checkpointing is None:
+            self.gradient_checkpointing = gpu
+        if self.bf16 is None:
+            self.bf16, self.fp16 = precision(self.fp16, gpu, gpu and torch.cuda.is_bf16_supported())
+        if not gpu:
+            self.model_init_kwargs = {"dtype": "float32", **(self.model_init_kwargs or {})}
+            # accelerate runs several launched processes as one CPU job (gloo) only when told it is on a CPU.
+            self.use_cpu = True
+        super().__post_init__()
+
+    def peft_config(self):
+        from minireason.models import lora_config
+
+        return lora_config({"r": self.lora_r, "lora_alpha": self.lora_alpha, "lora_dropout": self.lora_dropout})
+
+    def policy(self):
+        """``(model, peft_config, quantization_config)`` for a TRL trainer: a path that TRL loads
+        (in 4-bit, with new LoRA adapters), or a PeftModel when continuing from a saved adapter."""
+        from minireason.models import load_model, quantization_config, resolve_model, set_lora_dropout
+
+        if self.adapter:
+            model, _ = load_model(self.model, load_in_4bit=self.load_in_4bit, lora=True, adapter=self.adapter)
+            set_lora_dropout(model, self.lora_dropout)  # this stage's setting, not the one the adapter was saved with
+            return model, None, None
+        return (resolve_model(self.model), self.peft_config() if self.lora else None,
+                quantization_config() if self.load_in_4bit else None)
+
+
+def precision(fp16: bool, gpu: bool, bf16_supported: bool) -> tuple[bool, bool]:
+    """``(bf16, fp16)`` when a recipe leaves bf16 unset: bf16 on a card that has it, fp16 mixed precision on
+    one that does not (a T4), fp32 on a CPU (bf16 autocast there is ~25x slower). fp16 asked for is kept.
+
+    >>> precision(False, gpu=False, bf16_supported=False)   # CPU
+    (False, False)
+    >>> precision(False, gpu=True, bf16_supported=False)    # T4
+    (False, True)
+    >>> precision(False, gpu=True, bf16_supported=True)     # A100, H100
+    (True, False)
+    >>> precision(True, gpu=True, bf16_supported=True)      # fp16 asked for
+    (False, True)
+    """
+    if fp16:
+        return False, True
+    if not gpu:
+        return False, False
+    return (True, False) if bf16_supported else (False, True)

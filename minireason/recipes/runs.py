@@ -1,0 +1,191 @@
+"""Running one stage of a recipe: the run's identity, resuming, cost, the summary, and the one train body
+(train → save → evaluate) that every method shares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# Fields that change where and how a run reports, not what it trains: a run may resume or be re-run with
+# other values. max_steps is one: raising it continues a finished run from its last checkpoint.
+_BOOKKEEPING = ("output_dir", "logging_dir", "run_name", "report_to", "wandb_project", "gpu_hour_cost",
+                "logging_steps", "log_completions", "num_completions_to_print", "save_steps", "save_total_limit",
+                "disable_tqdm", "max_steps", "push_to_hub", "hub_model_id")
+
+
+def run_settings(cfg) -> dict:
+    """The settings that make a run what it is (every config field but ``_BOOKKEEPING``), as JSON values."""
+    settings = json.loads(json.dumps(cfg.to_dict(), default=str))
+    return {key: value for key, value in sorted(settings.items()) if key not in _BOOKKEEPING}
+
+
+def settings_hash(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def claim_output_dir(cfg) -> None:
+    """Write ``output_dir/run_config.json`` (the settings, their hash, the prompt style that ``minireason eval
+    --run`` reads), or refuse a folder that holds a run with other settings: resuming it, or returning its
+    summary, would mix two runs under one name."""
+    settings = run_settings(cfg)
+    path = Path(cfg.output_dir) / "run_config.json"
+    if path.exists():
+        before = json.loads(path.read_text())
+        if before.get("hash") != settings_hash(settings):
+            old = before.get("settings", {})
+            changed = [f"{key}: {old.get(key)!r} -> {settings.get(key)!r}" for key in sorted(set(old) | set(settings))
+                       if old.get(key) != settings.get(key)]
+            raise ValueError(f"{cfg.output_dir} holds a run with other settings ({'; '.join(changed[:6])}"
+                             f"{'; …' if len(changed) > 6 else ''}); use another --output_dir, or delete the folder "
+                             "to start over")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".run_config.{os.getpid()}.json")  # several launched processes may write at once
+    partial.write_text(json.dumps({"hash": settings_hash(settings), "settings": settings}, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def resumable_checkpoint(output_dir: str) -> str | None:
+    """The newest complete checkpoint in ``output_dir``; incomplete ones (killed mid-save) are deleted.
+
+    The Trainer writes ``trainer_state.json`` last, so a checkpoint is complete when that
+    file parses and names the checkpoint's own step.
+    """
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return None
+    complete = []
+    for path in folder.iterdir():
+        match = _CHECKPOINT.match(path.name)
+        if not match or not path.is_dir():
+            continue
+        try:
+            state = json.loads((path / "trainer_state.json").read_text())
+            ok = state.get("global_step") == int(match.group(1))
+        except (OSError, ValueError):
+            ok = False
+        if ok:
+            complete.append((int(match.group(1)), path))
+        else:
+            print(f"minireason: removing incomplete checkpoint {path}")
+            shutil.rmtree(path, ignore_errors=True)
+    return str(max(complete)[1]) if complete else None
+
+
+def finished_summary(cfg) -> dict | None:
+    """The saved summary of this run (same settings, ``claim_output_dir``) if it already reached ``max_steps``.
+
+    Running a finished recipe again (a notebook cell re-run, the same command twice) returns it instead of
+    training: resuming at the last step would still take one more GRPO step.
+    """
+    path = Path(cfg.output_dir) / "summary.json"
+    if cfg.max_steps <= 0 or not path.exists():
+        return None
+    summary = json.loads(path.read_text())
+    if summary.get("steps") != cfg.max_steps:
+        return None
+    print(f"minireason: {cfg.output_dir} already holds this run, trained to step {cfg.max_steps}; "
+          "returning its summary (another --output_dir, or --max_steps, trains again)")
+    return summary
+
+
+class CostCallback(TrainerCallback):
+    """Adds device-hours and dollars (device-hours × ``gpu_hour_cost``) to every log.
+
+    Device-hours are wall hours × GPUs in use (× 1 on a CPU machine, priced the same).
+    """
+
+    def __init__(self, gpu_hour_cost: float):
+        import torch
+
+        self.gpu_hour_cost = gpu_hour_cost
+        self.devices = max(torch.cuda.device_count(), 1)
+        self.started = time.time()
+        self.offset_hours = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # A resumed run keeps counting from what the checkpoint had spent.
+        previous = [entry for entry in state.log_history if "cost/device_hours" in entry]
+        self.offset_hours = previous[-1]["cost/device_hours"] if previous else 0.0
+        self.started = time.time()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs is None:
+            return
+        hours = self.offset_hours + (time.time() - self.started) / 3600 * self.devices
+        logs["cost/device_hours"] = round(hours, 6)
+        logs["cost/usd"] = round(hours * self.gpu_hour_cost, 4)
+        logs["cost/wall_minutes"] = round((time.time() - self.started) / 60, 3)
+
+
+def track_cost(trainer, gpu_hour_cost: float) -> None:
+    """Add ``CostCallback`` ahead of the reporting callbacks, so W&B sees the cost fields."""
+    trainer.callback_handler.callbacks.insert(0, CostCallback(gpu_hour_cost))
+
+
+def log_summary(cfg, summary: dict) -> None:
+    """Write the run's final figures to ``output_dir/summary.json`` and to the W&B run, if any,
+    then close that run (each stage of a recipe is one W&B run)."""
+    Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
+    (Path(cfg.output_dir) / "summary.json").write_text(json.dumps(summary, indent=2))
+    try:
+        import wandb
+    except ImportError:  # pragma: no cover - wandb is a dependency
+        return
+    if wandb.run is not None:  # the Trainer already logged the resolved config (our fields included)
+        figures = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
+        for key, value in summary.items():  # intervals as two numbers, which W&B can chart
+            if key.endswith("ci95"):
+                figures[f"{key}_low"], figures[f"{key}_high"] = value
+        wandb.run.summary.update({f"final/{k}": v for k, v in figures.items()})
+        wandb.finish()
+
+
+def run_stage(cfg, build_trainer: Callable, details: Callable[[object], dict]) -> dict:
+    """Train one stage, resuming from its last complete checkpoint; save the model to ``output_dir/final``;
+    evaluate it (greedy) on the held-out problems; write and return the summary.
+
+    ``build_trainer(cfg) -> (trainer, eval_rows)`` is the method's own part (model, data, rewards, trainer);
+    ``details(trainer)`` adds the method's own summary fields.
+    """
+    from minireason.evaluation import evaluate
+    from minireason.tracking import configure_wandb
+
+    claim_output_dir(cfg)
+    if (done := finished_summary(cfg)) is not None:
+        return done
+    if "wandb" in (cfg.report_to or []):
+        configure_wandb(cfg.wandb_project)
+    trainer, eval_rows = build_trainer(cfg)
+    track_cost(trainer, cfg.gpu_hour_cost)
+
+    checkpoint = resumable_checkpoint(cfg.output_dir)
+    if checkpoint:
+        print(f"minireason: resuming from {checkpoint}")
+    trainer.train(resume_from_checkpoint=checkpoint)
+
+    final = Path(cfg.output_dir) / "final"
+    trainer.save_model(str(final))
+    trainer.save_state()  # output_dir/trainer_state.json: the log history, for plots and timings
+
+    summary = {"method": cfg.method, "steps": trainer.state.global_step, "final": str(final), **details(trainer)}
+    if not trainer.is_world_process_zero():  # launched as several processes: the first evaluates and writes
+        return summary
+    if eval_rows:
+        trainer.processing_class.padding_side = "left"  # generation pads on the left (SFT trains on the right)
+        result = evaluate(trainer.model, trainer.processing_class, eval_rows,
+                          max_new_tokens=cfg.eval_max_new_tokens, prompt_style=cfg.prompt_style)
+        summary.update({f"eval_{k}": v for k, v in result.summary().items()})
+        result.save_samples(Path(cfg.output_dir) / "eval_samples.jsonl")
+    log_summary(cfg, summary)
+    return summary
