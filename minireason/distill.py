@@ -425,6 +425,7 @@ def card_markdown(card: dict) -> str:
 
 def log_to_wandb(card: dict, examples: list[dict], project: str) -> None:
     import wandb
+
     from minireason.tracking import configure_wandb
 
     configure_wandb(project)

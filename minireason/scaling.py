@@ -287,6 +287,7 @@ def plot_runs(runs: list[dict], path: str | Path) -> None:
 def log_to_wandb(runs: list[dict], project: str, samples: list[dict] | None = None) -> None:
     """One W&B run: each run's metrics as a table row, plus sample completions when given."""
     import wandb
+
     from minireason.tracking import configure_wandb
 
     configure_wandb(project)
