@@ -20,6 +20,7 @@ examples:
   minireason train smollm2-135m/grpo-countdown/cpu --max_steps 20
   minireason train qwen2.5-3b/grpo-countdown/t4-16gb --help   # the recipe's every option, as it sets them
   minireason recipes copy qwen2.5-3b/grpo-countdown/t4-16gb my-run.yaml && minireason train my-run.yaml
+  minireason estimate qwen2.5-3b/grpo-countdown/t4-16gb  # peak GPU memory by component, per card: no download
   minireason tasks                                  # list tasks and their parameters
   minireason data generate --task countdown --n 17000 --out countdown.jsonl
   minireason data generate --task arithmetic --param op=add --param digits=2 --n 5
@@ -456,6 +457,40 @@ def cmd_train(argv: list[str]) -> None:
                                     numeric=[False, False, True, True, True]))
 
 
+@dataclasses.dataclass
+class EstimateArgs:
+    """Peak accelerator memory of a recipe, by component, and whether it fits each common card: before anything
+    is downloaded or loaded. The model's shape comes from its config.json (shipped for the recipes' models); the
+    token counts from the recipe and its task's prompts. ESTIMATES: docs/memory.md says how close they came to
+    measured peaks."""
+
+    recipe: str = dataclasses.field(default="", metadata={"required": True, "help": "A shipped name or a YAML path."})
+    card: str | None = dataclasses.field(default=None, metadata={
+        "help": "Break the estimate down on this card: T4 16 GB, L4 24 GB, A100 40 GB, A100 80 GB or H100 80 GB "
+                "(default: the card the recipe's name says, e.g. t4-16gb)."})
+
+
+def cmd_estimate(argv: list[str]) -> None:
+    from minireason.memory import CARDS, card_of, report
+    from minireason.recipes import load_recipe
+
+    if argv and not argv[0].startswith("-"):  # `estimate NAME [flags]`: the recipe may come first
+        argv = ["--recipe", *argv]
+    args, overrides = parse("estimate", (EstimateArgs,), argv, partial=True, epilog=(
+        "examples:\n  minireason estimate qwen2.5-3b/grpo-countdown/t4-16gb\n"
+        "  minireason estimate qwen2.5-3b/grpo-countdown/t4-16gb --card 'L4 24 GB' --max_completion_length 768\n"
+        "Recipe options can follow, as for `minireason train`."))
+    card = args.card or card_of(args.recipe) or "T4 16 GB"
+    if card not in CARDS:
+        _fail(ValueError(f"card must be one of {', '.join(CARDS)}, got {card!r}"))
+    try:
+        stages = load_recipe(args.recipe, overrides)
+        print(f"recipe {args.recipe}: ESTIMATES (minireason.memory; validated on CPU, docs/memory.md)\n")
+        print(report(stages, card))
+    except (ValueError, FileNotFoundError) as error:
+        _fail(error)
+
+
 def cmd_recipes(argv: list[str]) -> None:
     """List the shipped recipes (name, method, model, hardware and what to expect), or `copy NAME DEST` to write
     an editable copy to train from."""
@@ -482,10 +517,11 @@ def cmd_recipes(argv: list[str]) -> None:
             _fail(error)
         return
     table = Table(title="shipped recipes (minireason train NAME)", show_lines=True)
-    for column in ("name", "method", "model", "hardware", "expected (memory, time, metric; from the header)"):
+    for column in ("name", "method", "model", "hardware", "memory", "expected (time, metric; from the header)"):
         table.add_column(column, overflow="fold")
     for info in map(describe, recipe_names()):
-        table.add_row(info.name, info.method, info.model, info.hardware, info.expected)
+        memory = info.memory.split(" (")[0] + (" (estimate)" if "estimate" in info.memory else "")
+        table.add_row(info.name, info.method, info.model, info.hardware, memory, info.expected)
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
@@ -493,6 +529,8 @@ COMMANDS = {  # name: (one line for `minireason --help`, function)
     "demo": ("run the CPU demo on the embedded SmolLM2-135M (~18 min on 2 cores)", cmd_demo),
     "train": ("train from a recipe: GRPO, SFT, or SFT then GRPO", cmd_train),
     "recipes": ("list the shipped recipes, or copy one to edit", cmd_recipes),
+    "estimate": ("a recipe's peak GPU memory by component, and which cards it fits, before you rent one",
+                 cmd_estimate),
     "tasks": ("list the tasks and their parameters", cmd_tasks),
     "data generate": ("write generated task rows as JSONL (prompt, answer, solution)", cmd_data_generate),
     "data distill": ("teacher traces → verifier (rejection sampling) → SFT data set with a data card",

@@ -57,3 +57,19 @@ def test_grpo_step_times_every_row_on_the_tiny_model(tiny_model_path, capsys):
     assert recipe["completions_per_step"] == 32 and rows["TRL GRPOTrainer defaults"]["completions_per_step"] == 8
     assert all(row["s_per_step"] > 0 and row["throughput_tok_s"] > 0 for row in rows.values())
     assert "| minireason recipe | 32 |" in capsys.readouterr().out
+
+
+def test_gpu_recipes_runs_each_recipe_at_tiny_size_beside_its_estimate(tiny_model_path, capsys):
+    """The GPU benchmark's every path on this CPU: a GRPO recipe, an SFT recipe whose data set is not built
+    (a small one is made), and a two-stage recipe (its first stage measured)."""
+    names = ["qwen2.5-3b/grpo-countdown/t4-16gb", "qwen2.5-3b/sft-distill-17k/a100-40gb",
+             "qwen2.5-3b/sft-then-grpo/t4-16gb"]
+    rows = load("gpu_recipes").main(["--size", "tiny", "--steps", "1", "--recipes", *names])
+    assert [(row["recipe"], row["stage"]) for row in rows] == [(names[0], "grpo"), (names[1], "sft"), (names[2], "sft")]
+    for row in rows:
+        assert row["allocated_gib"] > 0 and row["s_per_step"] > 0 and row["train_tok_s"] > 0
+        assert (row["generation_tok_s"] or 0) > 0 if row["stage"] == "grpo" else row["generation_tok_s"] is None
+        assert row["error"] == pytest.approx(row["estimate_gib"] / row["allocated_gib"] - 1)
+    # The SFT estimates measure the data set they train on: within 15% of the live bytes.
+    assert all(abs(row["error"]) <= 0.15 for row in rows if row["stage"] == "sft")
+    assert f"| {names[0]} | grpo |" in capsys.readouterr().out

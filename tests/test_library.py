@@ -124,6 +124,9 @@ def test_the_wheel_ships_the_recipes_and_runs_without_a_checkout(tmp_path):
     assert loaded.returncode == 0, loaded.stderr
     _, root, stages = next(line for line in loaded.stdout.splitlines() if line.startswith("found ")).split()
     assert root.startswith(str(env_dir)) and root.endswith("recipe_files") and stages == "3"
+    estimate = subprocess.run([python, "-m", "minireason", "estimate", "qwen2.5-3b/grpo-countdown/t4-16gb"], cwd=away,
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert estimate.returncode == 0 and "| T4 16 GB |" in estimate.stdout, estimate.stderr  # model configs shipped
 
 
 # -- configs without side effects -------------------------------------------------------------------

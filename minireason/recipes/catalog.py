@@ -57,12 +57,13 @@ class RecipeInfo:
     method: str
     model: str
     hardware: str
-    expected: str  # the header's memory, time and metric line(s), as written
+    expected: str  # the header's time and metric line(s), as written
     summary: str  # the header's first line: what the recipe is
+    memory: str = "-"  # the header's memory line: an estimate (`minireason estimate`) until measured
 
     @property
     def measured(self) -> bool:
-        return "ESTIMATE" not in self.expected.upper()
+        return "ESTIMATE" not in (self.expected + self.memory).upper()
 
 
 def describe(name: str) -> RecipeInfo:
@@ -80,8 +81,9 @@ def describe(name: str) -> RecipeInfo:
         else:
             header.append(body.strip())
     expected = next((line.removeprefix("expected:").strip() for line in header if line.startswith("expected:")), "-")
+    memory = next((line.removeprefix("memory:").strip() for line in header if line.startswith("memory:")), "-")
     return RecipeInfo(name=name, method=values.get("method", "grpo"), model=str(values.get("model", "-")),
-                      hardware=path.stem, expected=expected, summary=header[0] if header else "")
+                      hardware=path.stem, expected=expected, summary=header[0] if header else "", memory=memory)
 
 
 def copy_recipe(name: str, dest: str | Path) -> Path:

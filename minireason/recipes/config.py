@@ -64,6 +64,8 @@ class RecipeArgs:
         import torch
 
         gpu = torch.cuda.is_available()
+        # What the hardware decided here, so that `minireason estimate` can decide it again for another card.
+        self.hardware_defaults = [name for name in ("bf16", "gradient_checkpointing") if getattr(self, name) is None]
         if self.gradient_checkpointing is None:
             self.gradient_checkpointing = gpu
         if self.bf16 is None:

@@ -1,0 +1,186 @@
+"""Every GPU recipe, 3 steps with its own settings on its model's real shapes (random weights, 4-bit where the
+recipe says so): peak memory beside `minireason estimate`'s figure, seconds per step, and tokens per second.
+
+    python benchmarks/gpu_recipes.py                 # on any CUDA machine; no download (weights are random)
+    python benchmarks/gpu_recipes.py --size tiny     # the same path on a CPU, on the 2-layer test model
+    python benchmarks/gpu_recipes.py --validate      # the estimator against this CPU: tiny and 135M, GRPO and SFT
+
+On a GPU, memory is CUDA's own count (``max_memory_allocated``, ``max_memory_reserved``); on a CPU, the peak of
+live tensor bytes. An H100 counts memory as a T4 does, so the memory columns transfer to the recipe's own
+card; the speed columns do not. vLLM recipes run without vLLM here unless it is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from transformers import TrainerCallback  # noqa: E402
+
+from minireason.memory import GIB, card_of, estimate, measure, peak  # noqa: E402
+from minireason.notebook import tiny_flags  # noqa: E402
+from minireason.recipes import load_recipe  # noqa: E402
+from minireason.recipes.catalog import describe, recipe_names  # noqa: E402
+from minireason.tables import markdown_table  # noqa: E402
+
+
+def random_model(alias: str, folder: Path) -> Path:
+    """A model with ``alias``'s shipped config and random weights, saved with the embedded tokenizer (token ids
+    below its 49k vocabulary are valid in any larger one): the recipe's real shapes, with nothing downloaded."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from minireason.memory import CONFIGS
+    from minireason.models import load_tokenizer
+
+    target = folder / alias
+    if not (target / "config.json").exists():
+        config = AutoConfig.for_model(**json.loads((CONFIGS / f"{alias}.json").read_text()))
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+        model.save_pretrained(target)
+        load_tokenizer("smollm2-135m").save_pretrained(target)
+    return target
+
+
+def run(name: str, size: str, steps: int, models: Path) -> list[dict]:
+    import torch
+
+    stages = load_recipe(name)
+    grpo = any(stage.method == "grpo" for stage in stages)
+    out = Path(tempfile.mkdtemp(prefix="gpu-recipe-"))
+    flags = ["--output_dir", str(out), "--max_steps", str(steps), "--save_strategy", "no", "--n_eval", "0",
+             "--report_to", "none", "--include_num_input_tokens_seen", "true"]
+    if size == "tiny":
+        flags = tiny_flags(grpo=grpo) + flags
+    else:
+        flags += ["--model", str(random_model(stages[-1].model, models))]
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        if any(getattr(stage, "use_vllm", False) for stage in stages):
+            flags += ["--use_vllm", "false"]
+    if any(getattr(stage, "dataset_path", None) and not Path(stage.dataset_path).exists() for stage in stages):
+        flags += ["--dataset_path", _distilled(out / "data")]  # the recipe's data set is not built here
+    rows = []
+    card = card_of(name) if torch.cuda.is_available() else None  # None: this CPU, what the tiny size measures
+    for stage in load_recipe(name, flags):
+        if stage.adapter and not Path(stage.adapter).exists():
+            continue  # sft-then-grpo's GRPO stage needs the SFT adapter: measured with the SFT stage's settings
+        meters = []
+        measured = measure(stage, prepare=lambda trainer, meters=meters: meters.append(_meter(trainer)))
+        timing = meters[0].summary()
+        estimated = peak(estimate(stage, card))
+        rows.append({"recipe": name, "stage": stage.method, "estimate_gib": estimated / GIB,
+                     "allocated_gib": measured["allocated"] / GIB, "reserved_gib": measured.get("reserved", 0) / GIB,
+                     "error": estimated / measured["allocated"] - 1, "s_per_step": timing["s_per_step"],
+                     "generation_tok_s": timing.get("generation_tok_s"), "train_tok_s": timing["train_tok_s"]})
+    return rows
+
+
+def _meter(trainer):
+    """grpo_step.py's StepMeter for GRPO (seconds a step, rollout time and tokens); for SFT, a step timer whose
+    tokens are the batch's, padding included."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("grpo_step", ROOT / "benchmarks" / "grpo_step.py")
+    grpo_step = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(grpo_step)
+    if hasattr(trainer, "_generate_single_turn"):
+        meter = grpo_step.StepMeter(trainer)
+    else:
+        meter = _SFTMeter()
+    trainer.add_callback(meter)
+    return meter
+
+
+class _SFTMeter(TrainerCallback):
+    def __init__(self):
+        self.steps: list[tuple[float, int]] = []
+        self._started = 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.steps.append((time.perf_counter() - self._started, state.num_input_tokens_seen))
+
+    def summary(self) -> dict:
+        seconds = sum(s for s, _ in self.steps) / len(self.steps)
+        tokens = self.steps[-1][1] / len(self.steps)
+        return {"s_per_step": seconds, "train_tok_s": tokens / seconds}
+
+
+def _distilled(out: Path) -> str:
+    """A small verified SFT set from the solver teacher (no model), standing in for the recipe's 17k set."""
+    from minireason.distill import DistillConfig, distill
+
+    distill(DistillConfig(out=str(out), sources=[{"task": "countdown", "n": 64}], report_to="none"), progress=False)
+    return str(out / "data")
+
+
+def validate() -> list[dict]:
+    """One training step of each CPU recipe shape (GRPO and SFT, on the tiny and the embedded 135M model), its
+    live tensor bytes counted, beside the CPU estimate: what docs/memory.md reports and tests/test_memory.py
+    holds to ±15%."""
+    rows = []
+    for model in ("tiny", "smollm2-135m"):
+        for method, recipe in (("grpo", "smollm2-135m/grpo-arithmetic/cpu"), ("sft", "smollm2-135m/sft/cpu")):
+            flags = tiny_flags(grpo=method == "grpo") if model == "tiny" else ["--report_to", "none"]
+            flags += ["--output_dir", tempfile.mkdtemp(prefix="validate-"), "--max_steps", "1", "--save_strategy",
+                      "no", "--n_eval", "0"]
+            (stage,) = load_recipe(recipe, flags)
+            estimated, measured = peak(estimate(stage)), measure(stage)["allocated"]
+            rows.append({"model": model, "recipe": recipe, "estimate_gib": estimated / GIB,
+                         "allocated_gib": measured / GIB, "error": estimated / measured - 1})
+    table = markdown_table(["model", "recipe", "estimate GiB", "measured GiB", "error"],
+                           [[r["model"], r["recipe"], f"{r['estimate_gib']:.3f}", f"{r['allocated_gib']:.3f}",
+                             f"{r['error']:+.1%}"] for r in rows], numeric=[False, False, True, True, True])
+    print("\n## The estimator against one measured training step on this CPU (live tensor bytes)\n\n" + table)
+    docs = ROOT / "docs" / "memory.md"
+    start, end = "<!-- validate:start -->", "<!-- validate:end -->"
+    text = docs.read_text()
+    block = (f"{start}\nMeasured {datetime.date.today()} on this machine ({os.cpu_count()} cores) with "
+             f"`python benchmarks/gpu_recipes.py --validate`; one optimiser step each.\n\n{table}\n{end}")
+    docs.write_text(text[: text.index(start)] + block + text[text.index(end) + len(end):])
+    print(f"wrote the table into {docs.relative_to(ROOT)}")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=["real", "tiny"], default="real",
+                        help="real: the recipes' own models (random weights); tiny: the 2-layer test model")
+    parser.add_argument("--steps", type=int, default=3, help="optimiser steps per recipe (default: %(default)s)")
+    parser.add_argument("--recipes", nargs="*", help="recipe names (default: every GPU recipe)")
+    parser.add_argument("--models", default="outputs/random-models", help="where the random-weight models go")
+    parser.add_argument("--validate", action="store_true", help="only the CPU validation of the estimator")
+    args = parser.parse_args(argv)
+    if args.validate:
+        return validate()
+    names = args.recipes or [name for name in recipe_names() if card_of(name) and describe(name).method != "distill"]
+    rows = [row for name in names for row in run(name, args.size, args.steps, Path(args.models))]
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (live tensor bytes)"
+    print(f"\n## GPU recipes, {args.steps} steps each, on {device} ({args.size} size)\n")
+    print(markdown_table(
+        ["recipe", "stage", "estimate GiB", "allocated GiB", "reserved GiB", "estimate error", "s/step",
+         "generation tok/s", "train tok/s"],
+        [[r["recipe"], r["stage"], f"{r['estimate_gib']:.2f}", f"{r['allocated_gib']:.2f}", f"{r['reserved_gib']:.2f}",
+          f"{r['error']:+.0%}", f"{r['s_per_step']:.1f}",
+          "-" if r["generation_tok_s"] is None else f"{r['generation_tok_s']:.0f}", f"{r['train_tok_s']:.0f}"]
+         for r in rows], numeric=[False, False, True, True, True, True, True, True, True]))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""Peak accelerator memory of a recipe, by component, before anything is downloaded or loaded.
+
+``minireason estimate RECIPE`` prints it for each common card. The model's shape comes from a config.json
+(shipped for the recipes' models in ``minireason/model_configs``; any local folder's works too); the token
+counts come from the recipe and the task's own prompts. What is counted:
+
+- **weights** in their dtype, or nf4 with double quantisation (0.5 byte a parameter plus ~1/64 byte of scales)
+  for the linear layers with the embeddings, head and norms left in 16 bits;
+- **LoRA** parameters with their gradients and AdamW's two moments, all in fp32 (PEFT keeps adapters in fp32);
+  with full fine-tuning, every weight's gradient and moments instead;
+- **activations** kept for the backward pass, per token and layer (``layer_activation_bytes``), or only each
+  layer's input plus one layer's worth when gradient checkpointing recomputes the rest;
+- the **logits** of the loss: all of them with three fp32 copies on FastGRPOTrainer's plain path (divided by
+  the temperature, log-softmax, exp), or one 4,096-token × 32,768-column tile and its softmax on TRL's fused
+  LM head (SFT always; GRPO under gradient checkpointing, as on a GPU, or when the logits are many);
+- the **generation KV cache** of a batch of rollouts, which is freed before the loss runs;
+- **vLLM's** share of the card when the recipe colocates it, and ~0.5 GiB of CUDA context on a GPU.
+
+Validated on CPU against the live tensor bytes of real training steps (``benchmarks/gpu_recipes.py --validate``,
+``tests/test_memory.py``); on a GPU, ``benchmarks/gpu_recipes.py`` prints the estimate beside
+``torch.cuda.max_memory_allocated``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+
+GIB = 2**30
+# Name: (memory in GiB, has bf16). A T4 reports ~15 GiB usable; the recipes call it 16 GB.
+CARDS = {"T4 16 GB": (15.0, False), "L4 24 GB": (22.0, True), "A100 40 GB": (39.4, True),
+         "A100 80 GB": (79.2, True), "H100 80 GB": (79.2, True)}
+CUDA_CONTEXT = 0.5 * GIB
+FUSED_TILE = 4096 * 32768  # TRL's fused LM head scores 4,096 tokens × 32,768 vocabulary columns at a time
+CONFIGS = Path(__file__).resolve().parent / "model_configs"
+
+
+@dataclasses.dataclass
+class ModelShape:
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    vocab: int
+    tied: bool
+    qkv_bias: bool
+
+    @classmethod
+    def from_config(cls, config: dict) -> ModelShape:
+        heads = config["num_attention_heads"]
+        hidden = config["hidden_size"]
+        return cls(hidden=hidden, intermediate=config["intermediate_size"], layers=config["num_hidden_layers"],
+                   heads=heads, kv_heads=config.get("num_key_value_heads", heads),
+                   head_dim=config.get("head_dim") or hidden // heads, vocab=config["vocab_size"],
+                   tied=config.get("tie_word_embeddings", False),
+                   qkv_bias=config.get("attention_bias", config.get("model_type") == "qwen2"))
+
+    def linears(self) -> list[tuple[int, int]]:
+        """``(in, out)`` of each linear layer in one decoder layer: q, k, v, o, gate, up, down."""
+        h, q, kv, i = self.hidden, self.heads * self.head_dim, self.kv_heads * self.head_dim, self.intermediate
+        return [(h, q), (h, kv), (h, kv), (q, h), (h, i), (h, i), (i, h)]
+
+    def parameters(self) -> dict[str, int]:
+        """Parameter counts: the linear layers (what 4-bit quantises and LoRA adapts), and the rest."""
+        linear = self.layers * sum(n_in * n_out for n_in, n_out in self.linears())
+        bias = self.layers * (self.heads + 2 * self.kv_heads) * self.head_dim if self.qkv_bias else 0
+        norms = (2 * self.layers + 1) * self.hidden
+        embeddings = self.vocab * self.hidden * (1 if self.tied else 2)
+        return {"linear": linear, "other": bias + norms + embeddings}
+
+
+def model_shape(model: str) -> ModelShape:
+    """The shape of a recipe's model from its config.json: shipped for the aliases, else the folder's own."""
+    from minireason.models import MODEL_ALIASES, resolve_model
+
+    shipped, local = CONFIGS / f"{model}.json", Path(model) / "config.json"
+    if shipped.exists() or local.exists():
+        return ModelShape.from_config(json.loads((shipped if shipped.exists() else local).read_text()))
+    if model == "tiny":  # the test model: built locally, in seconds, with random weights
+        return ModelShape.from_config(json.loads((Path(resolve_model("tiny")) / "config.json").read_text()))
+    known = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.json")))
+    raise ValueError(f"no config.json for {model!r} ({MODEL_ALIASES.get(model, model)}): the shipped ones are "
+                     f"{known}; pass a local folder that holds a config.json")
+
+
+def layer_activation_bytes(shape: ModelShape, compute_bytes: int, lora_r: int, lora_dropout: bool = False) -> int:
+    """Bytes one token keeps for the backward pass in one decoder layer (no checkpointing).
+
+    Each RMSNorm keeps its input in fp32 and its normalised output; attention keeps q and k after the rotary
+    embedding, v, its output and a log-sum-exp per head, and the output again, reshaped, as the o projection's
+    input; the MLP keeps the gate and up projections, the activation and their product; each LoRA-adapted
+    linear keeps its rank-r intermediate, and with LoRA dropout its own dropped-out copy of the input and the
+    mask (one byte an element).
+    """
+    h, i, a = shape.hidden, shape.intermediate, compute_bytes
+    q, kv = shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim
+    norms = 2 * (4 * h + 4 * h + a * h)  # fp32 input, fp32 normalised, output in the compute dtype
+    attention = a * (q + 2 * kv) + 2 * a * q + 4 * shape.heads
+    mlp = 4 * a * i
+    lora = 7 * lora_r * a
+    if lora_dropout:
+        lora += sum(n_in for n_in, _ in shape.linears()) * (a + 1)
+    return norms + attention + mlp + lora
+
+
+@dataclasses.dataclass
+class Workload:
+    """What one optimiser step processes on one device."""
+
+    train_sequences: int  # sequences in one forward/backward (per device, per accumulation step)
+    prompt_tokens: int
+    completion_tokens: int
+    distinct_prompts: int  # prompts run once each when the loss shares a prompt across its group
+    generation_sequences: int  # rollouts sampled at once (0: no generation, SFT)
+
+
+def estimate(stage, card: str | None = None, workload: Workload | None = None) -> dict[str, float]:
+    """Peak memory in bytes by component for one stage config on ``card`` (None: this machine, a CPU).
+
+    Precision and checkpointing follow the card unless the recipe set them, as they would when the recipe runs
+    there (``minireason.recipes.config.precision``)."""
+    from minireason.recipes.config import precision
+
+    workload = workload or workload_of(stage)
+    shape = model_shape(stage.model)
+    gpu = card is not None
+    auto = set(getattr(stage, "hardware_defaults", ()))
+    bf16, fp16 = precision(stage.fp16, gpu, CARDS[card][1] if gpu else False) if "bf16" in auto else (stage.bf16,
+                                                                                                        stage.fp16)
+    checkpointing = gpu if "gradient_checkpointing" in auto else stage.gradient_checkpointing
+    compute = 2 if (bf16 or fp16) else 4
+    weight_bytes = 2 if gpu else 4  # the 16-bit checkpoint as loaded on a GPU; fp32 on a CPU
+    counts = shape.parameters()
+
+    parts: dict[str, float] = {}
+    if stage.load_in_4bit:
+        parts["weights"] = counts["linear"] * (0.5 + 1 / 64 + 4 / (64 * 256)) + counts["other"] * 2
+    else:
+        parts["weights"] = (counts["linear"] + counts["other"]) * weight_bytes
+    if stage.lora:
+        lora_params = shape.layers * sum(stage.lora_r * (n_in + n_out) for n_in, n_out in shape.linears())
+        parts["lora + grads + AdamW"] = lora_params * 16
+    else:
+        full = counts["linear"] + counts["other"]
+        parts["grads + AdamW"] = full * weight_bytes * 3
+
+    rows = workload.train_sequences
+    shared = getattr(stage, "share_prompt_prefix", False) and not checkpointing and workload.distinct_prompts
+    tokens = (workload.distinct_prompts * workload.prompt_tokens + rows * workload.completion_tokens if shared
+              else rows * (workload.prompt_tokens + workload.completion_tokens))
+    per_layer = layer_activation_bytes(shape, compute, stage.lora_r if stage.lora else 0,
+                                       stage.lora and stage.lora_dropout > 0)
+    if checkpointing:  # each layer's input kept, one layer recomputed at a time
+        parts["activations"] = tokens * (shape.layers * shape.hidden * compute + per_layer)
+    else:
+        parts["activations"] = tokens * shape.layers * per_layer
+    scored = rows * workload.completion_tokens if workload.generation_sequences else tokens
+    plain = shared and scored * shape.vocab <= 2**28  # FastGRPOTrainer's plain path (PLAIN_LOGITS_LIMIT)
+    if plain:  # the logits, then in fp32: divided by the temperature, their log-softmax, and its exp (the entropy)
+        parts["logits (loss)"] = scored * shape.vocab * (compute + 3 * 4)
+    else:  # TRL's fused LM head (SFT; GRPO under checkpointing): one tile of scores at a time. On a GPU a Triton
+        # kernel folds each tile in place (not yet measured); elsewhere its torch fallback holds ~8 fp32 copies of
+        # the tile at once in the backward pass (y, z, log p, p, the gradient, the one-hot target and two terms).
+        tile = min(scored if gpu else tokens, 4096) * min(shape.vocab, 32768)
+        parts["logits (loss)"] = tile * (compute + (4 if gpu else 8.25 * 4))
+    if workload.generation_sequences:
+        length = workload.prompt_tokens + workload.completion_tokens
+        kv_cache = workload.generation_sequences * length * shape.layers * 2 * shape.kv_heads * shape.head_dim
+        parts["generation KV cache"] = kv_cache * compute + workload.generation_sequences * shape.vocab * 4 * 2
+    if getattr(stage, "use_vllm", False) and getattr(stage, "vllm_mode", "") == "colocate" and gpu:
+        parts["vLLM (reserved share)"] = stage.vllm_gpu_memory_utilization * CARDS[card][0] * GIB
+        parts.pop("generation KV cache", None)  # vLLM samples inside its own share
+    if gpu:
+        parts["CUDA context"] = CUDA_CONTEXT
+    return parts
+
+
+def peak(parts: dict[str, float]) -> float:
+    """The peak: everything but the generation cache and the loss's tensors, plus the larger of the two (rollouts
+    are sampled, and their cache freed, before the loss runs)."""
+    training = parts.get("activations", 0) + parts.get("logits (loss)", 0)
+    generation = parts.get("generation KV cache", 0)
+    rest = sum(v for k, v in parts.items() if k not in ("activations", "logits (loss)", "generation KV cache"))
+    return rest + max(training, generation)
+
+
+def workload_of(stage) -> Workload:
+    """The tokens one step of ``stage`` handles: prompts measured with the embedded model's tokenizer on the
+    task's own rows (the Qwen tokenizer is not on disk; both split these prompts alike, within a few tokens)."""
+    from minireason.answer_format import render_prompt
+    from minireason.tasks import get_task
+
+    tokenizer = _tokenizer()
+    task = get_task(stage.task, **stage.task_params)
+    train_rows = task.split_rows(32, stage.seed) if stage.task != "math" or not stage.dataset_path else []
+    prompts = [render_prompt(tokenizer, row, stage.prompt_style) for row in train_rows]
+    prompt_tokens = max(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts)
+    rows = stage.per_device_train_batch_size
+    if stage.method == "grpo":
+        steps = getattr(stage, "steps_per_generation", None) or stage.gradient_accumulation_steps
+        return Workload(rows, prompt_tokens, stage.max_completion_length, max(rows // stage.num_generations, 1),
+                        rows * steps)
+    if stage.dataset_path and Path(stage.dataset_path).exists():  # the longest example decides a batch's padding
+        return Workload(rows, 0, _longest_example(stage.dataset_path, tokenizer, stage.max_length), 0, 0)
+    if stage.dataset_path or not train_rows:  # a data set not built yet: as long as max_length allows
+        completion = max((stage.max_length or 1024) - prompt_tokens, 0)
+    else:
+        completion = max(len(tokenizer(task.reference_completion(row), add_special_tokens=False)["input_ids"])
+                         for row in train_rows)
+    return Workload(rows, prompt_tokens, completion, 0, 0)
+
+
+def card_of(recipe_name: str) -> str | None:
+    """The card a recipe is written for, from its hardware name (``t4-16gb`` → ``T4 16 GB``); None for ``cpu``.
+
+    >>> card_of("qwen2.5-3b/grpo-countdown/a100-40gb"), card_of("smollm2-135m/sft/cpu")
+    ('A100 40 GB', None)
+    """
+    hardware = Path(recipe_name).stem
+    for card in CARDS:
+        chip, size = card.split()[0].lower(), card.split()[1]
+        if hardware == f"{chip}-{size}gb":
+            return card
+    return None
+
+
+def report(stages: list, card: str | None = None) -> str:
+    """The breakdown of each stage on ``card`` (None: every card's total), then a verdict per card."""
+    from minireason.tables import markdown_table
+
+    lines = []
+    shown = [card] if card else []
+    for stage in stages:
+        label = f"stage {stage.method} ({stage.output_dir})" if len(stages) > 1 else f"{stage.method}"
+        for name in shown:
+            parts = estimate(stage, name)
+            rows = [[part, f"{value / GIB:.2f}"] for part, value in parts.items()]
+            rows.append(["**peak** (generation and the loss never overlap)", f"**{peak(parts) / GIB:.2f}**"])
+            lines += [f"{label} on {name}:", "", markdown_table(["component", "GiB"], rows, numeric=[False, True]), ""]
+    rows = [[v["card"], f"{v['peak_gib']:.1f}", f"{CARDS[v['card']][0]:.0f}", "fits" if v["fits"] else "does not fit"]
+            for v in verdicts(stages)]
+    lines += ["every card (the largest stage decides):", "",
+              markdown_table(["card", "peak GiB (estimate)", "usable GiB", "verdict"], rows,
+                             numeric=[False, True, True, False])]
+    return "\n".join(lines)
+
+
+def _longest_example(path: str, tokenizer, max_length: int | None, sample: int = 2000) -> int:
+    """Tokens in the longest of the first ``sample`` examples of an SFT data set (cut at ``max_length``)."""
+    from minireason.recipes.sft import load_sft_data
+
+    dataset = load_sft_data(path)
+    dataset = dataset.select(range(min(sample, len(dataset))))
+
+    def text(value) -> str:
+        return value if isinstance(value, str) else " ".join(m.get("content", "") for m in value)
+
+    lengths = [len(tokenizer(text(example.get("prompt", "")) + text(example.get("completion", example.get("messages"))),
+                             add_special_tokens=False)["input_ids"]) for example in dataset]
+    return min(max(lengths), max_length or max(lengths))
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer():
+    from minireason.models import load_tokenizer
+
+    return load_tokenizer("smollm2-135m")
+
+
+def verdicts(stages: list) -> list[dict]:
+    """For each card: each stage's peak and whether it fits (the largest stage decides)."""
+    rows = []
+    for card, (memory_gib, _) in CARDS.items():
+        peaks = [peak(estimate(stage, card)) for stage in stages]
+        rows.append({"card": card, "peak_gib": max(peaks) / GIB, "fits": max(peaks) <= memory_gib * GIB,
+                     "per_stage_gib": [p / GIB for p in peaks]})
+    return rows
+
+
+class LiveTensorBytes:
+    """Counts the bytes of every tensor storage alive, and their peak, while it is entered: the CPU stand-in for
+    ``torch.cuda.max_memory_allocated``. Storages made before (the weights) are counted by ``add``; each new one
+    is seen as an operator returns it (a ``TorchDispatchMode``) and dropped when Python frees it."""
+
+    def __init__(self):
+        import weakref
+
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        tracker = self
+
+        class _Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                tracker._see(out)
+                return out
+
+        self._mode, self._weakref = _Mode(), weakref
+        self.live: dict[int, int] = {}
+        self.current = self.peak = 0
+
+    def _see(self, value) -> None:
+        import torch
+        from torch.utils._pytree import tree_flatten
+
+        for item in tree_flatten(value)[0]:
+            if isinstance(item, torch.Tensor) and item.device.type != "meta":
+                storage = item.untyped_storage()
+                key = id(storage)
+                if key not in self.live:
+                    self.live[key] = storage.nbytes()
+                    self.current += storage.nbytes()
+                    self.peak = max(self.peak, self.current)
+                    self._weakref.finalize(storage, self._free, key)
+
+    def _free(self, key: int) -> None:
+        self.current -= self.live.pop(key, 0)
+
+    def add(self, tensors) -> None:
+        self._see(list(tensors))
+
+    def __enter__(self):
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._mode.__exit__(*exc)
+
+
+def measure(stage, prepare=None) -> dict[str, float]:
+    """Train ``stage`` for its ``max_steps`` and return its measured peak: ``allocated`` and ``reserved`` from
+    CUDA's allocator on a GPU; on a CPU, the peak of live tensor bytes (``LiveTensorBytes``), which is what
+    ``estimate`` predicts for a CPU. Pass a stage loaded with ``--max_steps``, ``--save_strategy no`` and
+    ``--report_to none``. ``prepare(trainer)``, if given, sees the trainer first (a timer, say)."""
+    import torch
+
+    from minireason.recipes import grpo, sft
+
+    build = grpo.build_trainer if stage.method == "grpo" else sft.build_trainer
+    trainer, _ = build(stage)
+    if prepare:
+        prepare(trainer)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+        trainer.train()
+        return {"allocated": torch.cuda.max_memory_allocated(), "reserved": torch.cuda.max_memory_reserved()}
+    tracker = LiveTensorBytes()
+    tracker.add([*trainer.model.parameters(), *trainer.model.buffers()])
+    with tracker:
+        trainer.train()
+    return {"allocated": tracker.peak}

@@ -1,0 +1,95 @@
+"""minireason estimate: the breakdown, the cards, the recipe headers, and the estimate against measured peaks."""
+
+import re
+import socket
+
+import pytest
+
+from minireason.memory import CARDS, GIB, card_of, estimate, measure, model_shape, peak, verdicts
+from minireason.notebook import tiny_flags
+from minireason.recipes import load_recipe
+from minireason.recipes.catalog import describe, find_recipe, recipe_names
+
+TRAIN_RECIPES = [name for name in recipe_names() if describe(name).method != "distill"]
+GPU_RECIPES = [name for name in TRAIN_RECIPES if card_of(name)]
+
+
+def test_shapes_from_the_shipped_configs():
+    qwen = model_shape("qwen2.5-3b")
+    counts = qwen.parameters()
+    assert 3.0e9 < counts["linear"] + counts["other"] < 3.2e9  # Qwen2.5-3B: 3.09B parameters
+    smol = model_shape("smollm2-135m")
+    assert 1.3e8 < sum(smol.parameters().values()) < 1.4e8  # 134.5M
+    with pytest.raises(ValueError, match="no config.json"):
+        model_shape("nobody/nothing")
+
+
+@pytest.mark.parametrize("name", TRAIN_RECIPES)
+def test_every_recipe_is_estimated_offline_for_every_card(name, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the estimate opened a connection")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    stages = load_recipe(name)
+    for stage in stages:
+        for card in CARDS:
+            parts = estimate(stage, card)
+            assert {"weights", "activations", "logits (loss)", "CUDA context"} <= parts.keys()
+            assert all(value >= 0 for value in parts.values())
+            assert sum(parts.values()) >= peak(parts) > parts["weights"]
+    assert len(verdicts(stages)) == len(CARDS)
+
+
+def test_the_estimate_follows_the_settings():
+    (stage,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb")
+    (full,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", ["--load_in_4bit", "false"])
+    assert estimate(full, "T4 16 GB")["weights"] > 3 * estimate(stage, "T4 16 GB")["weights"]  # 16 bits vs nf4
+    (longer,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", ["--max_completion_length", "1024"])
+    assert estimate(longer, "T4 16 GB")["activations"] > 2 * estimate(stage, "T4 16 GB")["activations"]
+    (kept,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", ["--gradient_checkpointing", "false"])
+    assert estimate(kept, "T4 16 GB")["activations"] > 10 * estimate(stage, "T4 16 GB")["activations"]
+    (vllm,) = load_recipe("qwen2.5-3b/grpo-countdown/h100-80gb")
+    assert estimate(vllm, "H100 80 GB")["vLLM (reserved share)"] == pytest.approx(0.3 * 79.2 * GIB)
+
+
+@pytest.mark.parametrize("name", GPU_RECIPES)
+def test_recipe_headers_state_the_estimators_figure(name):
+    """Each GPU recipe's header gives the estimated peak on its card, as `minireason estimate` prints it."""
+    header = find_recipe(name).read_text().split("\nmethod:")[0]
+    found = re.search(r"memory:\s+~([\d.]+) GiB peak on (.+?) \(estimate", header)
+    assert found, f"{name}: the header needs 'memory: ~X GiB peak on CARD (estimate …'"
+    figure, card = float(found.group(1)), found.group(2)
+    assert card == card_of(name)
+    assert figure == round(max(peak(estimate(stage, card)) for stage in load_recipe(name)) / GIB, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model,method", [("tiny", "grpo"), ("tiny", "sft"), ("smollm2-135m", "grpo"),
+                                          ("smollm2-135m", "sft")])
+def test_the_estimate_is_within_15_percent_of_a_measured_step(model, method, tmp_path, tiny_model_path):
+    """A real training step on this CPU, every live tensor byte counted, against the CPU estimate."""
+    recipe = "smollm2-135m/grpo-arithmetic/cpu" if method == "grpo" else "smollm2-135m/sft/cpu"
+    flags = tiny_flags(grpo=method == "grpo") if model == "tiny" else ["--report_to", "none"]
+    flags += ["--output_dir", str(tmp_path), "--max_steps", "1", "--save_strategy", "no", "--n_eval", "0"]
+    (stage,) = load_recipe(recipe, flags)
+    estimated = peak(estimate(stage))
+    measured = measure(stage)["allocated"]
+    assert abs(estimated / measured - 1) <= 0.15, (estimated / 2**20, measured / 2**20)
+
+
+@pytest.mark.slow
+def test_estimate_command_prints_the_breakdown_and_a_verdict_per_card():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "minireason", "estimate", "qwen2.5-3b/grpo-countdown/t4-16gb"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for line in ("grpo on T4 16 GB", "| weights |", "| activations |", "| logits (loss) |", "| generation KV cache |",
+                 "| T4 16 GB |", "| H100 80 GB |", "ESTIMATES"):
+        assert line in result.stdout, line
+    (stage,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb")
+    assert f"**{peak(estimate(stage, 'T4 16 GB')) / GIB:.2f}**" in result.stdout
+    bad = subprocess.run([sys.executable, "-m", "minireason", "estimate", "qwen2.5-3b/grpo-countdown/t4-16gb", "--card",
+                          "P100"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "card must be one of" in bad.stderr
