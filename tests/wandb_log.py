@@ -41,9 +41,18 @@ def _items(items):
     return {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in items}
 
 
-def read_run(run_dir: Path) -> dict:
-    """``{"history": [rows], "config": {...}, "summary": {...}}`` of an offline run folder."""
+def read_run(run_dir: Path, wait: float = 60.0) -> dict:
+    """``{"history": [rows], "config": {...}, "summary": {...}}`` of an offline run folder.
+
+    W&B's service writes the file on its own schedule, and ``wandb.finish()`` can return before the last records
+    land on a loaded machine: the file is read again until it holds the run's exit record, for up to ``wait`` s."""
+    import time
+
     (log,) = Path(run_dir).glob("run-*.wandb")
+    deadline = time.monotonic() + wait
+    while not any(record.WhichOneof("record_type") == "exit" for record in records(log)):
+        assert time.monotonic() < deadline, f"{log} has no exit record after {wait:.0f} s"
+        time.sleep(0.5)
     run = {"history": [], "config": {}, "summary": {}}
     for record in records(log):
         kind = record.WhichOneof("record_type")
