@@ -234,15 +234,16 @@ def report(stages: list, card: str | None = None) -> str:
 
     lines = []
     shown = [card] if card else []
-    for stage in stages:
+    workloads = [workload_of(stage) for stage in stages]  # the prompts and data are tokenised once, not per card
+    for stage, workload in zip(stages, workloads):
         label = f"stage {stage.method} ({stage.output_dir})" if len(stages) > 1 else f"{stage.method}"
         for name in shown:
-            parts = estimate(stage, name)
+            parts = estimate(stage, name, workload)
             rows = [[part, f"{value / GIB:.2f}"] for part, value in parts.items()]
             rows.append(["**peak** (generation and the loss never overlap)", f"**{peak(parts) / GIB:.2f}**"])
             lines += [f"{label} on {name}:", "", markdown_table(["component", "GiB"], rows, numeric=[False, True]), ""]
     rows = [[v["card"], f"{v['peak_gib']:.1f}", f"{CARDS[v['card']][0]:.0f}", "fits" if v["fits"] else "does not fit"]
-            for v in verdicts(stages)]
+            for v in verdicts(stages, workloads)]
     lines += ["every card (the largest stage decides):", "",
               markdown_table(["card", "peak GiB (estimate)", "usable GiB", "verdict"], rows,
                              numeric=[False, True, True, False])]
@@ -271,11 +272,13 @@ def _tokenizer():
     return load_tokenizer("smollm2-135m")
 
 
-def verdicts(stages: list) -> list[dict]:
-    """For each card: each stage's peak and whether it fits (the largest stage decides)."""
+def verdicts(stages: list, workloads: list[Workload] | None = None) -> list[dict]:
+    """For each card: each stage's peak and whether it fits (the largest stage decides). ``workloads``, one per
+    stage, spare measuring the same prompts and data again for every card."""
+    workloads = workloads or [workload_of(stage) for stage in stages]
     rows = []
     for card, (memory_gib, _) in CARDS.items():
-        peaks = [peak(estimate(stage, card)) for stage in stages]
+        peaks = [peak(estimate(stage, card, workload)) for stage, workload in zip(stages, workloads)]
         rows.append({"card": card, "peak_gib": max(peaks) / GIB, "fits": max(peaks) <= memory_gib * GIB,
                      "per_stage_gib": [p / GIB for p in peaks]})
     return rows
