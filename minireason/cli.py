@@ -189,9 +189,12 @@ def parse_params(pairs: list[str]) -> dict:
 
 
 def parse(prog: str, classes: tuple, argv: list[str], description: str | None = None, epilog: str | None = None,
-          defaults: dict | None = None, partial: bool = False):
+          defaults: dict | None = None, partial: bool = False, leading: str | None = None):
     """The dataclasses ``classes`` from flags (``defaults`` first: YAML values). Bad input exits with the
-    parser's message. ``partial`` returns the flags left over instead of refusing them."""
+    parser's message. ``partial`` returns the flags left over instead of refusing them. ``leading`` names the
+    field that bare words before the first flag fill (``compare A B``, ``estimate NAME``)."""
+    if leading and argv and not argv[0].startswith("-"):
+        argv = [f"--{leading}", *argv]
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser(classes, prog=f"minireason {prog}", description=description or classes[0].__doc__,
@@ -376,9 +379,7 @@ def cmd_compare(argv: list[str]) -> None:
 
     from minireason.scaling import comparison_table, load_runs, log_to_wandb, plot_runs, runs_markdown
 
-    if argv and not argv[0].startswith("-"):  # `compare A B --out X`: the folders may come first
-        argv = ["--runs", *argv]
-    args = parse("compare", (CompareArgs,), argv)
+    args = parse("compare", (CompareArgs,), argv, leading="runs")
     try:
         runs = load_runs(args.runs)
     except FileNotFoundError as error:
@@ -474,9 +475,7 @@ def cmd_estimate(argv: list[str]) -> None:
     from minireason.memory import CARDS, card_of, report
     from minireason.recipes import load_recipe
 
-    if argv and not argv[0].startswith("-"):  # `estimate NAME [flags]`: the recipe may come first
-        argv = ["--recipe", *argv]
-    args, overrides = parse("estimate", (EstimateArgs,), argv, partial=True, epilog=(
+    args, overrides = parse("estimate", (EstimateArgs,), argv, partial=True, leading="recipe", epilog=(
         "examples:\n  minireason estimate qwen2.5-3b/grpo-countdown/t4-16gb\n"
         "  minireason estimate qwen2.5-3b/grpo-countdown/t4-16gb --card 'L4 24 GB' --max_completion_length 768\n"
         "Recipe options can follow, as for `minireason train`."))
