@@ -149,8 +149,9 @@ class EvalArgs(TaskArgs):
 
 @dataclasses.dataclass
 class CompareArgs:
-    """Read eval.json from each run folder; print one table, write comparison.png (accuracy vs k, accuracy vs
-    tokens) and comparison.md."""
+    """Read eval.json from each run folder; print one table with 95% intervals over problems, then each run
+    against the first on the problems both answered (paired bootstrap of the difference, exact McNemar test);
+    write comparison.png (accuracy vs k, accuracy vs tokens) and comparison.md."""
 
     runs: list[str] = dataclasses.field(default_factory=list, metadata={
         "required": True, "help": "Run folders written by `minireason eval --out`."})
@@ -377,7 +378,7 @@ def cmd_eval(argv: list[str]) -> None:
 def cmd_compare(argv: list[str]) -> None:
     from rich.console import Console
 
-    from minireason.scaling import comparison_table, load_runs, log_to_wandb, plot_runs, runs_markdown
+    from minireason.scaling import comparison_table, load_runs, log_to_wandb, paired_markdown, plot_runs, runs_markdown
 
     args = parse("compare", (CompareArgs,), argv, leading="runs")
     try:
@@ -386,8 +387,11 @@ def cmd_compare(argv: list[str]) -> None:
         _fail(error)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     plot_runs(runs, Path(args.out) / "comparison.png")
-    (Path(args.out) / "comparison.md").write_text(runs_markdown(runs) + "\n")
+    paired = paired_markdown(runs) if len(runs) > 1 else ""
+    (Path(args.out) / "comparison.md").write_text(runs_markdown(runs) + "\n" + (f"\n{paired}\n" if paired else ""))
     Console(width=None if sys.stdout.isatty() else 200).print(comparison_table(runs))
+    if paired:
+        print(f"\nEach run against {runs[0]['label']}, paired on the problems both answered:\n{paired}")
     print(f"wrote {args.out}/comparison.png and comparison.md")
     if args.report_to == "wandb":
         log_to_wandb(runs, args.wandb_project)

@@ -80,6 +80,21 @@ def accuracy_reward(completions: list, **kwargs) -> list[float]:
     return [task_from_row(row["task"], row.get("task_params", "")).score(c, row) for c, row in zip(completions, rows)]
 
 
+def step_reward(completions: list, **kwargs) -> list[float]:
+    """A process reward: the row's task checks a trace, finished or not, step by step (``Task.step_score``):
+    the share of its arithmetic claims that hold (on Countdown, also with numbers in hand, and the answer so
+    far). Beam search ranks partial traces by it (``minireason eval --search beam``).
+
+    >>> step_reward(["<think>5 + 7 = 12, 4 + 3 + 1 = 9.", "<think>5 + 7 = 12, 4 + 3"],
+    ...             task=["arithmetic"] * 2, task_params=['{"op": "add", "digits": 2}'] * 2)
+    [0.5, 1.0]
+    """
+    rows = _rows(len(completions), kwargs)
+    if rows and "task" not in rows[0]:
+        raise ValueError("step needs a 'task' column in the data set (rows from minireason.tasks have one)")
+    return [task_from_row(row["task"], row.get("task_params", "")).step_score(c, row) for c, row in zip(completions, rows)]
+
+
 # Language codes to the Unicode script names (the first word of a character's name).
 _SCRIPTS = {
     "en": {"LATIN"}, "fr": {"LATIN"}, "de": {"LATIN"}, "es": {"LATIN"}, "it": {"LATIN"}, "pt": {"LATIN"},
@@ -189,6 +204,7 @@ REWARDS: dict[str, RewardFunction] = {
     "overlong": overlong_reward,
     "repetition": repetition_reward,
     "reflection": reflection_reward,
+    "step": step_reward,
 }
 
 

@@ -28,3 +28,24 @@ def _reachable(host: str, port: int, timeout: float = 2.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def flat_figures(figures: dict) -> dict[str, float]:
+    """The numbers of a summary as W&B charts them: intervals become two numbers, ``<name>_low`` and ``_high``.
+
+    >>> flat_figures({"accuracy": 0.5, "ci95": [0.4, 0.6], "n": 128, "label": "x"})
+    {'accuracy': 0.5, 'ci95_low': 0.4, 'ci95_high': 0.6, 'n': 128}
+    >>> flat_figures({"pass@1": 0.5, "ci95": {"pass@1": [0.4, 0.6]}})
+    {'pass@1': 0.5, 'pass@1_ci95_low': 0.4, 'pass@1_ci95_high': 0.6}
+    """
+    flat: dict[str, float] = {}
+    for key, value in figures.items():
+        if isinstance(value, dict):  # {"pass@1": [low, high], …}: one interval per figure
+            for name, (low, high) in value.items():
+                flat[f"{name}_{key}_low"], flat[f"{name}_{key}_high"] = low, high
+        elif isinstance(value, (list, tuple)):
+            if len(value) == 2 and key.endswith("ci95"):
+                flat[f"{key}_low"], flat[f"{key}_high"] = value
+        elif isinstance(value, (int, float)):
+            flat[key] = value
+    return flat

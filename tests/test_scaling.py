@@ -10,7 +10,16 @@ import pytest
 
 from minireason.metrics import best_of_n, maj_at_k, majority_answer, pass_at_k
 from minireason.models import load_model
-from minireason.scaling import Strategy, budget_forced, evaluate_strategy, load_runs, runs_markdown, summarise
+from minireason.scaling import (
+    Strategy,
+    budget_forced,
+    evaluate_strategy,
+    load_runs,
+    paired_difference,
+    paired_markdown,
+    runs_markdown,
+    summarise,
+)
 from minireason.tasks import get_task
 
 
@@ -71,6 +80,29 @@ def test_summary_by_hand():
     assert metrics["best_of_4"] == 0.5  # a picks its correct sample (score 1); b picks the 0.9 wrong one
     assert metrics["weighted_best_of_4"] == 0.5  # a: "7"=1 vs "8"=0; b: "1"=0.9 beats "2"=0.2
     assert metrics["tokens_per_problem"] == 40 and metrics["mean_tokens"] == 10
+    # Intervals over two problems: a bootstrap mean is 0, 1/2 or 1 with chances 1/4, 1/2, 1/4, so a figure that
+    # is 1 on one problem and 0 on the other spans [0, 1]; one that is 1 on both has no width.
+    assert metrics["ci95"]["maj@4"] == [0.0, 1.0] and metrics["ci95"]["pass@4"] == [1.0, 1.0]
+    assert metrics["ci95"]["pass@1"] == [0.25, 0.5]  # the problems' own pass@1 are 1/4 and 2/4
+
+
+def test_paired_difference_of_two_runs_by_hand():
+    """Run b answers problem 1 and 2 right where run a missed them, and misses problem 3 that a answered."""
+    def run(label, outcomes):
+        return {"label": label, "problems": [{"id": i, "samples": [_sample(ok, str(int(ok)))]}
+                                             for i, ok in enumerate(outcomes)]}
+
+    a, b = run("a", [False, False, True, True]), run("b", [True, True, False, True])
+    diff = paired_difference(a, b)
+    assert diff["problems"] == 4 and diff["k"] == 1
+    assert diff["pass@1"]["mean"] == pytest.approx(1 / 4) and diff["maj@1"]["mean"] == pytest.approx(1 / 4)
+    assert (diff["gained"], diff["lost"]) == (2, 1)
+    assert diff["p_value"] == pytest.approx(1.0)  # 2 * (1 + 3) / 2**3 = 1: three discordant problems decide nothing
+    # Matched by id, not by position; runs with no problem in common are not compared.
+    assert paired_difference(a, {**b, "problems": b["problems"][::-1]})["pass@1"]["mean"] == pytest.approx(1 / 4)
+    assert paired_difference(a, run("c", [])) is None
+    table = paired_markdown([a, b])
+    assert "| b | a | 4 | +25.0%" in table and "| 2 / 1 | 1 |" in table
 
 
 class ScriptedModel:
@@ -179,7 +211,9 @@ def test_embedded_model_under_every_strategy(tmp_path):
     compare = subprocess.run([sys.executable, "-m", "minireason", "compare", *(str(tmp_path / r) for r in runs),
                               "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert compare.returncode == 0 and (tmp_path / "comparison.png").exists()
+    assert "paired on the problems both answered" in compare.stdout and "exact McNemar" in compare.stdout
     table = (tmp_path / "comparison.md").read_text()
+    assert "| direct | cot | 3 |" in table and "| budget | cot | 3 |" in table  # each run against the first
     assert all(f"| {label} |" in table for label in runs)
     assert runs_markdown(load_runs([tmp_path / "budget"])).count("budget=8 waits=1") == 1
 
@@ -198,5 +232,49 @@ def test_eval_logs_metrics_and_samples_to_wandb_offline(tiny, tmp_path, offline_
     (row,) = [row for row in logged["history"] if "eval/pass@2" in row]
     assert row["eval/pass@2"] == result.metrics["pass@2"]
     assert row["eval/tokens_per_problem"] == result.metrics["tokens_per_problem"]
+    low, high = result.metrics["ci95"]["pass@2"]  # the interval as two numbers W&B can chart
+    assert (row["eval/pass@2_ci95_low"], row["eval/pass@2_ci95_high"]) == (low, high)
     assert any(key.startswith("eval/comparison") for key in row)
     assert any(key.startswith("eval/samples") for key in row)
+
+
+def test_beam_search_keeps_the_best_steps_and_counts_every_branch():
+    """Two beams, width two, worked by hand: the false first steps are pruned, then both kept traces answer."""
+    from minireason.search import beam_search
+    from minireason.tasks.steps import check_claims
+
+    rounds = [["1 + 1 = 2. ", "1 + 1 = 3. ", "2 + 2 = 4. ", "2 + 2 = 5. "],  # the root, fanned out to 2 x 2
+              ["<answer>2</answer> and more", "3 + 3 = 7. ", "<answer>4</answer>", "3 + 3 = 7. "]]
+    calls = []
+
+    def complete(prefixes, budget, stop):
+        calls.append((prefixes, budget, stop))
+        return [(text, len(text.split())) for text in rounds[len(calls) - 1]]
+
+    def share_true(p, texts):
+        return [(lambda true, counted: true / counted if counted else 1.0)(*check_claims(t)) for t in texts]
+
+    samples, spent = beam_search(complete, ["Q:"], share_true, beams=2, width=2, max_new_tokens=64, step_tokens=16,
+                                 step_end=(". ",))
+    # Text past </answer> is cut; its tokens were generated all the same (5 + 3 and 5 + 1 "tokens" here).
+    assert samples == [[("1 + 1 = 2. <answer>2</answer>", 8), ("2 + 2 = 4. <answer>4</answer>", 6)]]
+    assert spent == [4 * 5 + (3 + 5 + 1 + 5)]  # pruned branches are paid for too
+    assert calls[1][0] == ["Q:1 + 1 = 2. "] * 2 + ["Q:2 + 2 = 4. "] * 2  # each kept beam, tried twice
+    assert calls[0][1:] == (16, [". ", "</answer>"])
+
+
+def test_beam_search_runs_on_the_tiny_model(tiny):
+    model, tokenizer = tiny
+    rows = get_task("countdown").generate(2, seed=1)
+    strategy = Strategy(search="beam", samples=2, beam_width=2, max_new_tokens=12, step_tokens=4, seed=0)
+    result = evaluate_strategy(model, tokenizer, rows, strategy, progress=False)
+    assert [len(p["samples"]) for p in result.samples] == [2, 2]
+    for problem in result.samples:
+        assert all(s["tokens"] <= 12 for s in problem["samples"])
+        # 2 x 2 first steps, then 2 more per kept beam each round: far more than the kept traces hold.
+        assert problem["tokens_spent"] >= sum(s["tokens"] for s in problem["samples"]) + 2 * 4
+    assert result.metrics["tokens_per_problem"] == pytest.approx(sum(p["tokens_spent"] for p in result.samples) / 2)
+    again = evaluate_strategy(model, tokenizer, rows, strategy, progress=False)  # seeded: the same search
+    assert [p["samples"] for p in again.samples] == [p["samples"] for p in result.samples]
+    with pytest.raises(ValueError, match="do not combine"):
+        Strategy(search="beam", think_budget=8)

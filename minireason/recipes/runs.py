@@ -143,11 +143,9 @@ def log_summary(cfg, summary: dict) -> None:
     except ImportError:  # pragma: no cover - wandb is a dependency
         return
     if wandb.run is not None:  # the Trainer already logged the resolved config (our fields included)
-        figures = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
-        for key, value in summary.items():  # intervals as two numbers, which W&B can chart
-            if key.endswith("ci95"):
-                figures[f"{key}_low"], figures[f"{key}_high"] = value
-        wandb.run.summary.update({f"final/{k}": v for k, v in figures.items()})
+        from minireason.tracking import flat_figures
+
+        wandb.run.summary.update({f"final/{k}": v for k, v in flat_figures(summary).items()})
         wandb.finish()
 
 

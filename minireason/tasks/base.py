@@ -146,6 +146,21 @@ class Task:
         answer = extract_answer(completion_text(completion))
         return answer is not None and self._answer_is_correct(answer, row)
 
+    def step_score(self, completion: Any, row: dict) -> float:
+        """A process check of a trace, finished or not: the share of the arithmetic it claims that holds
+        (``minireason.tasks.steps``), 1.0 before its first claim. It reads the reasoning, not the gold answer,
+        so it can rank partial traces in a search; its claims include a restated final sum, though, so on
+        arithmetic tasks it comes close to the verifier.
+
+        >>> from minireason.tasks import get_task
+        >>> get_task("arithmetic").step_score("<think>45 + 37: 5 + 7 = 12, 4 + 3 + 1 = 9. So", {})
+        0.5
+        """
+        from minireason.tasks.steps import check_claims
+
+        true, counted = check_claims(completion_text(completion))
+        return true / counted if counted else 1.0
+
     def _answer_is_correct(self, answer: str, row: dict) -> bool:
         try:
             return bool(self.score_answer(answer, row))

@@ -15,11 +15,12 @@ and score as invalid.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from fractions import Fraction
 
 import numpy as np
 
-from minireason.answer_format import wrap
+from minireason.answer_format import ANSWER_CLOSE, ANSWER_OPEN, completion_text, wrap
 from minireason.tasks.base import Task, int_range
 
 # An answer longer than this is invalid without being parsed. Six numbers below 1000
@@ -307,6 +308,34 @@ class Countdown(Task):
             return str(evaluate(tokens))
         except InvalidExpression:
             return None
+
+    def step_score(self, completion, row: dict) -> float:
+        """The verifier on a partial trace: each claimed step must be true and use numbers in hand (the given
+        ones or earlier results), and an answer, once opened, may use each given number at most once; once
+        closed, it must be a full solution. The target is in the question, so no gold answer is read.
+
+        >>> row = {"numbers": [2, 3, 4], "target": 20}
+        >>> [Countdown().step_score(t, row) for t in ("Try 2 + 3 = 5. Try 5 * 4 = 20.", "Try 2 + 3 = 6.",
+        ...                                             "<answer>(2 + 3", "<answer>(2 + 2", "<answer>2 + 3 + 4</answer>")]
+        [1.0, 0.0, 1.0, 0.0, 0.0]
+        """
+        from minireason.tasks.steps import check_claims
+
+        text = completion_text(completion)
+        true, counted = check_claims(text, available=list(row["numbers"]))
+        opened = text.rfind(ANSWER_OPEN)
+        if opened >= 0:
+            answer = text[opened + len(ANSWER_OPEN):]
+            counted += 1
+            if ANSWER_CLOSE in answer:
+                true += self.score_answer(answer.split(ANSWER_CLOSE)[0], row)
+            else:
+                try:  # each literal still in hand: no number beyond the given ones, none used twice
+                    literals = [int(t) for t in tokenize(answer) if t.isdigit()] if answer.strip() else []
+                    true += not Counter(literals) - Counter(row["numbers"])
+                except InvalidExpression:
+                    pass
+        return true / counted if counted else 1.0
 
     def reference_completion(self, row: dict) -> str:
         r"""The stored solution, with a line of reasoning that checks it.
