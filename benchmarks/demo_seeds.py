@@ -35,9 +35,10 @@ START, END = "<!-- demo_seeds:start -->", "<!-- demo_seeds:end -->"
 ARMS = ("pure RL", "SFT then GRPO")  # the demo's two GRPO reward curves
 
 
-def correctness(report: dict, stage: str) -> list[int]:
-    """Per held-out problem, 1 if the stage answered it right (from the samples file the demo's report names)."""
-    return [int(s["correct"]) for s in load_samples(report["sample_files"][stage])]
+def correctness(report: dict, stage: str, key: str = "correct") -> list[int]:
+    """Per held-out problem, 1 if the stage answered it right (``key``: or wrote it well formed), from the
+    samples file the demo's report names."""
+    return [int(s[key]) for s in load_samples(report["sample_files"][stage])]
 
 
 def summarise(runs: dict[int, Path]) -> dict:

@@ -344,7 +344,9 @@ examples:
   minireason eval --run outputs/sft --samples 8 --label sft --out outputs/eval/sft   # a trained run, as trained
   minireason eval --task countdown --prompt direct --samples 1 --temperature 0 --out outputs/eval/direct
   minireason eval --task countdown --think-budget 64 --waits 1 --out outputs/eval/budget64  # s1 budget forcing
-  minireason compare outputs/eval/* --out outputs/eval"""
+  minireason eval --run outputs/sft --search beam --samples 4 --beam-width 4 --scorer step --out outputs/eval/beam
+      # beam search over steps ranked by the step reward; best-of-4 by the same reward: --samples 4 --scorer step
+  minireason compare outputs/eval/* --out outputs/eval   # intervals, and each run against the first, paired"""
 
 
 def cmd_eval(argv: list[str]) -> None:

@@ -266,3 +266,31 @@ def adapter_trained(final: str | Path) -> bool:
 
     weights = load_file(Path(final) / "adapter_model.safetensors")
     return any(tensor.abs().sum() > 0 for name, tensor in weights.items() if "lora_B" in name)
+
+
+CLAIMS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "claims.md"
+
+
+def claim_markers(claim: int) -> tuple[str, str]:
+    """The comments around claim ``claim``'s measured section of docs/claims.md (``benchmarks/claims.py`` writes it)."""
+    return f"<!-- claim {claim}:start -->", f"<!-- claim {claim}:end -->"
+
+
+def claims_section(claim: int, page: Path = CLAIMS_PAGE) -> str:
+    """Claim ``claim``'s measured section of docs/claims.md (1: pure RL and SFT, 3: journey vs shortcut, 4: inference
+    scaling), as Markdown for a notebook: the figures over three seeds with intervals that a short run sits beside.
+
+    >>> import tempfile
+    >>> page = Path(tempfile.mkdtemp()) / "claims.md"
+    >>> _ = page.write_text("intro\\n<!-- claim 3:start -->\\n## Claim 3\\n![plot](img/x.png)\\n<!-- claim 3:end -->\\n")
+    >>> claims_section(3, page)
+    '## Claim 3\\n![plot](../docs/img/x.png)'
+    >>> claims_section(4, page)
+    'Claim 4 is not measured on this page yet: `python benchmarks/claims.py --claims 4`.'
+    """
+    start, end = claim_markers(claim)
+    text = page.read_text() if page.exists() else ""
+    if start not in text:
+        return f"Claim {claim} is not measured on this page yet: `python benchmarks/claims.py --claims {claim}`."
+    section = text.split(start, 1)[1].split(end, 1)[0].strip()
+    return section.replace("](img/", "](../docs/img/")  # the notebooks sit in notebooks/, the page in docs/

@@ -76,7 +76,7 @@ class Strategy:
     step_end: list[str] = dataclasses.field(default_factory=lambda: ["\n", ". "], metadata={
         "help": "Beam search: strings that end a step."})
     step_tokens: int = dataclasses.field(default=48, metadata={"help": "Beam search: token limit per step."})
-    seed: int | None = dataclasses.field(default=None, metadata={
+    sample_seed: int | None = dataclasses.field(default=None, metadata={
         "help": "Sampling seed (torch): the same seed draws the same samples. Unset: not seeded."})
 
     def __post_init__(self):
@@ -192,10 +192,10 @@ def evaluate_strategy(model, tokenizer, rows: list[dict], strategy: Strategy, ba
         columns = {key: [value] * len(texts) for key, value in rows[p].items() if key != "prompt"}
         return scorer(texts, prompts=[prompts[p * k]] * len(texts), **columns)
 
-    if strategy.seed is not None:
+    if strategy.sample_seed is not None:
         import torch
 
-        torch.manual_seed(strategy.seed)
+        torch.manual_seed(strategy.sample_seed)
     spent = None
     if strategy.search == "beam":
         step_scorer = load_scorer(strategy.step_scorer)
@@ -397,7 +397,8 @@ def plot_runs(runs: list[dict], path: str | Path) -> None:
         intervals = metrics.get("ci95", {})
         if all(f"pass@{j}" in intervals for j in ks):  # shaded: the 95% interval over problems
             by_k.fill_between(ks, *zip(*(intervals[f"pass@{j}"] for j in ks)), color=line.get_color(), alpha=0.15)
-        by_tokens.plot([metrics["mean_tokens"] * j for j in ks], [metrics[f"maj@{j}"] for j in ks], marker="s",
+        spent = metrics["tokens_per_problem"] / metrics["samples_per_problem"]  # a search's pruned steps included
+        by_tokens.plot([spent * j for j in ks], [metrics[f"maj@{j}"] for j in ks], marker="s",
                        color=line.get_color(), label=label)
     by_k.set(xscale="log", xlabel="samples per problem (k)", ylabel="accuracy", title="accuracy vs k")
     by_tokens.set(xscale="log", xlabel="tokens spent per problem", ylabel="maj@k accuracy",

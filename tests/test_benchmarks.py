@@ -73,3 +73,47 @@ def test_gpu_recipes_runs_each_recipe_at_tiny_size_beside_its_estimate(tiny_mode
     # The SFT estimates measure the data set they train on: within 15% of the live bytes.
     assert all(abs(row["error"]) <= 0.15 for row in rows if row["stage"] == "sft")
     assert f"| {names[0]} | grpo |" in capsys.readouterr().out
+
+
+def test_claims_verdicts_by_hand():
+    claims = load("claims")
+    ones, zeros = [1] * 20, [0] * 20
+    holds = claims.compare([zeros, zeros], [ones, ones])
+    assert (holds["mean"], holds["low"], holds["high"], holds["verdict"]) == (1.0, 1.0, 1.0, "holds")
+    assert (holds["seed_low"], holds["seed_high"]) == (1.0, 1.0)  # two seeds, the same difference: no spread
+    assert claims.compare([ones, ones], [zeros, zeros])["verdict"] == "contradicted"
+    assert claims.compare([ones, ones], [zeros, zeros], direction=-1)["verdict"] == "holds"
+    # Seed 0 gains every problem; seed 1 loses 2 of 20. Over problems the gain is clear (+45 points), but a seed
+    # went the other way: mixed.
+    mixed = claims.compare([zeros, [0] * 18 + [1, 1]], [ones, zeros])
+    assert mixed["per_run"] == [1.0, -0.1] and mixed["mean"] == pytest.approx(0.45) and mixed["verdict"] == "mixed"
+    assert claims.compare([[0, 1] * 10], [[1, 0] * 10])["verdict"] == "undecided"
+
+
+def test_claims_run_every_claim_on_the_tiny_model_and_keep_the_other_sections(tiny_model_path, tmp_path):
+    claims = load("claims")
+    page, out = tmp_path / "claims.md", tmp_path / "runs"
+    flags = ["--model", "tiny", "--scale", "tiny", "--seeds", "0", "--out", str(out), "--docs", str(page)]
+    summary = claims.main(flags)
+    text = page.read_text()
+    assert all(f"<!-- claim {c}:start -->" in text for c in (1, 3, 4)) and (tmp_path / "img" / "claims.png").exists()
+    # Each difference is the runs' own: claim 1's from the demo's report, claim 3's from each arm's samples.
+    report = json.loads((out / "rl" / "seed0" / "report.json").read_text())
+    pure, base = report["stages"]["pure RL"]["accuracy"], report["stages"]["base"]["accuracy"]
+    assert summary[1]["1. pure RL - base, accuracy"]["per_run"] == [pytest.approx(pure - base)]
+    arms = {arm: [json.loads(line)["correct"] for line in
+                  (out / "journey" / "arithmetic" / "seed0" / arm / "eval_samples.jsonl").read_text().splitlines()]
+            for arm in ("shortcut", "journey")}
+    assert summary[3]["3. journey - shortcut, arithmetic"]["mean"] == pytest.approx(
+        (sum(arms["journey"]) - sum(arms["shortcut"])) / len(arms["journey"]))
+    beam = json.loads((out / "scaling" / "seed0" / "beam-2-x-2-step-reward" / "eval.json").read_text())
+    assert beam["strategy"]["search"] == "beam" and beam["metrics"]["tokens_per_problem"] > 0
+    # The shortcut arm trains on as many trace tokens as the journey arm: more epochs over the same problems.
+    shortcut = json.loads((out / "journey" / "arithmetic" / "seed0" / "shortcut" / "run_config.json").read_text())
+    assert shortcut["settings"]["num_train_epochs"] > 1
+    # Again, one claim only: its runs are reused (nothing retrains) and the other sections stay on the page.
+    state = out / "journey" / "arithmetic" / "seed0" / "journey" / "trainer_state.json"
+    stamp = state.stat().st_mtime
+    claims.main([*flags, "--claims", "3"])
+    assert state.stat().st_mtime == stamp
+    assert all(f"<!-- claim {c}:start -->" in page.read_text() for c in (1, 3, 4))

@@ -198,7 +198,9 @@ def test_embedded_model_under_every_strategy(tmp_path):
     common = ["--task", "arithmetic", "--param", "op=add", "--param", "digits=1", "--n-problems", "3"]
     runs = {"cot": ["--samples", "4", "--max-new-tokens", "24"],
             "direct": ["--prompt", "direct", "--samples", "1", "--temperature", "0", "--max-new-tokens", "8"],
-            "budget": ["--samples", "2", "--think-budget", "8", "--waits", "1", "--answer-tokens", "6"]}
+            "budget": ["--samples", "2", "--think-budget", "8", "--waits", "1", "--answer-tokens", "6"],
+            "beam": ["--search", "beam", "--samples", "2", "--beam-width", "2", "--max-new-tokens", "16",
+                     "--step-tokens", "8", "--scorer", "step", "--sample-seed", "0"]}
     for label, flags in runs.items():
         result = subprocess.run([sys.executable, "-m", "minireason", "eval", *common, *flags, "--label", label,
                                  "--out", str(tmp_path / label)], capture_output=True, text=True, timeout=600)
@@ -216,6 +218,8 @@ def test_embedded_model_under_every_strategy(tmp_path):
     assert "| direct | cot | 3 |" in table and "| budget | cot | 3 |" in table  # each run against the first
     assert all(f"| {label} |" in table for label in runs)
     assert runs_markdown(load_runs([tmp_path / "budget"])).count("budget=8 waits=1") == 1
+    beam = [json.loads(line) for line in (tmp_path / "beam" / "samples.jsonl").read_text().splitlines()]
+    assert all(p["tokens_spent"] > sum(s["tokens"] for s in p["samples"]) for p in beam)  # pruned steps were paid
 
 
 def test_eval_logs_metrics_and_samples_to_wandb_offline(tiny, tmp_path, offline_wandb):
@@ -266,7 +270,7 @@ def test_beam_search_keeps_the_best_steps_and_counts_every_branch():
 def test_beam_search_runs_on_the_tiny_model(tiny):
     model, tokenizer = tiny
     rows = get_task("countdown").generate(2, seed=1)
-    strategy = Strategy(search="beam", samples=2, beam_width=2, max_new_tokens=12, step_tokens=4, seed=0)
+    strategy = Strategy(search="beam", samples=2, beam_width=2, max_new_tokens=12, step_tokens=4, sample_seed=0)
     result = evaluate_strategy(model, tokenizer, rows, strategy, progress=False)
     assert [len(p["samples"]) for p in result.samples] == [2, 2]
     for problem in result.samples:

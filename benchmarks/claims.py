@@ -1,0 +1,385 @@
+"""The seed's four claims, reproduced at CPU scale over several seeds with 95% intervals: docs/claims.md.
+
+1. Pure RL with rule-based rewards teaches format and accuracy (R1-Zero): the demo's base model against
+   its pure-RL arm.
+2. For a small model, SFT beats pure RL at equal compute: the demo's cold-start SFT (and SFT then GRPO)
+   against pure RL, with the compute of each as wall time and as tokens trained.
+3. Journey learning vs shortcut learning (O1 Replication Journey; Stream of Search): two SFT runs on the
+   same problems, one on clean traces, one on traces whose slips are caught (arithmetic) or whose searches
+   backtrack (Countdown). The shortcut arm runs for more epochs so that both train on the same number of
+   trace tokens.
+4. Inference-time scaling, on each seed's SFT-then-GRPO model: CoT against direct answers, pass@k and maj@k
+   for k = 1…16, a budget-forcing sweep, best-of-N and weighted best-of-N with the verifier as the reward
+   model, and beam search over steps ranked by the step reward beside best-of-N by the same reward.
+
+Every comparison is paired (the same held-out problems for every arm and seed): the mean difference with a
+95% bootstrap interval over problems (each carrying all its seeds), each seed's own difference, and a 95%
+Student-t interval over the seeds (how far another training seed could land). A claim "holds" when the
+bootstrap interval excludes zero in its direction and every seed agrees; "mixed" when the interval does but
+a seed disagrees; "undecided" when the interval holds zero; "contradicted" when it excludes zero the other way.
+
+    python benchmarks/claims.py                                   # all four claims, 3 seeds, into docs/claims.md
+    python benchmarks/claims.py --claims 3 4                      # some of them (the page keeps the others)
+    python benchmarks/claims.py --model tiny --scale tiny --docs none   # the tests' size: a couple of minutes
+
+Every run and evaluation is kept under --out and reused when the command runs again with the same settings,
+so a killed command continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from demo_seeds import correctness  # noqa: E402
+
+from minireason.demo import run_demo  # noqa: E402
+from minireason.notebook import claim_markers  # noqa: E402
+from minireason.stats import paired_bootstrap, seed_interval  # noqa: E402
+from minireason.tables import markdown_table  # noqa: E402
+
+# The size of each claim's runs. cpu: what docs/claims.md reports (2 cores); tiny: the tests' random 2-layer model.
+SCALES = {
+    "cpu": {"rl_eval": 256, "rl_flags": [], "journey_train": 128, "journey_eval": 128, "journey_tokens": 256,
+            "journey_flags": [], "scaling_problems": 128, "k": 16, "budgets": [4, 8, 16, 32], "beams": 4,
+            "width": 2, "max_new_tokens": 64, "batch_size": 64},
+    "tiny": {"rl_eval": 4, "rl_flags": ["--max_steps", "2", "--n_train", "8", "--max_completion_length", "8",
+                                       "--num_generations", "4", "--per_device_train_batch_size", "4"],
+             "journey_train": 8, "journey_eval": 4, "journey_tokens": 8, "journey_flags": ["--max_steps", "2"],
+             "scaling_problems": 4, "k": 4, "budgets": [2, 4], "beams": 2, "width": 2, "max_new_tokens": 8,
+             "batch_size": 16},
+}
+JOURNEY_TASKS = {"arithmetic": {"op": "add", "digits": 3}, "countdown": {}}
+JOURNEY_RECIPE = "smollm2-135m/journey-vs-shortcut/cpu"
+pct = lambda x: f"{x:+.1%}" if x < 0 else f"{x:.1%}"  # noqa: E731
+
+
+def compare(before: list[list[float]], after: list[list[float]], direction: int = 1) -> dict:
+    """``after - before`` per problem over seeds: the bootstrap interval, each seed's difference, the seeds'
+    t-interval, and the verdict for a claim that ``after`` is higher (``direction`` 1) or lower (-1)."""
+    diff = paired_bootstrap(before, after)
+    seeds = seed_interval(diff["per_run"])
+    low, high = diff["low"] * direction, diff["high"] * direction
+    agree = all(d * direction > 0 for d in diff["per_run"])
+    if low > 0:
+        verdict = "holds" if agree else "mixed"
+    elif high < 0:
+        verdict = "contradicted"
+    else:
+        verdict = "undecided"
+    return {**diff, "seed_low": seeds["low"], "seed_high": seeds["high"], "verdict": verdict}
+
+
+def diff_row(name: str, result: dict) -> list[str]:
+    return [name, f"{result['mean']:+.1%}", f"{result['low']:+.1%} to {result['high']:+.1%}",
+            ", ".join(f"{d:+.1%}" for d in result["per_run"]),
+            f"{result['seed_low']:+.1%} to {result['seed_high']:+.1%}", f"**{result['verdict']}**"]
+
+
+DIFF_HEADERS = ["comparison (same problems)", "mean", "95% CI over problems", "per seed", "95% CI over seeds",
+                "verdict"]
+
+
+def diff_table(rows: list[list[str]]) -> str:
+    return markdown_table(DIFF_HEADERS, rows, numeric=[False, True, False, False, False, False])
+
+
+def run_log(folder: Path) -> dict:
+    """A trained stage's compute, from its own trainer_state.json: wall seconds and tokens seen."""
+    history = json.loads((folder / "trainer_state.json").read_text())["log_history"]
+    tokens = max((entry["num_tokens"] for entry in history if "num_tokens" in entry), default=0)
+    runtime = next((entry["train_runtime"] for entry in reversed(history) if "train_runtime" in entry), 0.0)
+    return {"seconds": runtime, "tokens": tokens}
+
+
+# -- claims 1 and 2: the demo's four stages ---------------------------------------------------------------
+
+def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) -> tuple[str, dict]:
+    reports = {}
+    for seed in seeds:
+        folder = out / "rl" / f"seed{seed}"
+        run_demo(folder, ["--seed", str(seed), "--n_eval", str(scale["rl_eval"]), "--report_to", "none",
+                          *scale["rl_flags"], *overrides])
+        reports[seed] = json.loads((folder / "report.json").read_text())
+    outcome = lambda stage, key="correct": [correctness(reports[s], stage, key) for s in seeds]  # noqa: E731
+    stages = ("base", "pure RL", "SFT", "SFT + GRPO")
+    rows = []
+    for stage in stages:
+        accuracy = [reports[s]["stages"][stage]["accuracy"] for s in seeds]
+        formats = [reports[s]["stages"][stage]["format_rate"] for s in seeds]
+        band = seed_interval(accuracy)
+        rows.append([stage, ", ".join(pct(a) for a in accuracy), f"{pct(band['mean'])} ({pct(band['low'])} to "
+                     f"{pct(band['high'])})", ", ".join(pct(f) for f in formats)])
+    stage_table = markdown_table(["stage", "accuracy per seed", "mean (95% CI over seeds)", "format rate per seed"],
+                                 rows, numeric=[False, True, True, True])
+    compute = {}
+    for s in seeds:
+        folders = {stage: Path(reports[s]["sample_files"][stage]).parent for stage in stages[1:]}
+        logs = {stage: run_log(folder) for stage, folder in folders.items()}
+        logs["SFT + GRPO"] = {key: logs["SFT"][key] + logs["SFT + GRPO"][key] for key in ("seconds", "tokens")}
+        compute[s] = logs
+    compute_rows = [[stage, f"{sum(compute[s][stage]['seconds'] for s in seeds) / len(seeds) / 60:.1f}",
+                     f"{sum(compute[s][stage]['tokens'] for s in seeds) / len(seeds):,.0f}"] for stage in stages[1:]]
+    results = {
+        "1. pure RL - base, accuracy": compare(outcome("base"), outcome("pure RL")),
+        "1. pure RL - base, format": compare(outcome("base", "well_formed"), outcome("pure RL", "well_formed")),
+        "2. SFT - pure RL, accuracy": compare(outcome("pure RL"), outcome("SFT")),
+        "2. SFT + GRPO - pure RL, accuracy": compare(outcome("pure RL"), outcome("SFT + GRPO")),
+    }
+    text = "\n".join([
+        f"The demo's four stages (`minireason demo --seed S --n_eval {scale['rl_eval']}`), seeds {seeds}, each scored "
+        f"greedily on the same {reports[seeds[0]]['held_out_problems']} held-out 2-digit additions.", "", stage_table,
+        "", "Compute per stage, mean over seeds (wall time of training on 2 CPU cores; tokens the trainer saw, "
+            "prompts included; SFT + GRPO counts both stages):", "",
+        markdown_table(["stage", "training minutes", "tokens trained"], compute_rows, numeric=[False, True, True]),
+        "", diff_table([diff_row(name, result) for name, result in results.items()])])
+    return text, {"results": results, "compute": compute,
+                  "accuracy": {stage: [reports[s]["stages"][stage]["accuracy"] for s in seeds] for stage in stages}}
+
+
+# -- claim 3: journey vs shortcut ---------------------------------------------------------------------------
+
+def trace_tokens(config, style: str) -> int:
+    """Tokens of the traces an SFT stage would train on (its task's problems, written in ``style``)."""
+    from minireason.journey import journey_examples
+    from minireason.models import load_tokenizer
+    from minireason.recipes.data import task_data
+
+    _, rows, _ = task_data(config)
+    tokenizer = load_tokenizer(config.model)
+    traces = journey_examples(rows, style, config.error_rate, config.search_strategy, config.seed)
+    return sum(len(tokenizer(t["completion"][0]["content"])["input_ids"]) for t in traces)
+
+
+def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]) -> tuple[str, dict]:
+    import yaml
+
+    from minireason.recipes import load_recipe, run
+    from minireason.recipes.catalog import find_recipe
+
+    results, rows, accuracy = {}, [], {}
+    for task, params in JOURNEY_TASKS.items():
+        samples = {"shortcut": [], "journey": []}
+        for seed in seeds:
+            values = {**yaml.safe_load(find_recipe(JOURNEY_RECIPE).read_text()), "task": task, "task_params": params,
+                      "n_train": scale["journey_train"], "n_eval": scale["journey_eval"],
+                      "eval_max_new_tokens": scale["journey_tokens"], "seed": seed, "report_to": ["none"]}
+            shortcut, journey = load_recipe(values, ["--output_dir", str(out / "journey" / task / f"seed{seed}"),
+                                                     *scale["journey_flags"], *overrides])
+            # Equal trace tokens: the shorter shortcut traces get proportionally more epochs on the same problems.
+            shortcut.num_train_epochs = round(trace_tokens(journey, "journey") / trace_tokens(shortcut, "shortcut"), 3)
+            run([shortcut, journey])
+            for arm, config in (("shortcut", shortcut), ("journey", journey)):
+                lines = (Path(config.output_dir) / "eval_samples.jsonl").read_text().splitlines()
+                samples[arm].append([json.loads(line)["correct"] for line in lines])
+                log = run_log(Path(config.output_dir))
+                rows.append([task, seed, arm, f"{config.num_train_epochs:g}", f"{log['tokens']:,.0f}",
+                             f"{log['seconds'] / 60:.1f}", pct(sum(samples[arm][-1]) / len(lines))])
+        accuracy[task] = {arm: [sum(run) / len(run) for run in runs] for arm, runs in samples.items()}
+        results[f"3. journey - shortcut, {task}"] = compare(samples["shortcut"], samples["journey"])
+    text = "\n".join([
+        f"`{JOURNEY_RECIPE}` on each task: {scale['journey_train']} training problems, the same for both arms; LoRA SFT "
+        f"at its learning rate; {scale['journey_eval']} held-out problems, greedy, up to {scale['journey_tokens']} "
+        "tokens. Arithmetic: 3-digit additions, slips caught at error rate 0.3. Countdown: 3-4 numbers, depth-first "
+        "searches whose wrong turns (rate 0.3) are proven dead ends.", "",
+        markdown_table(["task", "seed", "arm", "epochs", "tokens trained", "training minutes", "accuracy"], rows,
+                       numeric=[False, True, False, True, True, True, True]),
+        "", diff_table([diff_row(name, result) for name, result in results.items()])])
+    return text, {"results": results, "accuracy": accuracy}
+
+
+# -- claim 4: inference-time scaling ------------------------------------------------------------------------
+
+def strategies(scale: dict) -> dict:
+    from minireason.scaling import Strategy
+
+    long, k = scale["max_new_tokens"], scale["k"]
+    plans = {"CoT, greedy": Strategy(samples=1, temperature=0, max_new_tokens=long),
+             "direct, greedy": Strategy(prompt="direct", samples=1, temperature=0, max_new_tokens=16)}
+    for budget in scale["budgets"]:
+        plans[f"budget {budget}, greedy"] = Strategy(samples=1, temperature=0, think_budget=budget, answer_tokens=12)
+    plans[f"{k} samples, verifier"] = Strategy(samples=k, max_new_tokens=long, scorer="accuracy")
+    plans[f"beam {scale['beams']} x {scale['width']}, step reward"] = Strategy(
+        search="beam", samples=scale["beams"], beam_width=scale["width"], max_new_tokens=long, scorer="step")
+    return plans
+
+
+def scaling_claim(out: Path, seeds: list[int], scale: dict, model_name: str, image: Path) -> tuple[str, dict]:
+    from minireason.models import load_model
+    from minireason.scaling import evaluate_strategy, per_problem_figures, plot_runs, save_run
+    from minireason.tasks import get_task
+
+    rows = get_task("arithmetic", op="add", digits=2).split_rows(scale["scaling_problems"], seed=0, held_out=True)
+    plans, runs = strategies(scale), {}
+    for seed in seeds:
+        adapter = out / "rl" / f"seed{seed}" / "sft-then-grpo" / "grpo" / "final"
+        model = None
+        for name, strategy in plans.items():
+            folder = out / "scaling" / f"seed{seed}" / name.replace(" ", "-").replace(",", "")
+            if not (folder / "eval.json").exists():
+                if model is None:
+                    model, tokenizer = load_model(model_name, adapter=str(adapter))
+                strategy.sample_seed = seed
+                result = evaluate_strategy(model, tokenizer, rows, strategy, batch_size=scale["batch_size"],
+                                           prompt_style="base", progress=False)
+                save_run(result, folder, name, {"adapter": str(adapter), "seed": seed})
+            saved = json.loads((folder / "eval.json").read_text())
+            problems = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+            runs.setdefault(name, []).append({"metrics": saved["metrics"], "problems": problems,
+                                              "figures": per_problem_figures(problems, len(problems[0]["samples"]))})
+    k, beams = scale["k"], scale["beams"]
+    sampled, beam = runs[f"{k} samples, verifier"], runs[f"beam {beams} x {scale['width']}, step reward"]
+    # Best-of-N by the step reward, from the first N of the k samples already drawn: the sampling baseline that
+    # beam search, ranked by the same reward, is compared with.
+    runs[f"{beams} samples, step reward"] = [first_samples_by_step(run, rows, beams) for run in sampled]
+    table = []
+    for name, per_seed in runs.items():
+        n = per_seed[0]["metrics"]["samples_per_problem"]
+        for figure in ("pass@1", f"maj@{n}", f"best_of_{n}", f"weighted_best_of_{n}") if n > 1 else ("pass@1",):
+            values = [run["metrics"][figure] for run in per_seed]
+            band = seed_interval(values)
+            table.append([name, figure, ", ".join(pct(v) for v in values),
+                          f"{pct(band['mean'])} ({pct(band['low'])} to {pct(band['high'])})",
+                          f"{sum(r['metrics']['tokens_per_problem'] for r in per_seed) / len(per_seed):.0f}"])
+    by_k = [[f"{j}", *(f"{sum(r['metrics'][f'{m}@{j}'] for r in sampled) / len(sampled):.1%} "
+                       f"({min(r['metrics']['ci95'][f'{m}@{j}'][0] for r in sampled):.1%}-"
+                       f"{max(r['metrics']['ci95'][f'{m}@{j}'][1] for r in sampled):.1%})" for m in ("pass", "maj"))]
+            for j in sorted({int(key[5:]) for key in sampled[0]["metrics"] if key.startswith("pass@")})]
+    figure = lambda name, key: [run["figures"][key] for run in runs[name]]  # noqa: E731
+    greedy_budgets = [f"budget {b}, greedy" for b in scale["budgets"]]
+    results = {
+        "4a. CoT - direct, greedy": compare(figure("direct, greedy", "pass@1"), figure("CoT, greedy", "pass@1")),
+        f"4b. maj@{k} - pass@1, sampled": compare([r["figures"]["pass@1"] for r in sampled],
+                                                   [r["figures"][f"maj@{k}"] for r in sampled]),
+        f"4c. budget {scale['budgets'][-1]} - budget {scale['budgets'][0]}": compare(
+            figure(greedy_budgets[0], "pass@1"), figure(greedy_budgets[-1], "pass@1")),
+        f"4d. beam - best-of-{beams}, both by step reward": compare(
+            figure(f"{beams} samples, step reward", f"best_of_{beams}"), [r["figures"][f"best_of_{beams}"] for r in beam]),
+    }
+    plot_runs([{"label": name, "metrics": mean_metrics([run["metrics"] for run in per_seed])}
+               for name, per_seed in runs.items()], image)
+    text = "\n".join([
+        f"Each seed's SFT-then-GRPO adapter (claims 1-2) on {len(rows)} held-out 2-digit additions, base prompt; "
+        f"sampling at T = 0.7, seeded by the seed. Tokens are generated tokens per problem, pruned beams included.",
+        "", markdown_table(["strategy", "figure", "per seed", "mean (95% CI over seeds)", "tokens per problem"], table,
+                           numeric=[False, False, True, True, True]),
+        "", f"pass@k and maj@k over k, {k} samples per problem (mean over seeds; in brackets the widest of the seeds' "
+            "95% intervals over problems):", "",
+        markdown_table(["k", "pass@k", "maj@k"], by_k, numeric=[True, True, True]),
+        "", diff_table([diff_row(name, result) for name, result in results.items()]),
+        "", f"![accuracy against k and against tokens, mean over seeds, shaded: first seed's 95% interval](img/{image.name})"])
+    return text, {"results": results, "runs": {name: [r["metrics"] for r in per_seed] for name, per_seed in runs.items()}}
+
+
+def first_samples_by_step(run: dict, rows: list[dict], n: int) -> dict:
+    """A sampled run cut to its first ``n`` samples per problem, each rescored by the step reward."""
+    from minireason.rewards import get_reward
+    from minireason.scaling import per_problem_figures, summarise
+
+    step = get_reward("step")
+    problems = []
+    for row, problem in zip(rows, run["problems"]):
+        samples = problem["samples"][:n]
+        columns = {key: [value] * n for key, value in row.items() if key != "prompt"}
+        scores = step([sample["completion"] for sample in samples], **columns)
+        problems.append({**problem, "samples": [{**sample, "score": score} for sample, score in zip(samples, scores)]})
+    return {"metrics": summarise(problems, n), "problems": problems, "figures": per_problem_figures(problems, n)}
+
+
+def mean_metrics(per_seed: list[dict]) -> dict:
+    """The seeds' mean of every figure, for plotting; the intervals shown are the first seed's."""
+    numbers = [key for key, value in per_seed[0].items() if isinstance(value, (int, float))]
+    return {**{key: sum(m[key] for m in per_seed) / len(per_seed) for key in numbers}, "ci95": per_seed[0]["ci95"],
+            "samples_per_problem": per_seed[0]["samples_per_problem"]}
+
+
+# -- the page -----------------------------------------------------------------------------------------------
+
+def plot(sections: dict, path: Path) -> None:
+    """One panel per claim: each comparison's per-seed differences (dots) and bootstrap interval (bar)."""
+    from matplotlib.figure import Figure
+
+    results = {name: result for section in sections.values() for name, result in section["results"].items()}
+    figure = Figure(figsize=(8, 0.45 * len(results) + 1.2))
+    axes = figure.subplots()
+    for y, result in enumerate(reversed(list(results.values()))):
+        colour = {"holds": "tab:green", "mixed": "tab:olive", "undecided": "tab:grey"}.get(result["verdict"], "tab:red")
+        axes.plot([result["low"], result["high"]], [y, y], color=colour, linewidth=4, alpha=0.6)
+        axes.plot(result["per_run"], [y] * len(result["per_run"]), "o", color="black", markersize=3)
+    axes.axvline(0, color="black", linewidth=0.8)
+    axes.set_yticks(range(len(results)), list(reversed(list(results))), fontsize=7)
+    axes.set(xlabel="difference in accuracy (bar: 95% CI over problems; dots: seeds)",
+             title="The seed's claims at CPU scale, SmolLM2-135M")
+    axes.grid(alpha=0.3, axis="x")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+
+
+TITLES = {1: "Claims 1 and 2: pure RL, and SFT against pure RL", 3: "Claim 3: journey vs shortcut learning",
+          4: "Claim 4: inference-time scaling"}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--claims", type=int, nargs="+", default=[1, 2, 3, 4], choices=[1, 2, 3, 4],
+                        help="which claims (1 and 2 share their runs; 4 needs the models of 1-2)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--scale", choices=list(SCALES), default="cpu", help="cpu: the page's figures; tiny: tests")
+    parser.add_argument("--model", default="smollm2-135m", help="the model every claim trains and evaluates")
+    parser.add_argument("--out", default="outputs/claims", help="runs and evaluations, reused when run again")
+    parser.add_argument("--docs", default="docs/claims.md", help="the page to write ('none': print only)")
+    args = parser.parse_args(argv)
+    scale, out, overrides = SCALES[args.scale], Path(args.out), ["--model", args.model]
+    images = (Path(args.docs).parent if args.docs != "none" else out) / "img"
+    images.mkdir(parents=True, exist_ok=True)
+    wanted = sorted({1 if c == 2 else c for c in args.claims} | ({1} if 4 in args.claims else set()))
+    sections, texts, minutes = {}, {}, {}
+    for claim in wanted:
+        started = time.perf_counter()
+        if claim == 1:
+            texts[claim], sections[claim] = rl_claims(out, args.seeds, scale, overrides)
+        elif claim == 3:
+            texts[claim], sections[claim] = journey_claim(out, args.seeds, scale, overrides)
+        else:
+            texts[claim], sections[claim] = scaling_claim(out, args.seeds, scale, args.model,
+                                                          images / "claims-scaling.png")
+        minutes[claim] = (time.perf_counter() - started) / 60
+    command = " ".join(["python benchmarks/claims.py", *(argv if argv is not None else sys.argv[1:])]).strip()
+    image = images / "claims.png"
+    plot(sections, image)
+    summary = {claim: section["results"] for claim, section in sections.items()}
+    (out / "claims.json").write_text(json.dumps({"sections": sections, "minutes": minutes}, indent=2, default=str))
+    for claim, text in texts.items():
+        block = (f"## {TITLES[claim]}\n\nMeasured {datetime.date.today()} with `{command}` ({minutes[claim]:.0f} min "
+                 f"this invocation; runs already under {args.out} are reused).\n\n{text}\n")
+        print(block)
+        if args.docs != "none":
+            write_section(Path(args.docs), claim, block)
+    if args.docs != "none":
+        print(f"wrote {args.docs} and {image}")
+    return summary
+
+
+def write_section(page: Path, claim: int, block: str) -> None:
+    """Replace the claim's marked section of the page, or add it; the other claims' sections stay."""
+    start, end = claim_markers(claim)
+    text = page.read_text() if page.exists() else "# The seed's claims at CPU scale\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + start + "\n" + block + end + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + f"\n\n{start}\n{block}{end}\n"
+    page.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
