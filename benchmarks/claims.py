@@ -106,9 +106,12 @@ def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) ->
     reports = {}
     for seed in seeds:
         folder = out / "rl" / f"seed{seed}"
-        run_demo(folder, ["--seed", str(seed), "--n_eval", str(scale["rl_eval"]), "--report_to", "none",
-                          *scale["rl_flags"], *overrides])
-        reports[seed] = json.loads((folder / "report.json").read_text())
+        report = json.loads((folder / "report.json").read_text()) if (folder / "report.json").exists() else {}
+        # A finished demo is reused as it is (its stages would be, but its base model would be scored again).
+        if (report.get("held_out_problems"), report.get("model")) != (scale["rl_eval"], overrides[1]):
+            report = run_demo(folder, ["--seed", str(seed), "--n_eval", str(scale["rl_eval"]), "--report_to", "none",
+                                       *scale["rl_flags"], *overrides])
+        reports[seed] = report
     outcome = lambda stage, key="correct": [correctness(reports[s], stage, key) for s in seeds]  # noqa: E731
     stages = ("base", "pure RL", "SFT", "SFT + GRPO")
     rows = []

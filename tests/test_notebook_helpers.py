@@ -114,6 +114,23 @@ def test_a_finished_run_is_not_trained_again(tmp_path, tiny_model_path):
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == checkpoints  # no extra step was taken
 
 
+def test_a_finished_run_trained_by_epochs_is_not_loaded_again(tmp_path, tiny_model_path):
+    """An SFT run with no max_steps (one epoch) used to be 'resumed' at its end and evaluated again, which
+    overwrote its log's training time; it now returns its summary, and raising max_steps still continues."""
+    from minireason.recipes import load_recipe, run
+
+    flags = ["--model", "tiny", "--n_train", "16", "--n_eval", "2", "--eval_max_new_tokens", "4", "--report_to",
+             "none", "--per_device_train_batch_size", "8", "--output_dir", str(tmp_path)]
+    (first,) = run(load_recipe("smollm2-135m/sft/cpu", flags))
+    state = tmp_path / "trainer_state.json"
+    stamp, runtime = state.stat().st_mtime, json.loads(state.read_text())["log_history"][-1]["train_runtime"]
+    assert first["steps"] == 2 and first["max_steps"] == -1 and runtime > 0.1
+    (again,) = run(load_recipe("smollm2-135m/sft/cpu", flags))
+    assert again == json.loads(json.dumps(first)) and state.stat().st_mtime == stamp
+    (longer,) = run(load_recipe("smollm2-135m/sft/cpu", [*flags, "--max_steps", "3"]))
+    assert longer["steps"] == 3
+
+
 def test_memory_reports_this_process_on_a_cpu():
     from pathlib import Path
 

@@ -83,16 +83,19 @@ def resumable_checkpoint(output_dir: str) -> str | None:
 
 
 def finished_summary(cfg) -> dict | None:
-    """The saved summary of this run (same settings, ``claim_output_dir``) if it already reached ``max_steps``.
+    """The saved summary of this run (same settings, ``claim_output_dir``) if it already reached ``max_steps``,
+    or, trained by epochs (``max_steps`` unset), if it was trained by epochs too: its schedule was the same.
 
     Running a finished recipe again (a notebook cell re-run, the same command twice) returns it instead of
-    training: resuming at the last step would still take one more GRPO step.
+    training: resuming at the last step would still take one more GRPO step, and an SFT run would load its
+    last checkpoint, train nothing, and be evaluated again (overwriting its log's training time).
     """
     path = Path(cfg.output_dir) / "summary.json"
-    if cfg.max_steps <= 0 or not path.exists():
+    if not path.exists():
         return None
     summary = json.loads(path.read_text())
-    if summary.get("steps") != cfg.max_steps:
+    done = summary.get("steps") == cfg.max_steps if cfg.max_steps > 0 else summary.get("max_steps") == cfg.max_steps
+    if not done:
         return None
     print(f"minireason: {cfg.output_dir} already holds this run, trained to step {cfg.max_steps}; "
           "returning its summary (another --output_dir, or --max_steps, trains again)")
@@ -176,7 +179,8 @@ def run_stage(cfg, build_trainer: Callable, details: Callable[[object], dict]) -
     trainer.save_model(str(final))
     trainer.save_state()  # output_dir/trainer_state.json: the log history, for plots and timings
 
-    summary = {"method": cfg.method, "steps": trainer.state.global_step, "final": str(final), **details(trainer)}
+    summary = {"method": cfg.method, "steps": trainer.state.global_step, "max_steps": cfg.max_steps, "final": str(final),
+               **details(trainer)}
     if not trainer.is_world_process_zero():  # launched as several processes: the first evaluates and writes
         return summary
     if eval_rows:
