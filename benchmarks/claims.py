@@ -50,7 +50,7 @@ from minireason.tables import markdown_table  # noqa: E402
 SCALES = {
     "cpu": {"rl_eval": 256, "rl_flags": [], "journey_train": 128, "journey_eval": 128, "journey_tokens": 256,
             "journey_flags": [], "scaling_problems": 128, "k": 16, "budgets": [4, 8, 16, 32], "beams": 4,
-            "width": 2, "max_new_tokens": 64, "batch_size": 64},
+            "width": 2, "max_new_tokens": 64, "batch_size": 128},
     "tiny": {"rl_eval": 4, "rl_flags": ["--max_steps", "2", "--n_train", "8", "--max_completion_length", "8",
                                        "--num_generations", "4", "--per_device_train_batch_size", "4"],
              "journey_train": 8, "journey_eval": 4, "journey_tokens": 8, "journey_flags": ["--max_steps", "2"],
@@ -102,16 +102,19 @@ def run_log(folder: Path) -> dict:
 
 # -- claims 1 and 2: the demo's four stages ---------------------------------------------------------------
 
+def demo_report(out: Path, seed: int, scale: dict, overrides: list[str]) -> dict:
+    """The demo's four stages at ``seed`` (``minireason demo``), run once: a finished demo's report is reused as it
+    is (its stages would be too, but its base model would be scored again)."""
+    folder = out / "rl" / f"seed{seed}"
+    report = json.loads((folder / "report.json").read_text()) if (folder / "report.json").exists() else {}
+    if (report.get("held_out_problems"), report.get("model")) != (scale["rl_eval"], overrides[1]):
+        report = run_demo(folder, ["--seed", str(seed), "--n_eval", str(scale["rl_eval"]), "--report_to", "none",
+                                   *scale["rl_flags"], *overrides])
+    return report
+
+
 def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) -> tuple[str, dict]:
-    reports = {}
-    for seed in seeds:
-        folder = out / "rl" / f"seed{seed}"
-        report = json.loads((folder / "report.json").read_text()) if (folder / "report.json").exists() else {}
-        # A finished demo is reused as it is (its stages would be, but its base model would be scored again).
-        if (report.get("held_out_problems"), report.get("model")) != (scale["rl_eval"], overrides[1]):
-            report = run_demo(folder, ["--seed", str(seed), "--n_eval", str(scale["rl_eval"]), "--report_to", "none",
-                                       *scale["rl_flags"], *overrides])
-        reports[seed] = report
+    reports = {seed: demo_report(out, seed, scale, overrides) for seed in seeds}
     outcome = lambda stage, key="correct": [correctness(reports[s], stage, key) for s in seeds]  # noqa: E731
     stages = ("base", "pure RL", "SFT", "SFT + GRPO")
     rows = []
@@ -223,6 +226,7 @@ def scaling_claim(out: Path, seeds: list[int], scale: dict, model_name: str, ima
     rows = get_task("arithmetic", op="add", digits=2).split_rows(scale["scaling_problems"], seed=0, held_out=True)
     plans, runs = strategies(scale), {}
     for seed in seeds:
+        demo_report(out, seed, scale, ["--model", model_name])  # the models to scale: claims 1-2's
         adapter = out / "rl" / f"seed{seed}" / "sft-then-grpo" / "grpo" / "final"
         model = None
         for name, strategy in plans.items():
@@ -334,7 +338,7 @@ TITLES = {1: "Claims 1 and 2: pure RL, and SFT against pure RL", 3: "Claim 3: jo
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claims", type=int, nargs="+", default=[1, 2, 3, 4], choices=[1, 2, 3, 4],
-                        help="which claims (1 and 2 share their runs; 4 needs the models of 1-2)")
+                        help="which claims (1 and 2 share their runs; 4 scales the models of 1-2, training any missing)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--scale", choices=list(SCALES), default="cpu", help="cpu: the page's figures; tiny: tests")
     parser.add_argument("--model", default="smollm2-135m", help="the model every claim trains and evaluates")
@@ -344,7 +348,7 @@ def main(argv: list[str] | None = None) -> dict:
     scale, out, overrides = SCALES[args.scale], Path(args.out), ["--model", args.model]
     images = (Path(args.docs).parent if args.docs != "none" else out) / "img"
     images.mkdir(parents=True, exist_ok=True)
-    wanted = sorted({1 if c == 2 else c for c in args.claims} | ({1} if 4 in args.claims else set()))
+    wanted = sorted({1 if c == 2 else c for c in args.claims})
     sections, texts, minutes = {}, {}, {}
     for claim in wanted:
         started = time.perf_counter()
@@ -357,10 +361,15 @@ def main(argv: list[str] | None = None) -> dict:
                                                           images / "claims-scaling.png")
         minutes[claim] = (time.perf_counter() - started) / 60
     command = " ".join(["python benchmarks/claims.py", *(argv if argv is not None else sys.argv[1:])]).strip()
+    # Every claim measured so far goes into the plot, those of earlier invocations too.
+    record = out / "claims.json"
+    measured = json.loads(record.read_text()) if record.exists() else {}
+    measured.update({str(claim): {"results": section["results"], "seeds": args.seeds, "minutes": minutes[claim]}
+                     for claim, section in sections.items()})
+    record.write_text(json.dumps(measured, indent=2))
     image = images / "claims.png"
-    plot(sections, image)
+    plot({claim: measured[claim] for claim in sorted(measured)}, image)
     summary = {claim: section["results"] for claim, section in sections.items()}
-    (out / "claims.json").write_text(json.dumps({"sections": sections, "minutes": minutes}, indent=2, default=str))
     for claim, text in texts.items():
         block = (f"## {TITLES[claim]}\n\nMeasured {datetime.date.today()} with `{command}` ({minutes[claim]:.0f} min "
                  f"this invocation; runs already under {args.out} are reused).\n\n{text}\n")
