@@ -102,17 +102,17 @@ def test_claims_run_every_claim_on_the_tiny_model_and_keep_the_other_sections(ti
     pure, base = report["stages"]["pure RL"]["accuracy"], report["stages"]["base"]["accuracy"]
     assert summary[1]["1. pure RL - base, accuracy"]["per_run"] == [pytest.approx(pure - base)]
     arms = {arm: [json.loads(line)["correct"] for line in
-                  (out / "journey" / "arithmetic" / "seed0" / arm / "eval_samples.jsonl").read_text().splitlines()]
+                  (out / "journey" / "arithmetic-train8" / "seed0" / arm / "eval_samples.jsonl").read_text().splitlines()]
             for arm in ("shortcut", "journey")}
     assert summary[3]["3. journey - shortcut, arithmetic"]["mean"] == pytest.approx(
         (sum(arms["journey"]) - sum(arms["shortcut"])) / len(arms["journey"]))
     beam = json.loads((out / "scaling" / "seed0" / "beam-2-x-2-step-reward" / "eval.json").read_text())
     assert beam["strategy"]["search"] == "beam" and beam["metrics"]["tokens_per_problem"] > 0
     # The shortcut arm trains on as many trace tokens as the journey arm: more epochs over the same problems.
-    shortcut = json.loads((out / "journey" / "arithmetic" / "seed0" / "shortcut" / "run_config.json").read_text())
+    shortcut = json.loads((out / "journey" / "arithmetic-train8" / "seed0" / "shortcut" / "run_config.json").read_text())
     assert shortcut["settings"]["num_train_epochs"] > 1
     # Again, one claim only: its runs are reused (nothing retrains) and the other sections stay on the page.
-    state = out / "journey" / "arithmetic" / "seed0" / "journey" / "trainer_state.json"
+    state = out / "journey" / "arithmetic-train8" / "seed0" / "journey" / "trainer_state.json"
     stamp = state.stat().st_mtime
     claims.main([*flags, "--claims", "3"])
     assert state.stat().st_mtime == stamp
