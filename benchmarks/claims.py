@@ -16,7 +16,8 @@ Every comparison is paired (the same held-out problems for every arm and seed): 
 95% bootstrap interval over problems (each carrying all its seeds), each seed's own difference, and a 95%
 Student-t interval over the seeds (how far another training seed could land). A claim "holds" when the
 bootstrap interval excludes zero in its direction and every seed agrees; "mixed" when the interval does but
-a seed disagrees; "undecided" when the interval holds zero; "contradicted" when it excludes zero the other way.
+a seed disagrees; "undecided" when the interval holds zero; "contradicted" when it excludes zero the other way;
+"one seed only" when the interval excludes zero but only one seed was run.
 
     python benchmarks/claims.py                                   # all four claims, 3 seeds, into docs/claims.md
     python benchmarks/claims.py --claims 3 4                      # some of them (the page keeps the others)
@@ -71,7 +72,7 @@ def compare(before: list[list[float]], after: list[list[float]], direction: int 
     low, high = diff["low"] * direction, diff["high"] * direction
     agree = all(d * direction > 0 for d in diff["per_run"])
     if low > 0:
-        verdict = "holds" if agree else "mixed"
+        verdict = ("holds" if agree else "mixed") if len(diff["per_run"]) > 1 else "one seed only"
     elif high < 0:
         verdict = "contradicted"
     else:
@@ -320,7 +321,8 @@ def plot(sections: dict, path: Path) -> None:
     figure = Figure(figsize=(8, 0.45 * len(results) + 1.2))
     axes = figure.subplots()
     for y, result in enumerate(reversed(list(results.values()))):
-        colour = {"holds": "tab:green", "mixed": "tab:olive", "undecided": "tab:grey"}.get(result["verdict"], "tab:red")
+        colour = {"holds": "tab:green", "mixed": "tab:olive", "one seed only": "tab:olive",
+                  "undecided": "tab:grey"}.get(result["verdict"], "tab:red")
         axes.plot([result["low"], result["high"]], [y, y], color=colour, linewidth=4, alpha=0.6)
         axes.plot(result["per_run"], [y] * len(result["per_run"]), "o", color="black", markersize=3)
     axes.axvline(0, color="black", linewidth=0.8)

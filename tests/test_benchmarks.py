@@ -88,6 +88,7 @@ def test_claims_verdicts_by_hand():
     mixed = claims.compare([zeros, [0] * 18 + [1, 1]], [ones, zeros])
     assert mixed["per_run"] == [1.0, -0.1] and mixed["mean"] == pytest.approx(0.45) and mixed["verdict"] == "mixed"
     assert claims.compare([[0, 1] * 10], [[1, 0] * 10])["verdict"] == "undecided"
+    assert claims.compare([zeros], [ones])["verdict"] == "one seed only"  # one seed cannot show that seeds agree
 
 
 def test_claims_run_every_claim_on_the_tiny_model_and_keep_the_other_sections(tiny_model_path, tmp_path):

@@ -97,7 +97,7 @@ def finished_summary(cfg) -> dict | None:
     done = summary.get("steps") == cfg.max_steps if cfg.max_steps > 0 else summary.get("max_steps") == cfg.max_steps
     if not done:
         return None
-    print(f"minireason: {cfg.output_dir} already holds this run, trained to step {cfg.max_steps}; "
+    print(f"minireason: {cfg.output_dir} already holds this run, trained to step {summary['steps']}; "
           "returning its summary (another --output_dir, or --max_steps, trains again)")
     return summary
 
