@@ -68,7 +68,7 @@ def compare(before: list[list[float]], after: list[list[float]], direction: int 
     """``after - before`` per problem over seeds: the bootstrap interval, each seed's difference, the seeds'
     t-interval, and the verdict for a claim that ``after`` is higher (``direction`` 1) or lower (-1)."""
     diff = paired_bootstrap(before, after)
-    seeds = seed_interval(diff["per_run"])
+    seeds = seed_interval(diff["per_run"], bounds=(-1, 1))
     low, high = diff["low"] * direction, diff["high"] * direction
     agree = all(d * direction > 0 for d in diff["per_run"])
     if low > 0:
@@ -123,7 +123,7 @@ def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) ->
     for stage in stages:
         accuracy = [reports[s]["stages"][stage]["accuracy"] for s in seeds]
         formats = [reports[s]["stages"][stage]["format_rate"] for s in seeds]
-        band = seed_interval(accuracy)
+        band = seed_interval(accuracy, bounds=(0, 1))
         rows.append([stage, ", ".join(pct(a) for a in accuracy), f"{pct(band['mean'])} ({pct(band['low'])} to "
                      f"{pct(band['high'])})", ", ".join(pct(f) for f in formats)])
     stage_table = markdown_table(["stage", "accuracy per seed", "mean (95% CI over seeds)", "format rate per seed"],
@@ -141,6 +141,7 @@ def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) ->
         "1. pure RL - base, format": compare(outcome("base", "well_formed"), outcome("pure RL", "well_formed")),
         "2. SFT - pure RL, accuracy": compare(outcome("pure RL"), outcome("SFT")),
         "2. SFT + GRPO - pure RL, accuracy": compare(outcome("pure RL"), outcome("SFT + GRPO")),
+        "2. SFT + GRPO - SFT, accuracy": compare(outcome("SFT"), outcome("SFT + GRPO")),
     }
     text = "\n".join([
         f"The demo's four stages (`minireason demo --seed S --n_eval {scale['rl_eval']}`), seeds {seeds}, each scored "
@@ -255,7 +256,7 @@ def scaling_claim(out: Path, seeds: list[int], scale: dict, model_name: str, ima
         n = per_seed[0]["metrics"]["samples_per_problem"]
         for figure in ("pass@1", f"maj@{n}", f"best_of_{n}", f"weighted_best_of_{n}") if n > 1 else ("pass@1",):
             values = [run["metrics"][figure] for run in per_seed]
-            band = seed_interval(values)
+            band = seed_interval(values, bounds=(0, 1))
             table.append([name, figure, ", ".join(pct(v) for v in values),
                           f"{pct(band['mean'])} ({pct(band['low'])} to {pct(band['high'])})",
                           f"{sum(r['metrics']['tokens_per_problem'] for r in per_seed) / len(per_seed):.0f}"])

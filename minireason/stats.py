@@ -121,21 +121,25 @@ def mcnemar_exact(before: Sequence[bool], after: Sequence[bool]) -> dict:
     return {"gained": gained, "lost": lost, "p_value": min(1.0, 2 * tail)}
 
 
-def seed_interval(values: Sequence[float]) -> dict:
+def seed_interval(values: Sequence[float], bounds: tuple[float, float] = (-math.inf, math.inf)) -> dict:
     """Mean of per-seed figures with a 95% Student-t interval: how far another seed's run could land.
 
-    With 3 seeds the interval is the mean ± 4.303 standard errors: wide, and honest about it.
+    With 3 seeds the interval is the mean ± 4.303 standard errors: wide, and honest about it. ``bounds`` clips
+    it to the values the figure can take ((0, 1) for a rate, (-1, 1) for a difference of rates).
 
     >>> result = seed_interval([0.2, 0.3, 0.4])  # std 0.1, standard error 0.1 / sqrt(3)
     >>> round(result["mean"], 6), round(result["low"], 4), round(result["high"], 4)
     (0.3, 0.0516, 0.5484)
+    >>> seed_interval([0.0, 0.0, 0.6], bounds=(0, 1))["low"]  # the t-interval reaches -0.44
+    0
     """
     mean, std = mean_std(values)
     if len(values) < 2:
         return {"mean": mean, "low": mean, "high": mean, "std": 0.0, "seeds": len(values)}
     t = _T95[len(values) - 2] if len(values) - 1 <= len(_T95) else Z95
     half = t * std / math.sqrt(len(values))
-    return {"mean": mean, "low": mean - half, "high": mean + half, "std": std, "seeds": len(values)}
+    return {"mean": mean, "low": max(bounds[0], mean - half), "high": min(bounds[1], mean + half), "std": std,
+            "seeds": len(values)}
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
