@@ -67,7 +67,7 @@ class Strategy:
     search: str = dataclasses.field(default="sample", metadata={
         "help": "sample (k independent samples) or beam (beam search over reasoning steps, ranked by "
                 "--step-scorer; the k beams kept are the samples)."})
-    # Width 4 with k = 4 beams: 16 candidates a step, search-and-learn's ratio at a CPU's size.
+    # 4 next steps per kept beam: search-and-learn's usual width; with --samples 4, 16 candidates a step.
     beam_width: int = dataclasses.field(default=4, metadata={"help": "Beam search: next steps tried per kept beam."})
     step_scorer: str = dataclasses.field(default="step", metadata={
         "help": "Beam search: the reward that ranks partial traces: step (the task's check of each claimed "
