@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from demo_seeds import correctness  # noqa: E402
 
 from minireason.demo import run_demo  # noqa: E402
+from minireason.evaluation import load_samples  # noqa: E402
 from minireason.notebook import claim_markers  # noqa: E402
 from minireason.stats import paired_bootstrap, seed_interval  # noqa: E402
 from minireason.tables import markdown_table  # noqa: E402
@@ -188,11 +189,11 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
             shortcut.num_train_epochs = round(trace_tokens(journey, "journey") / trace_tokens(shortcut, "shortcut"), 3)
             run([shortcut, journey])
             for arm, config in (("shortcut", shortcut), ("journey", journey)):
-                lines = (Path(config.output_dir) / "eval_samples.jsonl").read_text().splitlines()
-                samples[arm].append([json.loads(line)["correct"] for line in lines])
+                scored = load_samples(Path(config.output_dir) / "eval_samples.jsonl")
+                samples[arm].append([sample["correct"] for sample in scored])
                 log = run_log(Path(config.output_dir))
                 rows.append([task, seed, arm, f"{config.num_train_epochs:g}", f"{log['tokens']:,.0f}",
-                             f"{log['seconds'] / 60:.1f}", pct(sum(samples[arm][-1]) / len(lines))])
+                             f"{log['seconds'] / 60:.1f}", pct(sum(samples[arm][-1]) / len(scored))])
         accuracy[task] = {arm: [sum(run) / len(run) for run in runs] for arm, runs in samples.items()}
         results[f"3. journey - shortcut, {task}"] = compare(samples["shortcut"], samples["journey"])
     text = "\n".join([
@@ -224,7 +225,7 @@ def strategies(scale: dict) -> dict:
 
 def scaling_claim(out: Path, seeds: list[int], scale: dict, model_name: str, image: Path) -> tuple[str, dict]:
     from minireason.models import load_model
-    from minireason.scaling import evaluate_strategy, per_problem_figures, plot_runs, save_run
+    from minireason.scaling import evaluate_strategy, load_runs, per_problem_figures, plot_runs, save_run
     from minireason.tasks import get_task
 
     rows = get_task("arithmetic", op="add", digits=2).split_rows(scale["scaling_problems"], seed=0, held_out=True)
@@ -242,8 +243,8 @@ def scaling_claim(out: Path, seeds: list[int], scale: dict, model_name: str, ima
                 result = evaluate_strategy(model, tokenizer, rows, strategy, batch_size=scale["batch_size"],
                                            prompt_style="base", progress=False)
                 save_run(result, folder, name, {"adapter": str(adapter), "seed": seed})
-            saved = json.loads((folder / "eval.json").read_text())
-            problems = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+            (saved,) = load_runs([folder])
+            problems = saved["problems"]
             runs.setdefault(name, []).append({"metrics": saved["metrics"], "problems": problems,
                                               "figures": per_problem_figures(problems, len(problems[0]["samples"]))})
     k, beams = scale["k"], scale["beams"]
