@@ -105,12 +105,19 @@ def run_log(folder: Path) -> dict:
 
 # -- claims 1 and 2: the demo's four stages ---------------------------------------------------------------
 
+def saved_demo_report(out: Path, seed: int, scale: dict, model: str) -> dict | None:
+    """The demo's report at ``seed`` if it finished with this scale's problems and this model."""
+    path = out / "rl" / f"seed{seed}" / "report.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    return report if (report.get("held_out_problems"), report.get("model")) == (scale["rl_eval"], model) else None
+
+
 def demo_report(out: Path, seed: int, scale: dict, overrides: list[str]) -> dict:
     """The demo's four stages at ``seed`` (``minireason demo``), run once: a finished demo's report is reused as it
     is (its stages would be too, but its base model would be scored again)."""
     folder = out / "rl" / f"seed{seed}"
-    report = json.loads((folder / "report.json").read_text()) if (folder / "report.json").exists() else {}
-    if (report.get("held_out_problems"), report.get("model")) != (scale["rl_eval"], overrides[1]):
+    report = saved_demo_report(out, seed, scale, overrides[1])
+    if report is None:
         report = run_demo(folder, ["--seed", str(seed), "--n_eval", str(scale["rl_eval"]), "--report_to", "none",
                                    *scale["rl_flags"], *overrides])
     return report
@@ -169,14 +176,16 @@ def trace_tokens(config, style: str) -> int:
     return sum(len(tokenizer(t["completion"][0]["content"])["input_ids"]) for t in traces)
 
 
-def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str],
-                  tasks: list[str]) -> tuple[str, dict]:
+def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str], tasks: list[str],
+                  train: bool = True) -> tuple[str, dict]:
+    """Claim 3 on each task and seed; with ``train`` False, only the (task, seed) pairs already finished."""
     import yaml
 
     from minireason.recipes import load_recipe, run
     from minireason.recipes.catalog import find_recipe
+    from minireason.recipes.runs import finished_summary
 
-    results, rows, accuracy = {}, [], {}
+    results, rows, accuracy, missing = {}, [], {}, []
     for task, params in ((task, JOURNEY_TASKS[task]) for task in tasks):
         samples = {"shortcut": [], "journey": []}
         for seed in seeds:
@@ -187,6 +196,9 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
             shortcut, journey = load_recipe(values, ["--output_dir", str(folder), *scale["journey_flags"], *overrides])
             # Equal trace tokens: the shorter shortcut traces get proportionally more epochs on the same problems.
             shortcut.num_train_epochs = round(trace_tokens(journey, "journey") / trace_tokens(shortcut, "shortcut"), 3)
+            if not train and not all(finished_summary(config) for config in (shortcut, journey)):
+                missing.append(f"{task} seed {seed}")
+                continue
             run([shortcut, journey])
             for arm, config in (("shortcut", shortcut), ("journey", journey)):
                 scored = load_samples(Path(config.output_dir) / "eval_samples.jsonl")
@@ -194,13 +206,15 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
                 log = run_log(Path(config.output_dir))
                 rows.append([task, seed, arm, f"{config.num_train_epochs:g}", f"{log['tokens']:,.0f}",
                              f"{log['seconds'] / 60:.1f}", pct(sum(samples[arm][-1]) / len(scored))])
-        accuracy[task] = {arm: [sum(run) / len(run) for run in runs] for arm, runs in samples.items()}
-        results[f"3. journey - shortcut, {task}"] = compare(samples["shortcut"], samples["journey"])
+        if samples["journey"]:
+            accuracy[task] = {arm: [sum(run) / len(run) for run in runs] for arm, runs in samples.items()}
+            results[f"3. journey - shortcut, {task}"] = compare(samples["shortcut"], samples["journey"])
     text = "\n".join([
         f"`{JOURNEY_RECIPE}` on each task: {scale['journey_train']} training problems, the same for both arms; LoRA SFT "
         f"at its learning rate; {scale['journey_eval']} held-out problems, greedy, up to {scale['journey_tokens']} "
         "tokens. Arithmetic: 3-digit additions, slips caught at error rate 0.3. Countdown: 3-4 numbers, depth-first "
-        f"searches whose wrong turns (rate 0.3) are proven dead ends. Tasks run: {', '.join(tasks)}.", "",
+        f"searches whose wrong turns (rate 0.3) are proven dead ends. Tasks run: {', '.join(tasks)}."
+        + (f" Not run (left out here): {', '.join(missing)}." if missing else ""), "",
         markdown_table(["task", "seed", "arm", "epochs", "tokens trained", "training minutes", "accuracy"], rows,
                        numeric=[False, True, False, True, True, True, True]),
         "", diff_table([diff_row(name, result) for name, result in results.items()])])
@@ -235,7 +249,7 @@ def scaling_claim(out: Path, seeds: list[int], scale: dict, model_name: str, ima
         adapter = out / "rl" / f"seed{seed}" / "sft-then-grpo" / "grpo" / "final"
         model = None
         for name, strategy in plans.items():
-            folder = out / "scaling" / f"seed{seed}" / name.replace(" ", "-").replace(",", "")
+            folder = scaling_folder(out, seed, name)
             if not (folder / "eval.json").exists():
                 if model is None:
                     model, tokenizer = load_model(model_name, adapter=str(adapter))
@@ -289,6 +303,10 @@ def scaling_claim(out: Path, seeds: list[int], scale: dict, model_name: str, ima
         "", diff_table([diff_row(name, result) for name, result in results.items()]),
         "", f"![accuracy against k and against tokens, mean over seeds, shaded: first seed's 95% interval](img/{image.name})"])
     return text, {"results": results, "runs": {name: [r["metrics"] for r in per_seed] for name, per_seed in runs.items()}}
+
+
+def scaling_folder(out: Path, seed: int, strategy: str) -> Path:
+    return out / "scaling" / f"seed{seed}" / strategy.replace(" ", "-").replace(",", "")
 
 
 def first_samples_by_step(run: dict, rows: list[dict], n: int) -> dict:
@@ -354,43 +372,112 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", default="smollm2-135m", help="the model every claim trains and evaluates")
     parser.add_argument("--out", default="outputs/claims", help="runs and evaluations, reused when run again")
     parser.add_argument("--docs", default="docs/claims.md", help="the page to write ('none': print only)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="run the seeds' (and claim 3's tasks') runs as this many processes at once, each with "
+                             "cores/jobs threads, then report. For many cores, which a 135M model's threads do not "
+                             "fill; on 2 cores one process trains faster (claim 3's arithmetic SFT: 12.5 s a step with "
+                             "both threads, ~35 s with one thread beside a second process)")
+    parser.add_argument("--only-finished", dest="only_finished", action="store_true",
+                        help="train and evaluate nothing: report the seeds (and tasks) already finished under --out, "
+                             "naming those left out")
     args = parser.parse_args(argv)
     scale, out, overrides = dict(SCALES[args.scale]), Path(args.out), ["--model", args.model]
     scale["journey_train"] = args.journey_train or scale["journey_train"]
     images = (Path(args.docs).parent if args.docs != "none" else out) / "img"
     images.mkdir(parents=True, exist_ok=True)
     wanted = sorted({1 if c == 2 else c for c in args.claims})
-    sections, texts, minutes = {}, {}, {}
+    started = time.perf_counter()
+    if args.jobs > 1 and not args.only_finished:
+        run_in_parallel(args, wanted)
+    parallel_minutes = (time.perf_counter() - started) / 60
+    sections, texts, minutes, used = {}, {}, {}, {}
     for claim in wanted:
         started = time.perf_counter()
-        if claim == 1:
-            texts[claim], sections[claim] = rl_claims(out, args.seeds, scale, overrides)
-        elif claim == 3:
-            texts[claim], sections[claim] = journey_claim(out, args.seeds, scale, overrides, args.journey_tasks)
+        if claim != 3 and args.only_finished:
+            seeds = [seed for seed in args.seeds if finished_seed(out, claim, seed, scale, args.model)]
+            if not seeds:
+                continue
         else:
-            texts[claim], sections[claim] = scaling_claim(out, args.seeds, scale, args.model,
-                                                          images / "claims-scaling.png")
-        minutes[claim] = (time.perf_counter() - started) / 60
+            seeds = args.seeds
+        used[claim] = seeds
+        if claim == 1:
+            texts[claim], sections[claim] = rl_claims(out, seeds, scale, overrides)
+        elif claim == 3:
+            texts[claim], sections[claim] = journey_claim(out, seeds, scale, overrides, args.journey_tasks,
+                                                          train=not args.only_finished)
+        else:
+            texts[claim], sections[claim] = scaling_claim(out, seeds, scale, args.model, images / "claims-scaling.png")
+        minutes[claim] = (time.perf_counter() - started) / 60 + parallel_minutes / len(wanted)
     command = " ".join(["python benchmarks/claims.py", *(argv if argv is not None else sys.argv[1:])]).strip()
     # Every claim measured so far goes into the plot, those of earlier invocations too.
     record = out / "claims.json"
     measured = {claim: value for claim, value in (json.loads(record.read_text()) if record.exists() else {}).items()
                 if claim in ("1", "3", "4")}
-    measured.update({str(claim): {"results": section["results"], "seeds": args.seeds, "minutes": minutes[claim]}
+    measured.update({str(claim): {"results": section["results"], "seeds": used[claim], "minutes": minutes[claim]}
                      for claim, section in sections.items()})
     record.write_text(json.dumps(measured, indent=2))
     image = images / "claims.png"
     plot({claim: measured[claim] for claim in sorted(measured)}, image)
     summary = {claim: section["results"] for claim, section in sections.items()}
     for claim, text in texts.items():
-        block = (f"## {TITLES[claim]}\n\nMeasured {datetime.date.today()} with `{command}` ({minutes[claim]:.0f} min "
-                 f"this invocation; runs already under {args.out} are reused).\n\n{text}\n")
+        spent = (f"{minutes[claim]:.0f} min this invocation" if args.jobs == 1 else
+                 f"{sum(minutes.values()):.0f} min this invocation for claims {wanted}, {args.jobs} processes at once")
+        block = (f"## {TITLES[claim]}\n\nMeasured {datetime.date.today()} with `{command}` ({spent}; runs already "
+                 f"under {args.out} are reused).\n\n{text}\n")
         print(block)
         if args.docs != "none":
             write_section(Path(args.docs), claim, block)
     if args.docs != "none":
         print(f"wrote {args.docs} and {image}")
     return summary
+
+
+def finished_seed(out: Path, claim: int, seed: int, scale: dict, model: str) -> bool:
+    """Whether claim 1's demo (and for claim 4, every strategy's evaluation) at ``seed`` is already saved."""
+    done = saved_demo_report(out, seed, scale, model) is not None
+    return done and (claim == 1 or all((scaling_folder(out, seed, name) / "eval.json").exists()
+                                       for name in strategies(scale)))
+
+
+def parallel_units(args: argparse.Namespace, wanted: list[int]) -> list[list[str]]:
+    """The command lines, one per seed (claims 1 and 4 together: 4 scales 1's models) and one per claim-3 task
+    and seed, that between them run every run ``args`` asks for; none shares a run folder with another."""
+    common = ["--scale", args.scale, "--model", args.model, "--out", args.out, "--docs", "none"]
+    if args.journey_train:
+        common += ["--journey-train", str(args.journey_train)]
+    units = []
+    for seed in args.seeds:
+        if claims := [str(c) for c in wanted if c in (1, 4)]:
+            units.append(["--claims", *claims, "--seeds", str(seed), *common])
+        if 3 in wanted:
+            units += [["--claims", "3", "--journey-tasks", task, "--seeds", str(seed), *common]
+                      for task in args.journey_tasks]
+    return units
+
+
+def run_in_parallel(args: argparse.Namespace, wanted: list[int]) -> None:
+    """Run ``parallel_units`` as ``args.jobs`` processes at a time, each logging to ``--out``/logs."""
+    import os
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    logs = Path(args.out) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
+    environment = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+
+    def launch(unit: list[str]) -> tuple[str, int]:
+        name = "-".join(part.lstrip("-") for part in unit[1:unit.index("--scale")])
+        with open(logs / f"claims-{name}.log", "w") as log:
+            command = [sys.executable, str(Path(__file__).resolve()), *unit]
+            return name, subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment).returncode
+
+    units = parallel_units(args, wanted)
+    print(f"claims: {len(units)} units of runs, {args.jobs} at a time with {threads} threads each; logs in {logs}")
+    with ThreadPoolExecutor(args.jobs) as pool:
+        failed = [name for name, code in pool.map(launch, units) if code != 0]
+    if failed:
+        raise SystemExit(f"claims: these units failed (see {logs}): {', '.join(failed)}")
 
 
 def write_section(page: Path, claim: int, block: str) -> None:

@@ -118,3 +118,24 @@ def test_claims_run_every_claim_on_the_tiny_model_and_keep_the_other_sections(ti
     claims.main([*flags, "--claims", "3"])
     assert state.stat().st_mtime == stamp
     assert all(f"<!-- claim {c}:start -->" in page.read_text() for c in (1, 3, 4))
+    # Reporting only what finished leaves out seed 1 of claims 1 and 4 instead of running its demo.
+    reported = claims.main([*flags[:4], "--seeds", "0", "1", *flags[6:], "--claims", "1", "4", "--only-finished"])
+    assert [len(reported[c][name]["per_run"]) for c, name in ((1, "1. pure RL - base, format"),
+                                                              (4, "4a. CoT - direct, greedy"))] == [1, 1]
+    assert not (out / "rl" / "seed1").exists()
+
+
+def test_claims_run_seeds_as_parallel_processes_and_report_only_finished_ones(tiny_model_path, tmp_path):
+    claims = load("claims")
+    out, page = tmp_path / "runs", tmp_path / "claims.md"
+    flags = ["--model", "tiny", "--scale", "tiny", "--out", str(out), "--claims", "3", "--journey-tasks", "arithmetic"]
+    summary = claims.main([*flags, "--seeds", "0", "1", "--jobs", "2", "--docs", "none"])
+    # Each seed ran in a process of its own, logged apart, and the report pairs both seeds.
+    assert sorted(path.name for path in (out / "logs").iterdir()) == [
+        "claims-3-journey-tasks-arithmetic-seeds-0.log", "claims-3-journey-tasks-arithmetic-seeds-1.log"]
+    assert len(summary[3]["3. journey - shortcut, arithmetic"]["per_run"]) == 2
+    # Reporting only what finished: seed 2 is named as not run, and nothing is trained for it.
+    summary = claims.main([*flags, "--seeds", "0", "1", "2", "--only-finished", "--docs", str(page)])
+    assert len(summary[3]["3. journey - shortcut, arithmetic"]["per_run"]) == 2
+    assert not (out / "journey" / "arithmetic-train8" / "seed2" / "journey").exists()
+    assert "Not run (left out here): arithmetic seed 2." in page.read_text()
