@@ -204,8 +204,11 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
                 scored = load_samples(Path(config.output_dir) / "eval_samples.jsonl")
                 samples[arm].append([sample["correct"] for sample in scored])
                 log = run_log(Path(config.output_dir))
+                # Format rate and answer length say whether the arm learned to write its kind of trace.
                 rows.append([task, seed, arm, f"{config.num_train_epochs:g}", f"{log['tokens']:,.0f}",
-                             f"{log['seconds'] / 60:.1f}", pct(sum(samples[arm][-1]) / len(scored))])
+                             f"{log['seconds'] / 60:.1f}", pct(sum(s["well_formed"] for s in scored) / len(scored)),
+                             f"{sum(s['tokens'] for s in scored) / len(scored):.0f}",
+                             pct(sum(samples[arm][-1]) / len(scored))])
         if samples["journey"]:
             accuracy[task] = {arm: [sum(run) / len(run) for run in runs] for arm, runs in samples.items()}
             results[f"3. journey - shortcut, {task}"] = compare(samples["shortcut"], samples["journey"])
@@ -215,8 +218,8 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
         "tokens. Arithmetic: 3-digit additions, slips caught at error rate 0.3. Countdown: 3-4 numbers, depth-first "
         f"searches whose wrong turns (rate 0.3) are proven dead ends. Tasks run: {', '.join(tasks)}."
         + (f" Not run (left out here): {', '.join(missing)}." if missing else ""), "",
-        markdown_table(["task", "seed", "arm", "epochs", "tokens trained", "training minutes", "accuracy"], rows,
-                       numeric=[False, True, False, True, True, True, True]),
+        markdown_table(["task", "seed", "arm", "epochs", "tokens trained", "training minutes", "format",
+                        "tokens per answer", "accuracy"], rows, numeric=[False, True, False, *[True] * 6]),
         "", diff_table([diff_row(name, result) for name, result in results.items()])])
     return text, {"results": results, "accuracy": accuracy}
 
