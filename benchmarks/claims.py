@@ -393,15 +393,16 @@ def main(argv: list[str] | None = None) -> dict:
     if args.jobs > 1 and not args.only_finished:
         run_in_parallel(args, wanted)
     parallel_minutes = (time.perf_counter() - started) / 60
-    sections, texts, minutes, used = {}, {}, {}, {}
+    sections, texts, minutes, used, left_out = {}, {}, {}, {}, {}
     for claim in wanted:
         started = time.perf_counter()
-        if claim != 3 and args.only_finished:
+        seeds = args.seeds
+        if claim != 3 and args.only_finished:  # claim 3 leaves out (task, seed) pairs itself
             seeds = [seed for seed in args.seeds if finished_seed(out, claim, seed, scale, args.model)]
+            left_out[claim] = [seed for seed in args.seeds if seed not in seeds]
             if not seeds:
+                print(f"claims: claim {claim} has no finished seed under {out}; its section is left as it is")
                 continue
-        else:
-            seeds = args.seeds
         used[claim] = seeds
         if claim == 1:
             texts[claim], sections[claim] = rl_claims(out, seeds, scale, overrides)
@@ -427,6 +428,8 @@ def main(argv: list[str] | None = None) -> dict:
                  f"{sum(minutes.values()):.0f} min this invocation for claims {wanted}, {args.jobs} processes at once")
         block = (f"## {TITLES[claim]}\n\nMeasured {datetime.date.today()} with `{command}` ({spent}; runs already "
                  f"under {args.out} are reused).\n\n{text}\n")
+        if left_out.get(claim):
+            block += f"\nSeeds not run (left out here): {', '.join(map(str, left_out[claim]))}.\n"
         print(block)
         if args.docs != "none":
             write_section(Path(args.docs), claim, block)
