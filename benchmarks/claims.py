@@ -194,11 +194,11 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
                       "eval_max_new_tokens": scale["journey_tokens"], "seed": seed, "report_to": ["none"]}
             folder = out / "journey" / f"{task}-train{scale['journey_train']}" / f"seed{seed}"
             shortcut, journey = load_recipe(values, ["--output_dir", str(folder), *scale["journey_flags"], *overrides])
-            # Equal trace tokens: the shorter shortcut traces get proportionally more epochs on the same problems.
-            shortcut.num_train_epochs = round(trace_tokens(journey, "journey") / trace_tokens(shortcut, "shortcut"), 3)
             if not train and not all(finished_summary(config) for config in (shortcut, journey)):
                 missing.append(f"{task} seed {seed}")
                 continue
+            # Equal trace tokens: the shorter shortcut traces get proportionally more epochs on the same problems.
+            shortcut.num_train_epochs = round(trace_tokens(journey, "journey") / trace_tokens(shortcut, "shortcut"), 3)
             run([shortcut, journey])
             for arm, config in (("shortcut", shortcut), ("journey", journey)):
                 scored = load_samples(Path(config.output_dir) / "eval_samples.jsonl")
