@@ -216,12 +216,11 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
         f"`{JOURNEY_RECIPE}` on each task: {scale['journey_train']} training problems, the same for both arms; LoRA SFT "
         f"at its learning rate; {scale['journey_eval']} held-out problems, greedy, up to {scale['journey_tokens']} "
         "tokens. Arithmetic: 3-digit additions, slips caught at error rate 0.3. Countdown: 3-4 numbers, depth-first "
-        f"searches whose wrong turns (rate 0.3) are proven dead ends. Tasks run: {', '.join(tasks)}."
-        + (f" Not run (left out here): {', '.join(missing)}." if missing else ""), "",
+        f"searches whose wrong turns (rate 0.3) are proven dead ends. Tasks run: {', '.join(tasks)}.", "",
         markdown_table(["task", "seed", "arm", "epochs", "tokens trained", "training minutes", "format",
                         "tokens per answer", "accuracy"], rows, numeric=[False, True, False, *[True] * 6]),
         "", diff_table([diff_row(name, result) for name, result in results.items()])])
-    return text, {"results": results, "accuracy": accuracy}
+    return text, {"results": results, "accuracy": accuracy, "left_out": missing}
 
 
 # -- claim 4: inference-time scaling ------------------------------------------------------------------------
@@ -397,9 +396,9 @@ def main(argv: list[str] | None = None) -> dict:
     for claim in wanted:
         started = time.perf_counter()
         seeds = args.seeds
-        if claim != 3 and args.only_finished:  # claim 3 leaves out (task, seed) pairs itself
+        if claim != 3 and args.only_finished:  # claim 3: journey_claim leaves out (task, seed) pairs itself
             seeds = [seed for seed in args.seeds if finished_seed(out, claim, seed, scale, args.model)]
-            left_out[claim] = [seed for seed in args.seeds if seed not in seeds]
+            left_out[claim] = [f"seed {seed}" for seed in args.seeds if seed not in seeds]
             if not seeds:
                 print(f"claims: claim {claim} has no finished seed under {out}; its section is left as it is")
                 continue
@@ -409,6 +408,7 @@ def main(argv: list[str] | None = None) -> dict:
         elif claim == 3:
             texts[claim], sections[claim] = journey_claim(out, seeds, scale, overrides, args.journey_tasks,
                                                           train=not args.only_finished)
+            left_out[claim] = sections[claim]["left_out"]
         else:
             texts[claim], sections[claim] = scaling_claim(out, seeds, scale, args.model, images / "claims-scaling.png")
         minutes[claim] = (time.perf_counter() - started) / 60 + parallel_minutes / len(wanted)
@@ -429,7 +429,7 @@ def main(argv: list[str] | None = None) -> dict:
         block = (f"## {TITLES[claim]}\n\nMeasured {datetime.date.today()} with `{command}` ({spent}; runs already "
                  f"under {args.out} are reused).\n\n{text}\n")
         if left_out.get(claim):
-            block += f"\nSeeds not run (left out here): {', '.join(map(str, left_out[claim]))}.\n"
+            block += f"\nNot run (left out here): {', '.join(left_out[claim])}.\n"
         print(block)
         if args.docs != "none":
             write_section(Path(args.docs), claim, block)

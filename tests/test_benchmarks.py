@@ -123,7 +123,7 @@ def test_claims_run_every_claim_on_the_tiny_model_and_keep_the_other_sections(ti
     assert [len(reported[c][name]["per_run"]) for c, name in ((1, "1. pure RL - base, format"),
                                                               (4, "4a. CoT - direct, greedy"))] == [1, 1]
     assert not (out / "rl" / "seed1").exists()
-    assert page.read_text().count("Seeds not run (left out here): 1.") == 2
+    assert page.read_text().count("Not run (left out here): seed 1.") == 2
 
 
 def test_claims_run_seeds_as_parallel_processes_and_report_only_finished_ones(tiny_model_path, tmp_path):
