@@ -23,7 +23,7 @@ from accelerate.utils import DistributedType
 from trl import GRPOTrainer
 
 from minireason.answer_format import ANSWER_CLOSE
-from minireason.sampling import sample_ids
+from minireason.sampling import sample_ids, select_rows
 
 # Up to this many logits (completions x tokens x vocabulary) the loss takes a plain log-softmax, which on a
 # CPU runs the LM head's forward and backward in half the time of TRL's fused head (measured: 1,472 tokens x
@@ -42,14 +42,9 @@ class FastGRPOTrainer(GRPOTrainer):
             share_prompt_prefix
 
     # -- rollouts ------------------------------------------------------------------------
-    def _plain_sampling(self) -> bool:
-        return (self.fast_rollouts and not self.use_vllm and not self.use_transformers_continuous_batching
-                and not self.top_k and self.top_p == 1.0 and self.min_p is None and self.repetition_penalty == 1.0
-                and not self.args.generation_kwargs
-                and self.accelerator.distributed_type not in (DistributedType.DEEPSPEED, DistributedType.FSDP))
-
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
-        if images is not None or multimodal_fields or not self._plain_sampling():
+        engine = rollout_engine(self.args, self.fast_rollouts, self.accelerator.distributed_type)
+        if images is not None or multimodal_fields or engine != "minireason":
             return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
                                                  has_tool_images)
         completion_ids = sample_ids(
@@ -81,6 +76,27 @@ class FastGRPOTrainer(GRPOTrainer):
         return torch.cat(logps), (torch.cat(entropies) if compute_entropy else None), None
 
 
+def rollout_engine(args, fast_rollouts: bool = True, distributed_type=DistributedType.NO) -> str:
+    """What samples a GRPO run's rollouts: ``vllm``, ``minireason`` (``sample_ids``: plain temperature sampling
+    that stops at the stop strings) or ``transformers`` (TRL's own ``generate``, for everything else).
+
+    >>> from types import SimpleNamespace as Args
+    >>> plain = dict(use_vllm=False, use_transformers_continuous_batching=False, top_k=0, top_p=1.0, min_p=None,
+    ...              repetition_penalty=1.0, generation_kwargs=None)
+    >>> rollout_engine(Args(**plain)), rollout_engine(Args(**{**plain, "top_p": 0.9}))
+    ('minireason', 'transformers')
+    >>> rollout_engine(Args(**{**plain, "use_vllm": True})), rollout_engine(Args(**plain), fast_rollouts=False)
+    ('vllm', 'transformers')
+    """
+    if args.use_vllm:
+        return "vllm"
+    plain = (fast_rollouts and not args.use_transformers_continuous_batching and not args.top_k
+             and args.top_p == 1.0 and args.min_p is None and args.repetition_penalty == 1.0
+             and not args.generation_kwargs
+             and distributed_type not in (DistributedType.DEEPSPEED, DistributedType.FSDP))
+    return "minireason" if plain else "transformers"
+
+
 def shared_prefix_forward(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, completion_length: int,
                           temperature: float | None = None,
                           entropy_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,16 +109,13 @@ def shared_prefix_forward(model, input_ids: torch.Tensor, attention_mask: torch.
     entropies carry gradients only with ``entropy_grad`` (TRL's entropy bonus); without one, from TRL's
     fused LM head, which ``model`` must carry (``add_fused_lm_head``).
     """
-    from transformers import DynamicCache
-
     split = input_ids.size(1) - completion_length - 1
     prefix = torch.cat([input_ids[:, :split], attention_mask[:, :split]], dim=1)
     distinct, owner = torch.unique(prefix, dim=0, return_inverse=True)
     prefix_out = model(input_ids=distinct[:, :split], attention_mask=distinct[:, split:], use_cache=True,
                        logits_to_keep=1)
     cache = getattr(prefix_out, "cache", None) or prefix_out.past_key_values
-    shared = DynamicCache(ddp_cache_data=[(layer.keys.index_select(0, owner), layer.values.index_select(0, owner))
-                                          for layer in cache.layers])
+    shared = select_rows(cache, owner)
     suffix, suffix_mask = input_ids[:, split:], attention_mask[:, split:]
     if temperature is None:
         labels = suffix.masked_fill(suffix_mask == 0, -100)

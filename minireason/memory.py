@@ -28,10 +28,8 @@ import functools
 import json
 from pathlib import Path
 
-GIB = 2**30
-# Name: (memory in GiB, has bf16). A T4 reports ~15 GiB usable; the recipes call it 16 GB.
-CARDS = {"T4 16 GB": (15.0, False), "L4 24 GB": (22.0, True), "A100 40 GB": (39.4, True),
-         "A100 80 GB": (79.2, True), "H100 80 GB": (79.2, True)}
+from minireason.hardware import CARDS, GIB
+
 CUDA_CONTEXT = 0.5 * GIB
 FUSED_TILE = 4096 * 32768  # TRL's fused LM head scores 4,096 tokens × 32,768 vocabulary columns at a time
 CONFIGS = Path(__file__).resolve().parent / "model_configs"
@@ -121,24 +119,25 @@ class Workload:
 def estimate(stage, card: str | None = None, workload: Workload | None = None) -> dict[str, float]:
     """Peak memory in bytes by component for one stage config on ``card`` (None: this machine, a CPU).
 
-    Precision and checkpointing follow the card unless the recipe set them, as they would when the recipe runs
-    there (``minireason.recipes.config.precision``)."""
-    from minireason.recipes.config import precision
+    Precision, the weights' dtype and checkpointing follow the card unless the recipe set them, as they would when
+    the recipe runs there (``minireason.hardware``)."""
+    from minireason.hardware import precision, weights_dtype
 
     workload = workload or workload_of(stage)
     shape = model_shape(stage.model)
     gpu = card is not None
     auto = set(getattr(stage, "hardware_defaults", ()))
-    bf16, fp16 = precision(stage.fp16, gpu, CARDS[card][1] if gpu else False) if "bf16" in auto else (stage.bf16,
-                                                                                                        stage.fp16)
+    bf16, fp16 = precision(stage.fp16, gpu, CARDS[card].bf16 if gpu else False) if "bf16" in auto else (stage.bf16,
+                                                                                                         stage.fp16)
     checkpointing = gpu if "gradient_checkpointing" in auto else stage.gradient_checkpointing
     compute = 2 if (bf16 or fp16) else 4
-    weight_bytes = 2 if gpu else 4  # the 16-bit checkpoint as loaded on a GPU; fp32 on a CPU
+    dtype = weights_dtype(bf16, fp16, not stage.lora) if "dtype" in auto else stage.model_init_kwargs["dtype"]
+    weight_bytes = 4 if dtype == "float32" else 2  # every weight, or what 4-bit leaves unquantised
     counts = shape.parameters()
 
     parts: dict[str, float] = {}
     if stage.load_in_4bit:
-        parts["weights"] = counts["linear"] * (0.5 + 1 / 64 + 4 / (64 * 256)) + counts["other"] * 2
+        parts["weights"] = counts["linear"] * (0.5 + 1 / 64 + 4 / (64 * 256)) + counts["other"] * weight_bytes
     else:
         parts["weights"] = (counts["linear"] + counts["other"]) * weight_bytes
     if stage.lora:
@@ -172,7 +171,7 @@ def estimate(stage, card: str | None = None, workload: Workload | None = None) -
         kv_cache = workload.generation_sequences * length * shape.layers * 2 * shape.kv_heads * shape.head_dim
         parts["generation KV cache"] = kv_cache * compute + workload.generation_sequences * shape.vocab * 4 * 2
     if getattr(stage, "use_vllm", False) and getattr(stage, "vllm_mode", "") == "colocate" and gpu:
-        parts["vLLM (reserved share)"] = stage.vllm_gpu_memory_utilization * CARDS[card][0] * GIB
+        parts["vLLM (reserved share)"] = stage.vllm_gpu_memory_utilization * CARDS[card].memory_gib * GIB
         parts.pop("generation KV cache", None)  # vLLM samples inside its own share
     if gpu:
         parts["CUDA context"] = CUDA_CONTEXT
@@ -242,7 +241,7 @@ def report(stages: list, card: str | None = None) -> str:
             rows = [[part, f"{value / GIB:.2f}"] for part, value in parts.items()]
             rows.append(["**peak** (generation and the loss never overlap)", f"**{peak(parts) / GIB:.2f}**"])
             lines += [f"{label} on {name}:", "", markdown_table(["component", "GiB"], rows, numeric=[False, True]), ""]
-    rows = [[v["card"], f"{v['peak_gib']:.1f}", f"{CARDS[v['card']][0]:.0f}", "fits" if v["fits"] else "does not fit"]
+    rows = [[v["card"], f"{v['peak_gib']:.1f}", f"{CARDS[v['card']].memory_gib:.1f}", "fits" if v["fits"] else "does not fit"]
             for v in verdicts(stages, workloads)]
     lines += ["every card (the largest stage decides):", "",
               markdown_table(["card", "peak GiB (estimate)", "usable GiB", "verdict"], rows,
@@ -277,9 +276,9 @@ def verdicts(stages: list, workloads: list[Workload] | None = None) -> list[dict
     stage, spare measuring the same prompts and data again for every card."""
     workloads = workloads or [workload_of(stage) for stage in stages]
     rows = []
-    for card, (memory_gib, _) in CARDS.items():
+    for card, spec in CARDS.items():
         peaks = [peak(estimate(stage, card, workload)) for stage, workload in zip(stages, workloads)]
-        rows.append({"card": card, "peak_gib": max(peaks) / GIB, "fits": max(peaks) <= memory_gib * GIB,
+        rows.append({"card": card, "peak_gib": max(peaks) / GIB, "fits": max(peaks) <= spec.total_memory,
                      "per_stage_gib": [p / GIB for p in peaks]})
     return rows
 

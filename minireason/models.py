@@ -124,14 +124,14 @@ def resolve_model(name_or_path: str) -> str:
 
 
 def default_dtype():
-    """bf16 on GPUs that support it; fp32 on CPU, where bf16 autocast runs ~25x slower."""
+    """The dtype a frozen model computes in here: bf16 on a GPU that has it in hardware, fp16 on one that does not
+    (a T4), fp32 on a CPU, where bf16 runs ~25x slower (``minireason.hardware``)."""
     import torch
 
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    if torch.cuda.is_available():
-        return torch.float16
-    return torch.float32
+    from minireason.hardware import bf16_native, precision, weights_dtype
+
+    return getattr(torch, weights_dtype(*precision(False, torch.cuda.is_available(), bf16_native()),
+                                        trains_base_weights=False))
 
 
 def quantization_config(compute_dtype=None):
@@ -155,6 +155,26 @@ def lora_config(lora: Any):
     if not isinstance(lora, dict):
         raise TypeError(f"lora must be True, a dict of LoraConfig fields or a LoraConfig, got {lora!r}")
     return LoraConfig(task_type="CAUSAL_LM", **{**DEFAULT_LORA, **lora})
+
+
+def adapters_to_fp32(model) -> int:
+    """Put a 4-bit model's trainable parameters back in float32; returns how many were cast.
+
+    TRL (1.16) casts them to bf16 when it builds a trainer on a quantized model. AdamW then updates bf16 values
+    directly: at a learning rate of 1e-5 most steps to ``lora_A`` are below half a bf16 ulp and round away, and on
+    a T4 fp16 mixed precision refuses to unscale half-precision gradients. PEFT keeps adapters in fp32 on
+    unquantized models; this makes the 4-bit route match.
+    """
+    import torch
+
+    if not (getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)):
+        return 0
+    cast = 0
+    for param in model.parameters():
+        if param.requires_grad and param.dtype != torch.float32:
+            param.data = param.data.float()
+            cast += 1
+    return cast
 
 
 def set_lora_dropout(model, p: float) -> None:

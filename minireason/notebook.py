@@ -36,14 +36,15 @@ def tiny_flags(grpo: bool) -> list[str]:
 
 
 def hardware() -> dict:
-    """The device a run would use: its name, memory in GiB, and whether it has bf16."""
-    import torch
+    """The device a run would use: its name, memory in GiB (to 0.01), whether it computes in bf16 natively (a T4
+    does not), and how many GPUs are visible (``minireason.hardware``)."""
+    from minireason.hardware import gpu
 
-    if not torch.cuda.is_available():
-        return {"device": "cpu", "name": "CPU", "memory_gb": None, "bf16": False}
-    props = torch.cuda.get_device_properties(0)
-    return {"device": "cuda", "name": props.name, "memory_gb": round(props.total_memory / 2**30, 1),
-            "bf16": torch.cuda.is_bf16_supported()}
+    card = gpu()
+    if card is None:
+        return {"device": "cpu", "name": "CPU", "memory_gb": None, "bf16": False, "gpus": 0}
+    return {"device": "cuda", "name": card["name"], "memory_gb": round(card["memory_gib"], 2), "bf16": card["bf16"],
+            "gpus": card["count"]}
 
 
 def resolve_size(size: str) -> str:
@@ -59,9 +60,12 @@ def recipe_for(method: str, size: str, gpu_memory_gb: float | None = None) -> Pa
     """The recipe file for ``method`` (a folder name such as ``grpo-countdown``) at ``size``.
 
     ``tiny`` and ``cpu`` take the SmolLM2-135M CPU recipe; ``gpu`` takes the Qwen2.5-3B recipe
-    for the largest card that fits this one (a 24 GB card gets the 16 GB recipe), or the CPU
-    recipe, run on the GPU, for methods with no 3B recipe.
+    for the largest card that this one matches (a 24 GB card gets the 16 GB recipe; a card sold as N GB
+    reports about 0.92 N GiB, ``minireason.hardware.fits_recipe``), or the CPU recipe, run on the GPU,
+    for methods with no 3B recipe.
     """
+    from minireason.hardware import REPORTED_SHARE, fits_recipe
+
     size = resolve_size(size)
     recipes = recipe_root()
     cpu_recipe = recipes / "smollm2-135m" / method / "cpu.yaml"
@@ -73,9 +77,11 @@ def recipe_for(method: str, size: str, gpu_memory_gb: float | None = None) -> Pa
     memory = gpu_memory_gb if gpu_memory_gb is not None else hardware()["memory_gb"]
     if memory is None:
         raise ValueError("SIZE='gpu' needs a CUDA GPU; use SIZE='cpu' on this machine")
-    fitting = [(_card_gb(path), path) for path in gpu_recipes if _card_gb(path) <= memory + 1]  # a T4 reports 15 GiB
+    fitting = [(_card_gb(path), path) for path in gpu_recipes if fits_recipe(_card_gb(path), memory)]
     if not fitting:
-        raise ValueError(f"no {method} recipe fits a {memory} GiB GPU (the smallest needs 16 GB); use SIZE='cpu'")
+        smallest = min(_card_gb(path) for path in gpu_recipes)
+        raise ValueError(f"no {method} recipe fits a {memory} GiB GPU (the smallest needs a {smallest} GB card, which "
+                         f"reports at least {REPORTED_SHARE * smallest:.1f} GiB); use SIZE='cpu'")
     return max(fitting)[1]
 
 

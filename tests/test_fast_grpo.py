@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from minireason.models import load_model
-from minireason.sampling import draw_tokens, sample_ids
+from minireason.sampling import draw_tokens, sample_ids, select_rows
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,40 @@ def test_sampling_reads_each_distinct_prompt_once_and_leaves_the_adapter_unmerge
     assert all(shape == (len(prompts), 1) for shape in batch_sizes[1:])  # then one token per row and step
     assert model.training
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+
+
+def test_logits_that_are_not_numbers_raise_instead_of_becoming_tokens(tiny):
+    """fp16 overflow gives NaN logits; the inverse-CDF search used to turn them into the last vocabulary id."""
+    model, tokenizer = tiny
+    head = model.get_output_embeddings().weight
+    saved = head.data.clone()
+    head.data[7, 0] = float("nan")  # every row's logit for token 7 becomes NaN
+    try:
+        for temperature in (1.0, 0.0):
+            with pytest.raises(FloatingPointError, match="6 of 6 rollouts met logits that are not numbers"):
+                sample_ids(model, _prompts(tokenizer), 4, temperature, tokenizer.pad_token_id, eos_token_ids=[-1])
+    finally:
+        head.data.copy_(saved)
+
+
+def test_cache_rows_are_chosen_on_each_layers_own_device():
+    """A model split over two GPUs keeps each layer's cache on that layer's GPU, so the rows' index must go to
+    each layer's device. The meta device stands in for the second GPU; each tensor records the index it got."""
+    from types import SimpleNamespace
+
+    class Placed:
+        def __init__(self, device):
+            self.device, self.indexed_on = torch.device(device), []
+
+        def index_select(self, dim, index):
+            self.indexed_on.append(index.device.type)
+            return torch.zeros(len(index), 1, 2, 1, device=self.device)
+
+    layers = [SimpleNamespace(keys=Placed(device), values=Placed(device)) for device in ("cpu", "meta")]
+    chosen = select_rows(SimpleNamespace(layers=layers), torch.tensor([2, 0, 2]))
+    assert [(layer.keys.indexed_on, layer.values.indexed_on) for layer in layers] == [(["cpu"], ["cpu"]),
+                                                                                       (["meta"], ["meta"])]
+    assert [layer.keys.device.type for layer in chosen.layers] == ["cpu", "meta"]
 
 
 @pytest.mark.parametrize("head", ["plain", "fused"])

@@ -49,7 +49,7 @@ def test_the_estimate_follows_the_settings():
     (kept,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", ["--gradient_checkpointing", "false"])
     assert estimate(kept, "T4 16 GB")["activations"] > 10 * estimate(stage, "T4 16 GB")["activations"]
     (vllm,) = load_recipe("qwen2.5-3b/grpo-countdown/h100-80gb")
-    assert estimate(vllm, "H100 80 GB")["vLLM (reserved share)"] == pytest.approx(0.3 * 79.2 * GIB)
+    assert estimate(vllm, "H100 80 GB")["vLLM (reserved share)"] == pytest.approx(0.3 * CARDS["H100 80 GB"].total_memory)
 
 
 @pytest.mark.parametrize("name", GPU_RECIPES)

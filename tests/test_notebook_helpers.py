@@ -32,7 +32,7 @@ def test_gpu_recipe_is_the_largest_that_fits(memory_gb, card):
 
 
 def test_recipe_choice_errors_and_fallbacks(monkeypatch):
-    with pytest.raises(ValueError, match="smallest needs 16 GB"):
+    with pytest.raises(ValueError, match="smallest needs a 16 GB card, which reports at least 14.4 GiB"):
         recipe_for("grpo-countdown", "gpu", gpu_memory_gb=8)
     with pytest.raises(ValueError, match="SIZE must be one of"):
         resolve_size("large")

@@ -25,7 +25,9 @@ class RecipeArgs:
     load_in_4bit: bool = dataclasses.field(default=False, metadata={"help": "QLoRA: nf4 base weights (bitsandbytes)."})
     lora: bool = dataclasses.field(default=True, metadata={"help": "Train LoRA adapters instead of all weights."})
     lora_r: int = dataclasses.field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = dataclasses.field(default=32, metadata={"help": "LoRA scale numerator (alpha / r scales the update)."})
+    # alpha / r = 2 at every rank, so a recipe that raises r for a bigger card keeps the update's scale.
+    lora_alpha: int | None = dataclasses.field(default=None, metadata={
+        "help": "LoRA scale numerator (alpha / r scales the update). Default: 2 x lora_r."})
     lora_dropout: float = dataclasses.field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
     task: str = dataclasses.field(default="countdown", metadata={"help": "countdown, arithmetic or math."})
     task_params: dict | str | None = dataclasses.field(
@@ -34,7 +36,9 @@ class RecipeArgs:
     n_eval: int = dataclasses.field(default=64, metadata={"help": "Held-out problems for the final evaluation (0: none)."})
     # Fixed apart from `seed`, so runs with different training seeds are scored on the same problems (paired).
     eval_seed: int = dataclasses.field(default=0, metadata={"help": "Seed of the held-out evaluation problems."})
-    eval_max_new_tokens: int = dataclasses.field(default=128, metadata={"help": "Generation budget when evaluating."})
+    eval_max_new_tokens: int | None = dataclasses.field(default=None, metadata={
+        "help": "Generation budget when evaluating. Default: GRPO's max_completion_length (score the model at the "
+                "length it trained at); 128 for SFT."})
     prompt_style: str = dataclasses.field(default="chat", metadata={
         "help": "chat (the chat template), base (R1-Zero text prompt ending in <think>) or base_example (the same "
                 "after one worked example of the task); minireason.answer_format."})
@@ -52,29 +56,45 @@ class RecipeArgs:
 
     def __post_init__(self):
         """Check and normalise minireason's own fields; nothing outside the config is touched."""
-        if isinstance(self.task_params, str):
-            self.task_params = yaml.safe_load(self.task_params)
-        self.task_params = dict(self.task_params or {})
+        self.task_params = as_mapping(self.task_params)
         check_prompt_style(self.prompt_style)
         get_task(self.task, **self.task_params)  # fail now, not after loading a model
         if isinstance(self.report_to, str):
             self.report_to = [self.report_to]
+        if self.eval_max_new_tokens is None:
+            self.eval_max_new_tokens = 128
+        if self.lora_alpha is None:
+            self.lora_alpha = 2 * self.lora_r
         # Settled here, not when training starts: TrainingArguments checks precision against the device as
         # it is built. Reading the device changes nothing.
         import torch
 
+        from minireason.hardware import bf16_native, precision, weights_dtype
+
         gpu = torch.cuda.is_available()
         # What the hardware decided here, so that `minireason estimate` can decide it again for another card.
         self.hardware_defaults = [name for name in ("bf16", "gradient_checkpointing") if getattr(self, name) is None]
+        self.model_init_kwargs = as_mapping(self.model_init_kwargs)
+        if "dtype" not in self.model_init_kwargs:
+            self.hardware_defaults.append("dtype")
         if self.gradient_checkpointing is None:
             self.gradient_checkpointing = gpu
         if self.bf16 is None:
-            self.bf16, self.fp16 = precision(self.fp16, gpu, gpu and torch.cuda.is_bf16_supported())
-        if not gpu:
-            self.model_init_kwargs = {"dtype": "float32", **(self.model_init_kwargs or {})}
+            self.bf16, self.fp16 = precision(self.fp16, gpu, bf16_native())
+        self.model_init_kwargs.setdefault("dtype", weights_dtype(self.bf16, self.fp16, trains_base_weights=not self.lora))
+        if gpu:
+            # The whole model on this process's GPU. TRL's default, "auto", splits it over every visible GPU (a
+            # Kaggle box has two T4s), which only adds transfers for a model that fits one; under `accelerate
+            # launch` TRL places each process's copy itself.
+            self.model_init_kwargs.setdefault("device_map", {"": 0})
+        else:
             # accelerate runs several launched processes as one CPU job (gloo) only when told it is on a CPU.
             self.use_cpu = True
         super().__post_init__()
+        if self.n_gpu > 1 and self.distributed_state.distributed_type == "NO":
+            # One process trains on one GPU: transformers would wrap the model in nn.DataParallel (which refuses
+            # 4-bit models) and multiply the batch by the GPU count. `accelerate launch` uses every GPU.
+            self._n_gpu = 1
 
     def peft_config(self):
         from minireason.models import lora_config
@@ -84,31 +104,25 @@ class RecipeArgs:
     def policy(self):
         """``(model, peft_config, quantization_config)`` for a TRL trainer: a path that TRL loads
         (in 4-bit, with new LoRA adapters), or a PeftModel when continuing from a saved adapter."""
+        import torch
+
         from minireason.models import load_model, quantization_config, resolve_model, set_lora_dropout
 
+        dtype = self.model_init_kwargs["dtype"]  # also the 4-bit layers' compute dtype
+        dtype = getattr(torch, dtype) if dtype in ("float32", "float16", "bfloat16") else None  # None: the card's
         if self.adapter:
-            model, _ = load_model(self.model, load_in_4bit=self.load_in_4bit, lora=True, adapter=self.adapter)
+            model, _ = load_model(self.model, load_in_4bit=self.load_in_4bit, lora=True, adapter=self.adapter,
+                                  dtype=dtype, device_map=self.model_init_kwargs.get("device_map"))
             set_lora_dropout(model, self.lora_dropout)  # this stage's setting, not the one the adapter was saved with
             return model, None, None
         return (resolve_model(self.model), self.peft_config() if self.lora else None,
-                quantization_config() if self.load_in_4bit else None)
+                quantization_config(dtype) if self.load_in_4bit else None)
 
 
-def precision(fp16: bool, gpu: bool, bf16_supported: bool) -> tuple[bool, bool]:
-    """``(bf16, fp16)`` when a recipe leaves bf16 unset: bf16 on a card that has it, fp16 mixed precision on
-    one that does not (a T4), fp32 on a CPU (bf16 autocast there is ~25x slower). fp16 asked for is kept.
+def as_mapping(value: dict | str | None) -> dict:
+    """A dict from a mapping, None, or a YAML/JSON mapping given as text (a flag's value).
 
-    >>> precision(False, gpu=False, bf16_supported=False)   # CPU
-    (False, False)
-    >>> precision(False, gpu=True, bf16_supported=False)    # T4
-    (False, True)
-    >>> precision(False, gpu=True, bf16_supported=True)     # A100, H100
-    (True, False)
-    >>> precision(True, gpu=True, bf16_supported=True)      # fp16 asked for
-    (False, True)
+    >>> as_mapping('{op: add, digits: 2}'), as_mapping(None)
+    ({'op': 'add', 'digits': 2}, {})
     """
-    if fp16:
-        return False, True
-    if not gpu:
-        return False, False
-    return (True, False) if bf16_supported else (False, True)
+    return dict(yaml.safe_load(value) if isinstance(value, str) else value or {})

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 
-import yaml
 from datasets import Dataset
 from trl import GRPOConfig
 
 from minireason.answer_format import ANSWER_CLOSE, row_prompt
 from minireason.grpo_trainer import FastGRPOTrainer
-from minireason.models import load_tokenizer
-from minireason.recipes.config import RecipeArgs
+from minireason.models import adapters_to_fp32, load_tokenizer
+from minireason.recipes.config import RecipeArgs, as_mapping
 from minireason.recipes.data import task_data
 from minireason.recipes.runs import run_stage
 from minireason.rewards import REWARDS, get_reward
@@ -58,17 +57,24 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
         "help": "Sample rollouts with the LoRA adapter merged and inverse-CDF sampling (plain temperature sampling "
                 "without vLLM only; otherwise TRL's own generate)."})
     stop_at_answer: bool = dataclasses.field(default=True, metadata={
-        "help": "End each rollout at </answer>, as vLLM's stop strings do; the text after it is never sampled. "
-                "Applies with fast_rollouts."})
+        "help": "End each rollout at </answer>; the text after it is never sampled. Applies to minireason's "
+                "sampler (fast_rollouts) and to vLLM (its stop strings); TRL's generate runs to the length limit."})
     share_prompt_prefix: bool = dataclasses.field(default=True, metadata={
         "help": "Run each distinct prompt once in the loss and share its cache with the group's completions "
                 "(off under gradient checkpointing)."})
 
     def __post_init__(self):
+        if self.eval_max_new_tokens is None:
+            self.eval_max_new_tokens = self.max_completion_length
+        if isinstance(self.generation_kwargs, str):
+            self.generation_kwargs = as_mapping(self.generation_kwargs)
+        if self.use_vllm and self.stop_at_answer:
+            # vLLM takes stop strings from generation_kwargs (its SamplingParams); keeping the closing tag in the
+            # text is what the strict format reward reads, as with minireason's sampler.
+            self.generation_kwargs = {"stop": [ANSWER_CLOSE], "include_stop_str_in_output": True,
+                                      **as_mapping(self.generation_kwargs)}
         super().__post_init__()
-        if isinstance(self.reward_settings, str):
-            self.reward_settings = yaml.safe_load(self.reward_settings)
-        self.reward_settings = dict(self.reward_settings or {})
+        self.reward_settings = as_mapping(self.reward_settings)
         stray = sorted(set(self.reward_settings) - set(self.reward_funcs))
         if stray:
             raise ValueError(f"reward_settings names reward(s) {stray} that reward_funcs does not use")
@@ -104,6 +110,7 @@ def build_trainer(cfg: GRPORecipe) -> tuple[FastGRPOTrainer, list[dict]]:
         peft_config=peft_config, quantization_config=quantization, fast_rollouts=cfg.fast_rollouts,
         stop_strings=(ANSWER_CLOSE,) if cfg.stop_at_answer else (), share_prompt_prefix=cfg.share_prompt_prefix,
     )
+    adapters_to_fp32(trainer.model)  # the optimizer's copy of a QLoRA adapter: fp32, not TRL's bf16
     return trainer, eval_rows
 
 

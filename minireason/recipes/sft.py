@@ -17,7 +17,7 @@ from trl import SFTConfig, SFTTrainer
 
 from minireason.answer_format import THINK_OPEN, row_prompt
 from minireason.journey import journey_examples
-from minireason.models import load_tokenizer
+from minireason.models import adapters_to_fp32, load_tokenizer
 from minireason.recipes.config import RecipeArgs
 from minireason.recipes.data import drop_eval_questions, task_data
 from minireason.recipes.runs import run_stage
@@ -102,6 +102,7 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
         model=model, args=cfg, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
         quantization_config=quantization,
     )
+    adapters_to_fp32(trainer.model)  # the optimizer's copy of a QLoRA adapter: fp32, not TRL's bf16
     return trainer, eval_rows
 
 

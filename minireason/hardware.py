@@ -1,0 +1,116 @@
+"""The accelerator a run will use, and every decision the kit takes from it, in one place.
+
+Precision, the weights' dtype, the 4-bit compute dtype and the recipe a notebook picks all follow from
+three facts read here: is there a CUDA GPU, how much memory does it report, and does it do bf16 *natively*.
+``tests/simulated_gpu.py`` presents the cards below to torch by patching these same queries, so every GPU
+decision is tested on a CPU.
+
+>>> CARDS["T4 16 GB"].bf16, round(CARDS["T4 16 GB"].memory_gib, 2), CARDS["A100 40 GB"].bf16
+(False, 14.74, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+GIB = 2**30
+
+
+@dataclasses.dataclass(frozen=True)
+class Card:
+    """A GPU as torch reports it: its name, ``total_memory`` in GiB and compute capability."""
+
+    name: str
+    memory_gib: float
+    capability: tuple[int, int]
+
+    @property
+    def total_memory(self) -> int:
+        return int(self.memory_gib * GIB)
+
+    @property
+    def bf16(self) -> bool:
+        """bf16 in hardware (Ampere, sm80, and later). A T4 (sm75) creates bf16 tensors, so torch's default
+        ``is_bf16_supported()`` says True there, but its matmuls are emulated, several times slower than fp16."""
+        return self.capability >= (8, 0)
+
+
+# What each card reports as total_memory: a card sold as N GB shows 0.92-0.99 N GiB. The T4's is a Colab T4's
+# 15,828,320,256 bytes; the others are the totals torch's out-of-memory messages print, to 0.01 GiB.
+CARDS = {
+    "T4 16 GB": Card("Tesla T4", 15_828_320_256 / GIB, (7, 5)),
+    "L4 24 GB": Card("NVIDIA L4", 22.03, (8, 9)),
+    "A100 40 GB": Card("NVIDIA A100-SXM4-40GB", 39.39, (8, 0)),
+    "A100 80 GB": Card("NVIDIA A100-SXM4-80GB", 79.15, (8, 0)),
+    "H100 80 GB": Card("NVIDIA H100 80GB HBM3", 79.11, (9, 0)),
+}
+# A recipe named for an N GB card runs on any card reporting at least this share of N in GiB: the smallest
+# share above is the T4's 0.92 (16 GB sold, 14.74 GiB reported).
+REPORTED_SHARE = 0.9
+
+
+def fits_recipe(recipe_gb: int, memory_gib: float) -> bool:
+    """Whether a card reporting ``memory_gib`` GiB is one a recipe written for ``recipe_gb`` GB can use.
+
+    >>> fits_recipe(16, CARDS["T4 16 GB"].memory_gib), fits_recipe(40, CARDS["L4 24 GB"].memory_gib)
+    (True, False)
+    >>> fits_recipe(16, 12.0)   # a 12 GB card: below what any 16 GB card reports
+    False
+    """
+    return memory_gib >= REPORTED_SHARE * recipe_gb
+
+
+def gpu() -> dict | None:
+    """This process's GPU: name, memory in GiB (unrounded), native bf16, and how many GPUs are visible; None
+    without CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    props = torch.cuda.get_device_properties(0)
+    return {"name": props.name, "memory_gib": props.total_memory / GIB, "bf16": bf16_native(),
+            "count": torch.cuda.device_count()}
+
+
+def bf16_native() -> bool:
+    """A CUDA GPU that computes in bf16 in hardware; False on a T4, where torch's default answer counts emulation."""
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+def precision(fp16: bool, gpu: bool, bf16_supported: bool) -> tuple[bool, bool]:
+    """``(bf16, fp16)`` mixed precision when a recipe leaves bf16 unset: bf16 on a card that has it, fp16 on one
+    that does not (a T4), fp32 on a CPU (bf16 autocast there is ~25x slower). fp16 asked for is kept.
+
+    >>> precision(False, gpu=False, bf16_supported=False)   # CPU
+    (False, False)
+    >>> precision(False, gpu=True, bf16_supported=False)    # T4
+    (False, True)
+    >>> precision(False, gpu=True, bf16_supported=True)     # A100, H100
+    (True, False)
+    >>> precision(True, gpu=True, bf16_supported=True)      # fp16 asked for
+    (False, True)
+    """
+    if fp16:
+        return False, True
+    if not gpu:
+        return False, False
+    return (True, False) if bf16_supported else (False, True)
+
+
+def weights_dtype(bf16: bool, fp16: bool, trains_base_weights: bool) -> str:
+    """The dtype the base weights load in (TRL's loader defaults to float32 on every device).
+
+    Frozen weights under LoRA load in the mixed-precision dtype: half the memory, and what autocast computes in
+    anyway. Weights that train keep float32, the optimizer's master copy (fp16 gradients cannot be unscaled,
+    and bf16 updates round away). Also the 4-bit layers' compute dtype.
+
+    >>> weights_dtype(False, True, trains_base_weights=False), weights_dtype(True, False, False)
+    ('float16', 'bfloat16')
+    >>> weights_dtype(True, False, trains_base_weights=True), weights_dtype(False, False, False)
+    ('float32', 'float32')
+    """
+    if trains_base_weights or not (bf16 or fp16):
+        return "float32"
+    return "bfloat16" if bf16 else "float16"

@@ -1,0 +1,53 @@
+"""Present a GPU to torch on a machine without one: the queries the kit, TRL, transformers and accelerate make
+before they touch a device (availability, count, capability, properties, bf16) answer as the card would.
+
+Nothing runs on the card: code that allocates on it still fails, which is what keeps these tests honest about
+deciding, not training. Import TRL's configs before entering (their import probes CUDA kernels).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+from unittest import mock
+
+from minireason.hardware import CARDS, Card
+
+# The machines of the issue: the cards above, and Kaggle's box of two T4s.
+MACHINES = {name: (card, 1) for name, card in CARDS.items()} | {"2x T4 16 GB (Kaggle)": (CARDS["T4 16 GB"], 2)}
+
+
+@contextlib.contextmanager
+def simulated_gpu(machine: str):
+    """Within the block, torch reports ``MACHINES[machine]``; accelerate's cached device state is reset on entry
+    and on exit, so neither side sees the other's."""
+    import torch
+    from accelerate.state import AcceleratorState, PartialState
+
+    card, count = MACHINES[machine]
+    props = types.SimpleNamespace(name=card.name, total_memory=card.total_memory, major=card.capability[0],
+                                  minor=card.capability[1], multi_processor_count=40, is_integrated=False)
+
+    def bf16_supported(including_emulation: bool = True) -> bool:
+        return card.bf16 or including_emulation  # any CUDA card can hold bf16 tensors; sm80+ computes in it
+
+    def reset():
+        AcceleratorState._reset_state(reset_partial_state=True)
+        PartialState._reset_state()
+
+    patches = {"is_available": lambda: True, "device_count": lambda: count,
+               "get_device_capability": lambda device=None: card.capability,
+               "get_device_properties": lambda device=None: props, "get_device_name": lambda device=None: card.name,
+               "is_bf16_supported": bf16_supported, "set_device": lambda device: None, "current_device": lambda: 0}
+    reset()
+    with contextlib.ExitStack() as stack:
+        for name, value in patches.items():
+            stack.enter_context(mock.patch.object(torch.cuda, name, value))
+        try:
+            yield card
+        finally:
+            reset()
+
+
+def card_of_machine(machine: str) -> Card:
+    return MACHINES[machine][0]

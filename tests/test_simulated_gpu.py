@@ -1,0 +1,119 @@
+"""The simulated-hardware tier: every GPU recipe on every card, decided on a CPU (tests/simulated_gpu.py).
+
+Each card answers torch's queries as the real one does (a Colab T4: sm75, 14.74 GiB, bf16 only by emulation),
+and each test asserts what the kit resolves to there: mixed precision, the base weights' dtype and device map,
+the 4-bit compute dtype, the rollout engine and its stop strings, the evaluation length, and the notebook's
+recipe. Seconds in all, so it runs in `make test-fast`; the one test that builds a trainer is slow.
+"""
+
+import json
+
+import pytest
+import torch
+from trl import GRPOConfig, SFTConfig  # noqa: F401  (imported before any patch: their import probes CUDA kernels)
+
+from minireason import notebook
+from minireason.answer_format import ANSWER_CLOSE
+from minireason.grpo_trainer import rollout_engine
+from minireason.memory import card_of
+from minireason.recipes import load_recipe
+from minireason.recipes.catalog import describe, recipe_names
+from tests.simulated_gpu import MACHINES, simulated_gpu
+
+GPU_RECIPES = [name for name in recipe_names() if card_of(name) and describe(name).method != "distill"]
+# The recipe each machine's notebook runs: the largest card size it matches (a 24 GB L4 takes the T4 recipe;
+# an 80 GB A100 the H100 one, vLLM included).
+NOTEBOOK_RECIPE = {"T4 16 GB": "t4-16gb", "2x T4 16 GB (Kaggle)": "t4-16gb", "L4 24 GB": "t4-16gb",
+                   "A100 40 GB": "a100-40gb", "A100 80 GB": "h100-80gb", "H100 80 GB": "h100-80gb"}
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_the_notebook_sees_the_card_and_picks_its_recipe(machine):
+    card, count = MACHINES[machine]
+    with simulated_gpu(machine):
+        seen = notebook.hardware()
+        size = notebook.resolve_size("auto")
+        recipe = notebook.recipe_for("grpo-countdown", size)
+    assert size == "gpu"
+    assert seen == {"device": "cuda", "name": card.name, "memory_gb": round(card.memory_gib, 2), "bf16": card.bf16,
+                    "gpus": count}
+    assert recipe.parent.name == "grpo-countdown" and recipe.stem == NOTEBOOK_RECIPE[machine]
+
+
+def test_a_t4_is_seen_as_the_14_74_gib_fp16_card_it_is():
+    """The defects a simulated Colab T4 showed: 14.7 GiB found no recipe, and emulated bf16 counted as bf16."""
+    with simulated_gpu("T4 16 GB"):
+        assert torch.cuda.is_bf16_supported()  # what torch says by default on sm75: emulation counts
+        seen = notebook.hardware()
+        (stage,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb")
+        _, _, quantization = stage.policy()
+    assert seen["memory_gb"] == 14.74 and seen["bf16"] is False
+    assert (stage.bf16, stage.fp16) == (False, True)
+    assert stage.model_init_kwargs == {"dtype": "float16", "device_map": {"": 0}}
+    assert quantization.bnb_4bit_compute_dtype == torch.float16
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+@pytest.mark.parametrize("name", GPU_RECIPES)
+def test_every_gpu_recipe_resolves_for_every_card(name, machine):
+    card, _ = MACHINES[machine]
+    with simulated_gpu(machine):
+        stages = load_recipe(name)
+        policies = [None if stage.adapter else stage.policy() for stage in stages]  # an adapter stage loads weights
+    half = "bfloat16" if card.bf16 else "float16"
+    for stage, policy in zip(stages, policies):
+        # Mixed precision the card computes in natively; fp16 (with loss scaling) on a T4.
+        assert (stage.bf16, stage.fp16) == (card.bf16, not card.bf16)
+        assert stage.gradient_checkpointing
+        # Frozen base weights in half precision on this process's GPU; every trainable weight in fp32.
+        assert stage.model_init_kwargs == {"dtype": half if stage.lora else "float32", "device_map": {"": 0}}
+        assert stage.n_gpu == 1  # a second T4 is used through `accelerate launch`, never nn.DataParallel
+        assert stage.lora_alpha == 2 * stage.lora_r
+        if policy is not None and stage.load_in_4bit:
+            assert policy[2].bnb_4bit_compute_dtype == getattr(torch, half)
+        if stage.method != "grpo":
+            continue
+        assert stage.eval_max_new_tokens == stage.max_completion_length
+        engine = rollout_engine(stage, stage.fast_rollouts)
+        if stage.use_vllm:
+            assert engine == "vllm"
+            assert stage.generation_kwargs == {"stop": [ANSWER_CLOSE], "include_stop_str_in_output": True}
+        else:
+            assert engine == "minireason" and stage.stop_at_answer and stage.generation_kwargs is None
+
+
+def test_flags_still_decide_over_the_card():
+    with simulated_gpu("A100 40 GB"):
+        (fp16,) = load_recipe("qwen2.5-3b/grpo-countdown/a100-40gb", ["--fp16", "true"])
+        (fp32,) = load_recipe("qwen2.5-3b/grpo-countdown/a100-40gb", ["--bf16", "false"])
+        (own,) = load_recipe("qwen2.5-3b/grpo-countdown/h100-80gb",
+                             ["--generation_kwargs", '{"stop": ["\\n\\n"]}', "--eval_max_new_tokens", "64"])
+        (trl,) = load_recipe("qwen2.5-3b/grpo-countdown/h100-80gb", ["--use_vllm", "false", "--top_p", "0.9"])
+    assert (fp16.bf16, fp16.fp16, fp16.model_init_kwargs["dtype"]) == (False, True, "float16")
+    assert (fp32.bf16, fp32.fp16, fp32.model_init_kwargs["dtype"]) == (False, False, "float32")
+    assert own.generation_kwargs["stop"] == ["\n\n"] and own.eval_max_new_tokens == 64
+    assert rollout_engine(trl, trl.fast_rollouts) == "transformers" and trl.generation_kwargs is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("machine", ["T4 16 GB", "A100 40 GB"])
+@pytest.mark.parametrize("name", ["qwen2.5-3b/grpo-countdown/t4-16gb", "qwen2.5-3b/sft-then-grpo/t4-16gb"])
+def test_a_qlora_trainer_holds_half_base_weights_and_fp32_adapters(name, machine, tmp_path, tiny_model_path):
+    """The trainer is built here, on the CPU, with the dtypes the card resolved to (a simulated card holds no
+    tensors). TRL casts a 4-bit model's adapters to bf16; they must come back as fp32 for the optimizer."""
+    from minireason.notebook import tiny_flags
+    from minireason.recipes import grpo, sft
+
+    with simulated_gpu(machine):
+        dtype = load_recipe(name)[0].model_init_kwargs["dtype"]
+    stage = load_recipe(name, [*tiny_flags(grpo=True), "--output_dir", str(tmp_path),
+                               "--model_init_kwargs", json.dumps({"dtype": dtype})])[0]
+    trainer, _ = (grpo if stage.method == "grpo" else sft).build_trainer(stage)
+    model = trainer.model
+    trainable = [param for param in model.parameters() if param.requires_grad]
+    assert trainable and {param.dtype for param in trainable} == {torch.float32}
+    assert model.get_input_embeddings().weight.dtype == getattr(torch, dtype)
+    import bitsandbytes
+
+    four_bit = [module for module in model.modules() if isinstance(module, bitsandbytes.nn.Linear4bit)]
+    assert four_bit and {module.compute_dtype for module in four_bit} == {getattr(torch, dtype)}
