@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
+import math
 import os
 import sys
 import tempfile
@@ -26,29 +26,13 @@ sys.path.insert(0, str(ROOT))
 
 from transformers import TrainerCallback  # noqa: E402
 
-from minireason.memory import GIB, card_of, estimate, measure, peak  # noqa: E402
+from minireason.hardware import bf16_native  # noqa: E402
+from minireason.memory import GIB, GPU_DTYPES_ON_CPU, card_of, estimate, measure, peak  # noqa: E402
+from minireason.models import random_weights_model  # noqa: E402
 from minireason.notebook import tiny_flags  # noqa: E402
 from minireason.recipes import load_recipe  # noqa: E402
 from minireason.recipes.catalog import describe, recipe_names  # noqa: E402
 from minireason.tables import markdown_table  # noqa: E402
-
-
-def random_model(alias: str, folder: Path) -> Path:
-    """A model with ``alias``'s shipped config and random weights, saved with the embedded tokenizer (token ids
-    below its 49k vocabulary are valid in any larger one): the recipe's real shapes, with nothing downloaded."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    from minireason.memory import CONFIGS
-    from minireason.models import load_tokenizer
-
-    target = folder / alias
-    if not (target / "config.json").exists():
-        config = AutoConfig.for_model(**json.loads((CONFIGS / f"{alias}.json").read_text()))
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-        model.save_pretrained(target)
-        load_tokenizer("smollm2-135m").save_pretrained(target)
-    return target
 
 
 def run(name: str, size: str, steps: int, models: Path) -> list[dict]:
@@ -58,16 +42,18 @@ def run(name: str, size: str, steps: int, models: Path) -> list[dict]:
     grpo = any(stage.method == "grpo" for stage in stages)
     out = Path(tempfile.mkdtemp(prefix="gpu-recipe-"))
     flags = ["--output_dir", str(out), "--max_steps", str(steps), "--save_strategy", "no", "--n_eval", "0",
-             "--report_to", "none", "--include_num_input_tokens_seen", "true"]
+             "--report_to", "none", "--include_num_input_tokens_seen", "true", "--logging_steps", "1"]
     if size == "tiny":
         flags = tiny_flags(grpo=grpo) + flags
     else:
-        flags += ["--model", str(random_model(stages[-1].model, models))]
+        flags += ["--model", str(random_weights_model(stages[-1].model, models))]
     try:
         import vllm  # noqa: F401
     except ImportError:
         if any(getattr(stage, "use_vllm", False) for stage in stages):
             flags += ["--use_vllm", "false"]
+    if card_of(name) == "T4 16 GB" and bf16_native():
+        flags += ["--fp16", "true"]  # what a T4 resolves to (fp16 weights and autocast), on whatever card this is
     if any(getattr(stage, "dataset_path", None) and not Path(stage.dataset_path).exists() for stage in stages):
         flags += ["--dataset_path", _distilled(out / "data")]  # the recipe's data set is not built here
     rows = []
@@ -75,15 +61,60 @@ def run(name: str, size: str, steps: int, models: Path) -> list[dict]:
     for stage in load_recipe(name, flags):
         if stage.adapter and not Path(stage.adapter).exists():
             continue  # sft-then-grpo's GRPO stage needs the SFT adapter: measured with the SFT stage's settings
-        meters = []
-        measured = measure(stage, prepare=lambda trainer, meters=meters: meters.append(_meter(trainer)))
+        meters, trainers = [], []
+        measured = measure(stage, prepare=lambda trainer, meters=meters, trainers=trainers: (
+            meters.append(_meter(trainer)), trainers.append(trainer)))
         timing = meters[0].summary()
         estimated = peak(estimate(stage, card))
-        rows.append({"recipe": name, "stage": stage.method, "estimate_gib": estimated / GIB,
+        losses = [entry["loss"] for entry in trainers[0].state.log_history if "loss" in entry]
+        rows.append({"recipe": name, "stage": stage.method, "precision": "bf16" if stage.bf16 else "fp16" if stage.fp16
+                     else "fp32", "estimate_gib": estimated / GIB,
                      "allocated_gib": measured["allocated"] / GIB, "reserved_gib": measured.get("reserved", 0) / GIB,
                      "error": estimated / measured["allocated"] - 1, "s_per_step": timing["s_per_step"],
-                     "generation_tok_s": timing.get("generation_tok_s"), "train_tok_s": timing["train_tok_s"]})
+                     "generation_tok_s": timing.get("generation_tok_s"), "train_tok_s": timing["train_tok_s"],
+                     "losses_finite": bool(losses) and all(math.isfinite(loss) for loss in losses),
+                     **(sampler_against_generate(trainers[0]) if stage.method == "grpo" else {})})
     return rows
+
+
+def sampler_against_generate(trainer, prompts: int = 4, tokens: int = 16) -> dict:
+    """minireason's sampler against transformers' ``generate`` (what TRL samples with otherwise), greedy, on the
+    trainer's model and a few of its prompts: the share of completions that agree token for token, and the
+    largest gap between generate's log-probability of a token and a plain forward pass's over the sampler's
+    tokens (what TRL's loss computes them with)."""
+    import torch
+
+    from minireason.sampling import eos_token_ids, sample_ids
+
+    model, tokenizer = trainer.accelerator.unwrap_model(trainer.model), trainer.processing_class
+    rows = [trainer.train_dataset[i]["prompt"] for i in range(prompts)]
+    texts = [row if isinstance(row, str) else tokenizer.apply_chat_template(row, tokenize=False,
+                                                                               add_generation_prompt=True)
+             for row in rows]
+    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+    ends = eos_token_ids(model, tokenizer)
+    ours = sample_ids(model, ids, tokens, 0.0, tokenizer.pad_token_id, ends)
+    device = model.get_input_embeddings().weight.device
+    agree, gap = 0, 0.0
+    model.eval()
+    with torch.no_grad():
+        for prompt, completion in zip(ids, ours):
+            out = model.generate(input_ids=torch.tensor([prompt], device=device), max_new_tokens=tokens,
+                                 do_sample=False, eos_token_id=ends, pad_token_id=tokenizer.pad_token_id,
+                                 output_logits=True, return_dict_in_generate=True)
+            theirs = out.sequences[0, len(prompt):].tolist()
+            agree += theirs == completion
+            shared = next((i for i, (a, b) in enumerate(zip(theirs, completion)) if a != b), min(len(theirs),
+                                                                                               len(completion)))
+            if shared == 0:
+                continue
+            chosen = torch.tensor(completion[:shared], device=device)
+            generated = torch.stack(out.logits[:shared], 1)[0].float().log_softmax(-1)
+            forward = model(input_ids=torch.tensor([prompt + completion[:shared]], device=device)).logits
+            forward = forward[0, len(prompt) - 1:-1].float().log_softmax(-1)
+            gap = max(gap, (generated.gather(-1, chosen[:, None]) - forward.gather(-1, chosen[:, None])).abs().max().item())
+    model.train()
+    return {"greedy_agreement": agree / len(ids), "max_logprob_gap": gap}
 
 
 def _meter(trainer):
@@ -127,20 +158,25 @@ def _distilled(out: Path) -> str:
     return str(out / "data")
 
 
-def validate() -> list[dict]:
-    """One training step of each CPU recipe shape (GRPO and SFT, on the tiny and the embedded 135M model), its
-    live tensor bytes counted, beside the CPU estimate: what docs/memory.md reports and tests/test_memory.py
-    holds to ±15%."""
+def validate(models: Path = Path("outputs/random-models")) -> list[dict]:
+    """One training step of each CPU recipe shape (GRPO and SFT, on the tiny and the embedded 135M model), and of
+    the 3B GPU recipes at their real widths in their GPU dtypes (bf16 base weights, QLoRA and LoRA, gradient
+    checkpointing), its live tensor bytes counted, beside the estimate for this machine: what docs/memory.md
+    reports and tests/test_memory.py holds to ±15%."""
+    cases = [(model, recipe, tiny_flags(grpo=method == "grpo") if model == "tiny" else ["--report_to", "none"])
+             for model in ("tiny", "smollm2-135m")
+             for method, recipe in (("grpo", "smollm2-135m/grpo-arithmetic/cpu"), ("sft", "smollm2-135m/sft/cpu"))]
+    three_b = str(random_weights_model("qwen2.5-3b", models, layers=2))
+    cases += [("qwen2.5-3b widths, 2 layers, bf16", recipe, ["--model", three_b, "--report_to", "none", *GPU_DTYPES_ON_CPU])
+              for recipe in ("qwen2.5-3b/grpo-countdown/t4-16gb", "qwen2.5-3b/grpo-countdown/a100-40gb")]
     rows = []
-    for model in ("tiny", "smollm2-135m"):
-        for method, recipe in (("grpo", "smollm2-135m/grpo-arithmetic/cpu"), ("sft", "smollm2-135m/sft/cpu")):
-            flags = tiny_flags(grpo=method == "grpo") if model == "tiny" else ["--report_to", "none"]
-            flags += ["--output_dir", tempfile.mkdtemp(prefix="validate-"), "--max_steps", "1", "--save_strategy",
-                      "no", "--n_eval", "0"]
-            (stage,) = load_recipe(recipe, flags)
-            estimated, measured = peak(estimate(stage)), measure(stage)["allocated"]
-            rows.append({"model": model, "recipe": recipe, "estimate_gib": estimated / GIB,
-                         "allocated_gib": measured / GIB, "error": estimated / measured - 1})
+    for model, recipe, flags in cases:
+        flags = [*flags, "--output_dir", tempfile.mkdtemp(prefix="validate-"), "--max_steps", "1", "--save_strategy",
+                 "no", "--n_eval", "0"]
+        (stage,) = load_recipe(recipe, flags)
+        estimated, measured = peak(estimate(stage)), measure(stage)["allocated"]
+        rows.append({"model": model, "recipe": recipe, "estimate_gib": estimated / GIB,
+                     "allocated_gib": measured / GIB, "error": estimated / measured - 1})
     table = markdown_table(["model", "recipe", "estimate GiB", "measured GiB", "error"],
                            [[r["model"], r["recipe"], f"{r['estimate_gib']:.3f}", f"{r['allocated_gib']:.3f}",
                              f"{r['error']:+.1%}"] for r in rows], numeric=[False, False, True, True, True])
@@ -165,7 +201,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--validate", action="store_true", help="only the CPU validation of the estimator")
     args = parser.parse_args(argv)
     if args.validate:
-        return validate()
+        return validate(Path(args.models))
     names = args.recipes or [name for name in recipe_names() if card_of(name) and describe(name).method != "distill"]
     rows = [row for name in names for row in run(name, args.size, args.steps, Path(args.models))]
     import torch
@@ -173,12 +209,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (live tensor bytes)"
     print(f"\n## GPU recipes, {args.steps} steps each, on {device} ({args.size} size)\n")
     print(markdown_table(
-        ["recipe", "stage", "estimate GiB", "allocated GiB", "reserved GiB", "estimate error", "s/step",
-         "generation tok/s", "train tok/s"],
-        [[r["recipe"], r["stage"], f"{r['estimate_gib']:.2f}", f"{r['allocated_gib']:.2f}", f"{r['reserved_gib']:.2f}",
-          f"{r['error']:+.0%}", f"{r['s_per_step']:.1f}",
-          "-" if r["generation_tok_s"] is None else f"{r['generation_tok_s']:.0f}", f"{r['train_tok_s']:.0f}"]
-         for r in rows], numeric=[False, False, True, True, True, True, True, True, True]))
+        ["recipe", "stage", "precision", "estimate GiB", "allocated GiB", "reserved GiB", "estimate error", "s/step",
+         "generation tok/s", "train tok/s", "losses finite", "greedy = generate", "max log p gap"],
+        [[r["recipe"], r["stage"], r["precision"], f"{r['estimate_gib']:.2f}", f"{r['allocated_gib']:.2f}",
+          f"{r['reserved_gib']:.2f}", f"{r['error']:+.0%}", f"{r['s_per_step']:.1f}",
+          "-" if r["generation_tok_s"] is None else f"{r['generation_tok_s']:.0f}", f"{r['train_tok_s']:.0f}",
+          "yes" if r["losses_finite"] else "**no**",
+          f"{r['greedy_agreement']:.0%}" if "greedy_agreement" in r else "-",
+          f"{r['max_logprob_gap']:.3f}" if "max_logprob_gap" in r else "-"]
+         for r in rows], numeric=[False, False, False] + [True] * 7 + [False, True, True]))
     return rows
 
 

@@ -18,11 +18,14 @@ GIB = 2**30
 
 @dataclasses.dataclass(frozen=True)
 class Card:
-    """A GPU as torch reports it: its name, ``total_memory`` in GiB and compute capability."""
+    """A GPU as torch reports it (its name, ``total_memory`` in GiB, compute capability), and its datasheet's
+    dense half-precision tensor throughput and memory bandwidth, for arithmetic on step times."""
 
     name: str
     memory_gib: float
     capability: tuple[int, int]
+    tflops: float
+    bandwidth_gbs: float
 
     @property
     def total_memory(self) -> int:
@@ -38,11 +41,11 @@ class Card:
 # What each card reports as total_memory: a card sold as N GB shows 0.92-0.99 N GiB. The T4's is a Colab T4's
 # 15,828,320,256 bytes; the others are the totals torch's out-of-memory messages print, to 0.01 GiB.
 CARDS = {
-    "T4 16 GB": Card("Tesla T4", 15_828_320_256 / GIB, (7, 5)),
-    "L4 24 GB": Card("NVIDIA L4", 22.03, (8, 9)),
-    "A100 40 GB": Card("NVIDIA A100-SXM4-40GB", 39.39, (8, 0)),
-    "A100 80 GB": Card("NVIDIA A100-SXM4-80GB", 79.15, (8, 0)),
-    "H100 80 GB": Card("NVIDIA H100 80GB HBM3", 79.11, (9, 0)),
+    "T4 16 GB": Card("Tesla T4", 15_828_320_256 / GIB, (7, 5), tflops=65, bandwidth_gbs=320),
+    "L4 24 GB": Card("NVIDIA L4", 22.03, (8, 9), tflops=121, bandwidth_gbs=300),
+    "A100 40 GB": Card("NVIDIA A100-SXM4-40GB", 39.39, (8, 0), tflops=312, bandwidth_gbs=1555),
+    "A100 80 GB": Card("NVIDIA A100-SXM4-80GB", 79.15, (8, 0), tflops=312, bandwidth_gbs=2039),
+    "H100 80 GB": Card("NVIDIA H100 80GB HBM3", 79.11, (9, 0), tflops=989, bandwidth_gbs=3350),
 }
 # A recipe named for an N GB card runs on any card reporting at least this share of N in GiB: the smallest
 # share above is the T4's 0.92 (16 GB sold, 14.74 GiB reported).
@@ -58,6 +61,18 @@ def fits_recipe(recipe_gb: int, memory_gib: float) -> bool:
     False
     """
     return memory_gib >= REPORTED_SHARE * recipe_gb
+
+
+def card_named(name: str, memory_gib: float) -> str | None:
+    """The entry of ``CARDS`` for a GPU torch names ``name`` with ``memory_gib`` GiB, or None for another card.
+
+    >>> card_named("Tesla T4", 14.74), card_named("NVIDIA A100-SXM4-80GB", 79.15), card_named("NVIDIA A10G", 22.0)
+    ('T4 16 GB', 'A100 80 GB', None)
+    """
+    for key, card in CARDS.items():
+        if key.split()[0] in name and abs(card.memory_gib - memory_gib) < 0.1 * card.memory_gib:
+            return key
+    return None
 
 
 def gpu() -> dict | None:

