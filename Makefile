@@ -32,7 +32,8 @@ demo: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
-# Unit, property and doctest tier only: under a minute. `pytest -m slow` is the rest.
+# Unit, property, doctest and simulated-GPU tiers (every GPU recipe on every card): about a minute.
+# `pytest -m slow` is the rest.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q
 

@@ -113,11 +113,14 @@ def test_flags_still_decide_over_the_card():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("machine", ["T4 16 GB", "A100 40 GB"])
-@pytest.mark.parametrize("name", ["qwen2.5-3b/grpo-countdown/t4-16gb", "qwen2.5-3b/sft-then-grpo/t4-16gb"])
-def test_a_qlora_trainer_holds_half_base_weights_and_fp32_adapters(name, machine, tmp_path, tiny_model_path):
+@pytest.mark.parametrize("name, machine", [("qwen2.5-3b/grpo-countdown/t4-16gb", "T4 16 GB"),
+                                           ("qwen2.5-3b/sft-then-grpo/t4-16gb", "T4 16 GB"),
+                                           ("qwen2.5-3b/grpo-countdown/t4-16gb", "L4 24 GB"),
+                                           ("qwen2.5-3b/grpo-countdown/a100-40gb", "A100 40 GB")])
+def test_the_trainer_holds_half_base_weights_and_fp32_adapters(name, machine, tmp_path, tiny_model_path):
     """The trainer is built here, on the CPU, with the dtypes the card resolved to (a simulated card holds no
-    tensors). TRL casts a 4-bit model's adapters to bf16; they must come back as fp32 for the optimizer."""
+    tensors). TRL casts a 4-bit model's adapters to bf16; they must come back as fp32 for the optimizer. The
+    hidden states between layers (what checkpointing keeps) are in the half dtype too."""
     from minireason.notebook import tiny_flags
     from minireason.recipes import grpo, sft
 
@@ -133,4 +136,13 @@ def test_a_qlora_trainer_holds_half_base_weights_and_fp32_adapters(name, machine
     import bitsandbytes
 
     four_bit = [module for module in model.modules() if isinstance(module, bitsandbytes.nn.Linear4bit)]
-    assert four_bit and {module.compute_dtype for module in four_bit} == {getattr(torch, dtype)}
+    assert bool(four_bit) == stage.load_in_4bit
+    assert {module.compute_dtype for module in four_bit} <= {getattr(torch, dtype)}
+    inputs = []
+    layer = next(module for name, module in model.named_modules() if name.endswith("layers.0"))
+    hook = layer.register_forward_pre_hook(lambda module, args, kwargs: inputs.append(
+        (args[0] if args else kwargs["hidden_states"]).dtype), with_kwargs=True)
+    with torch.no_grad():
+        model(input_ids=torch.tensor([[1, 2, 3]]))
+    hook.remove()
+    assert inputs == [getattr(torch, dtype)]
