@@ -31,12 +31,12 @@ from pathlib import Path
 from minireason.hardware import CARDS, GIB
 
 CUDA_CONTEXT = 0.5 * GIB
-# A GPU recipe's own dtypes and checkpointing on a CPU, for a few short rollouts: bf16 base weights and compute
-# (2 bytes, as fp16 on a T4), fp32 adapters, checkpointed layers. With a model of the recipe's widths and two of
-# its layers (``models.random_weights_model``), every term the estimate has is exercised at its real size per
-# layer; `benchmarks/gpu_recipes.py --validate` and tests/test_memory.py measure it against the estimate.
-GPU_DTYPES_ON_CPU = ["--bf16", "true", "--gradient_checkpointing", "true", "--max_completion_length", "32",
-                     "--num_generations", "4", "--per_device_train_batch_size", "4", "--gradient_accumulation_steps", "1",
+# A GPU recipe's own dtypes and checkpointing on a CPU, for two rollouts of 16 tokens: bf16 base weights and
+# compute (2 bytes, as fp16 on a T4), fp32 adapters, checkpointed layers. With a model of the recipe's widths and
+# two of its layers (``models.random_weights_model``), every term the estimate has is exercised at its real size
+# per layer; `benchmarks/gpu_recipes.py --validate` and tests/test_memory.py measure it against the estimate.
+GPU_DTYPES_ON_CPU = ["--bf16", "true", "--gradient_checkpointing", "true", "--max_completion_length", "16",
+                     "--num_generations", "2", "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1",
                      "--use_vllm", "false"]
 FUSED_TILE = 4096 * 32768  # TRL's fused LM head scores 4,096 tokens × 32,768 vocabulary columns at a time
 CONFIGS = Path(__file__).resolve().parent / "model_configs"
