@@ -29,6 +29,7 @@ import json
 from pathlib import Path
 
 from minireason.hardware import CARDS, GIB
+from minireason.models import MODEL_CONFIGS
 
 CUDA_CONTEXT = 0.5 * GIB
 # A GPU recipe's own dtypes and checkpointing on a CPU, for two rollouts of 16 tokens: bf16 base weights and
@@ -39,7 +40,6 @@ GPU_DTYPES_ON_CPU = ["--bf16", "true", "--gradient_checkpointing", "true", "--ma
                      "--num_generations", "2", "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1",
                      "--use_vllm", "false"]
 FUSED_TILE = 4096 * 32768  # TRL's fused LM head scores 4,096 tokens × 32,768 vocabulary columns at a time
-CONFIGS = Path(__file__).resolve().parent / "model_configs"
 
 
 @dataclasses.dataclass
@@ -82,12 +82,12 @@ def model_shape(model: str) -> ModelShape:
     """The shape of a recipe's model from its config.json: shipped for the aliases, else the folder's own."""
     from minireason.models import MODEL_ALIASES, resolve_model
 
-    shipped, local = CONFIGS / f"{model}.json", Path(model) / "config.json"
+    shipped, local = MODEL_CONFIGS / f"{model}.json", Path(model) / "config.json"
     if shipped.exists() or local.exists():
         return ModelShape.from_config(json.loads((shipped if shipped.exists() else local).read_text()))
     if model == "tiny":  # the test model: built locally, in seconds, with random weights
         return ModelShape.from_config(json.loads((Path(resolve_model("tiny")) / "config.json").read_text()))
-    known = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.json")))
+    known = ", ".join(sorted(p.stem for p in MODEL_CONFIGS.glob("*.json")))
     raise ValueError(f"no config.json for {model!r} ({MODEL_ALIASES.get(model, model)}): the shipped ones are "
                      f"{known}; pass a local folder that holds a config.json")
 

@@ -36,6 +36,9 @@ MODEL_ALIASES = {
     "qwen2.5-7b": "Qwen/Qwen2.5-7B",
 }
 
+# The config.json of each recipe model's alias, shipped so that shapes are known without a download.
+MODEL_CONFIGS = Path(__file__).resolve().parent / "model_configs"
+
 # LoRA defaults for one small GPU: rank 16 on every linear layer is the common QLoRA
 # setting (the QLoRA paper found adapting all linear layers matters more than rank).
 DEFAULT_LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear"}
@@ -119,10 +122,8 @@ def random_weights_model(alias: str, folder: Path, layers: int | None = None) ->
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from minireason.memory import CONFIGS
-
     def build(target: Path) -> None:
-        values = json.loads((CONFIGS / f"{alias}.json").read_text())
+        values = json.loads((MODEL_CONFIGS / f"{alias}.json").read_text())
         if layers is not None:
             values["num_hidden_layers"] = layers
             values.pop("max_window_layers", None)
