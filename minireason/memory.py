@@ -123,22 +123,29 @@ class Workload:
     generation_sequences: int  # rollouts sampled at once (0: no generation, SFT)
 
 
-def estimate(stage, card: str | None = None, workload: Workload | None = None) -> dict[str, float]:
-    """Peak memory in bytes by component for one stage config on ``card`` (None: this machine, a CPU).
-
-    Precision, the weights' dtype and checkpointing follow the card unless the recipe set them, as they would when
-    the recipe runs there (``minireason.hardware``)."""
+def on_card(stage, card: str | None) -> tuple[bool, bool, bool, str]:
+    """``(bf16, fp16, gradient_checkpointing, weights' dtype)`` of ``stage`` when it runs on ``card`` (None: this
+    CPU): what the hardware decided where the stage was built is decided again for the card, as it would be there
+    (``minireason.hardware``); what the recipe or a flag set is kept."""
     from minireason.hardware import precision, weights_dtype
 
-    workload = workload or workload_of(stage)
-    shape = model_shape(stage.model)
     gpu = card is not None
     auto = set(getattr(stage, "hardware_defaults", ()))
     bf16, fp16 = precision(stage.fp16, gpu, CARDS[card].bf16 if gpu else False) if "bf16" in auto else (stage.bf16,
                                                                                                          stage.fp16)
     checkpointing = gpu if "gradient_checkpointing" in auto else stage.gradient_checkpointing
-    compute = 2 if (bf16 or fp16) else 4
     dtype = weights_dtype(bf16, fp16, not stage.lora) if "dtype" in auto else stage.model_init_kwargs["dtype"]
+    return bf16, fp16, checkpointing, dtype
+
+
+def estimate(stage, card: str | None = None, workload: Workload | None = None) -> dict[str, float]:
+    """Peak memory in bytes by component for one stage config on ``card`` (None: this machine, a CPU), with the
+    settings the card decides (``on_card``)."""
+    workload = workload or workload_of(stage)
+    shape = model_shape(stage.model)
+    gpu = card is not None
+    bf16, fp16, checkpointing, dtype = on_card(stage, card)
+    compute = 2 if (bf16 or fp16) else 4
     weight_bytes = 4 if dtype == "float32" else 2  # every weight, or what 4-bit leaves unquantised
     counts = shape.parameters()
 
@@ -233,18 +240,19 @@ def step_seconds(stage, card: str, workload: Workload | None = None) -> dict[str
     rollouts, each decoded to ``max_completion_length``, and the loss (6 FLOPs a parameter and token with gradient
     checkpointing: forward, recompute, backward through the activations; 4 without). An estimate, never a
     measurement: ``notebook.timing`` reports the measured pace."""
-    from minireason.hardware import CARDS
-
     workload = workload or workload_of(stage)
-    spec, counts = CARDS[card], model_shape(stage.model).parameters()
+    spec, shape = CARDS[card], model_shape(stage.model)
+    counts = shape.parameters()
+    _, _, checkpointing, dtype = on_card(stage, card)
+    weight_bytes = 4 if dtype == "float32" else 2
     rollouts = stage.per_device_train_batch_size * stage.gradient_accumulation_steps
     batches = max(rollouts // max(workload.generation_sequences, 1), 1)
-    weight_bytes = (counts["linear"] * 4.5 if stage.load_in_4bit else counts["linear"] * 2) + counts["other"] * 2
-    token_step = weight_bytes / (spec.bandwidth_gbs * 1e9 * DECODE_EFFICIENCY)
+    read = (counts["linear"] * (4.5 if stage.load_in_4bit else weight_bytes) + counts["other"] * weight_bytes)
+    token_step = read / (spec.bandwidth_gbs * 1e9 * DECODE_EFFICIENCY)
     if not stage.use_vllm:
-        token_step = max(token_step, EAGER_DECODE_FLOOR_S * model_shape(stage.model).layers / 36)
-    flops = (6 if stage.gradient_checkpointing or "gradient_checkpointing" in stage.hardware_defaults else 4) * \
-        (counts["linear"] + counts["other"]) * rollouts * (workload.prompt_tokens + workload.completion_tokens)
+        token_step = max(token_step, EAGER_DECODE_FLOOR_S * shape.layers / 36)
+    flops = (6 if checkpointing else 4) * (counts["linear"] + counts["other"]) * rollouts * \
+        (workload.prompt_tokens + workload.completion_tokens)
     parts = {"rollouts": batches * workload.completion_tokens * token_step,
              "loss": flops / (spec.tflops * 1e12 * TRAIN_EFFICIENCY)}
     return {**parts, "step": sum(parts.values())}

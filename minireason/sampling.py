@@ -121,10 +121,8 @@ def sample_ids(model, prompt_ids: list[list[int]], max_new_tokens: int, temperat
         tokens = torch.full((n, max_new_tokens), pad_token_id, dtype=torch.long, device=where)
         lengths = torch.full((n,), max_new_tokens, dtype=torch.long, device=where)
         done = torch.zeros(n, dtype=torch.bool, device=where)
-        broken = torch.zeros(n, dtype=torch.bool, device=where)
         for step in range(max_new_tokens):
             token = draw_tokens(logits, temperature).masked_fill_(done, pad_token_id)
-            broken |= token < 0
             tokens[:, step] = token
             ended = ~done & (torch.isin(token, eos) | (token < 0))
             if stopper is not None:
@@ -137,9 +135,10 @@ def sample_ids(model, prompt_ids: list[list[int]], max_new_tokens: int, temperat
             out = model(input_ids=token.clamp(min=0).unsqueeze(1).to(device),
                         attention_mask=attention_mask[:, :width + step + 1], cache=cache, use_cache=True)
             logits = out.logits[:, -1]
-    if bool(broken.any()):
+    broken = int((tokens < 0).any(1).sum())  # a row ends where it meets them, so its -1 stays in the buffer
+    if broken:
         raise FloatingPointError(
-            f"{int(broken.sum())} of {n} rollouts met logits that are not numbers (NaN or inf). In fp16 this is an "
+            f"{broken} of {n} rollouts met logits that are not numbers (NaN or inf). In fp16 this is an "
             "overflow (Qwen2 models are known for it): train in bf16 on a card that has it, or pass --fp16 false "
             "to compute in fp32.")
     generated = tokens.tolist()

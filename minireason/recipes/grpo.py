@@ -72,7 +72,7 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
             # vLLM takes stop strings from generation_kwargs (its SamplingParams); keeping the closing tag in the
             # text is what the strict format reward reads, as with minireason's sampler.
             self.generation_kwargs = {"stop": [ANSWER_CLOSE], "include_stop_str_in_output": True,
-                                      **as_mapping(self.generation_kwargs)}
+                                      **(self.generation_kwargs or {})}
         super().__post_init__()
         self.reward_settings = as_mapping(self.reward_settings)
         stray = sorted(set(self.reward_settings) - set(self.reward_funcs))
