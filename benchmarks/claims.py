@@ -42,11 +42,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from demo_seeds import correctness  # noqa: E402
 
-from minireason.demo import run_demo  # noqa: E402
+from minireason.demo import BASE, STAGES, run_demo  # noqa: E402
 from minireason.evaluation import load_samples  # noqa: E402
-from minireason.notebook import claim_markers  # noqa: E402
+from minireason.notebook import claim_section_name  # noqa: E402
 from minireason.stats import paired_bootstrap, seed_interval  # noqa: E402
-from minireason.tables import markdown_table  # noqa: E402
+from minireason.tables import fill_section, markdown_table  # noqa: E402
 
 # The size of each claim's runs. cpu: what docs/claims.md reports (2 cores); tiny: the tests' random 2-layer model.
 SCALES = {
@@ -126,7 +126,7 @@ def demo_report(out: Path, seed: int, scale: dict, overrides: list[str]) -> dict
 def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) -> tuple[str, dict]:
     reports = {seed: demo_report(out, seed, scale, overrides) for seed in seeds}
     outcome = lambda stage, key="correct": [correctness(reports[s], stage, key) for s in seeds]  # noqa: E731
-    stages = ("base", "pure RL", "SFT", "SFT + GRPO")
+    stages, arms = STAGES, ("pure RL", "SFT", "SFT + GRPO")
     rows = []
     for stage in stages:
         accuracy = [reports[s]["stages"][stage]["accuracy"] for s in seeds]
@@ -138,21 +138,21 @@ def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) ->
                                  rows, numeric=[False, True, True, True])
     compute = {}
     for s in seeds:
-        folders = {stage: Path(reports[s]["sample_files"][stage]).parent for stage in stages[1:]}
+        folders = {stage: Path(reports[s]["sample_files"][stage]).parent for stage in arms}
         logs = {stage: run_log(folder) for stage, folder in folders.items()}
         logs["SFT + GRPO"] = {key: logs["SFT"][key] + logs["SFT + GRPO"][key] for key in ("seconds", "tokens")}
         compute[s] = logs
     compute_rows = [[stage, f"{sum(compute[s][stage]['seconds'] for s in seeds) / len(seeds) / 60:.1f}",
-                     f"{sum(compute[s][stage]['tokens'] for s in seeds) / len(seeds):,.0f}"] for stage in stages[1:]]
+                     f"{sum(compute[s][stage]['tokens'] for s in seeds) / len(seeds):,.0f}"] for stage in arms]
     results = {
-        "1. pure RL - base, accuracy": compare(outcome("base"), outcome("pure RL")),
-        "1. pure RL - base, format": compare(outcome("base", "well_formed"), outcome("pure RL", "well_formed")),
+        "1. pure RL - base, accuracy": compare(outcome(BASE), outcome("pure RL")),
+        "1. pure RL - base, format": compare(outcome(BASE, "well_formed"), outcome("pure RL", "well_formed")),
         "2. SFT - pure RL, accuracy": compare(outcome("pure RL"), outcome("SFT")),
         "2. SFT + GRPO - pure RL, accuracy": compare(outcome("pure RL"), outcome("SFT + GRPO")),
         "2. SFT + GRPO - SFT, accuracy": compare(outcome("SFT"), outcome("SFT + GRPO")),
     }
     text = "\n".join([
-        f"The demo's four stages (`minireason demo --seed S --n_eval {scale['rl_eval']}`), seeds {seeds}, each scored "
+        f"The demo's stages (`minireason demo --seed S --n_eval {scale['rl_eval']}`), seeds {seeds}, each scored "
         f"greedily on the same {reports[seeds[0]]['held_out_problems']} held-out 2-digit additions.", "", stage_table,
         "", "Compute per stage, mean over seeds (wall time of training on 2 CPU cores; tokens the trainer saw, "
             "prompts included; SFT + GRPO counts both stages):", "",
@@ -432,7 +432,7 @@ def main(argv: list[str] | None = None) -> dict:
             block += f"\nNot run (left out here): {', '.join(left_out[claim])}.\n"
         print(block)
         if args.docs != "none":
-            write_section(Path(args.docs), claim, block)
+            fill_section(args.docs, claim_section_name(claim), block, title="# The seed's claims at CPU scale")
     if args.docs != "none":
         print(f"wrote {args.docs} and {image}")
     return summary
@@ -484,18 +484,6 @@ def run_in_parallel(args: argparse.Namespace, wanted: list[int]) -> None:
         failed = [name for name, code in pool.map(launch, units) if code != 0]
     if failed:
         raise SystemExit(f"claims: these units failed (see {logs}): {', '.join(failed)}")
-
-
-def write_section(page: Path, claim: int, block: str) -> None:
-    """Replace the claim's marked section of the page, or add it; the other claims' sections stay."""
-    start, end = claim_markers(claim)
-    text = page.read_text() if page.exists() else "# The seed's claims at CPU scale\n"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        text = head + start + "\n" + block + end + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + f"\n\n{start}\n{block}{end}\n"
-    page.write_text(text)
 
 
 if __name__ == "__main__":

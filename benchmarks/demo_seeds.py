@@ -26,12 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from minireason.demo import STAGES, moving_average, run_demo  # noqa: E402
+from minireason.demo import BASE, STAGES, moving_average, run_demo  # noqa: E402
 from minireason.evaluation import load_samples  # noqa: E402
 from minireason.stats import mean_std, paired_bootstrap  # noqa: E402
-from minireason.tables import markdown_table  # noqa: E402
+from minireason.tables import fill_section, markdown_table  # noqa: E402
 
-START, END = "<!-- demo_seeds:start -->", "<!-- demo_seeds:end -->"
 ARMS = ("pure RL", "SFT then GRPO")  # the demo's two GRPO reward curves
 
 
@@ -51,7 +50,7 @@ def summarise(runs: dict[int, Path]) -> dict:
                          "format_mean_std": mean_std(formats),
                          "ci95": [reports[seed]["stages"][stage]["ci95"] for seed in runs]}
     paired = {}
-    for after, before in (("pure RL", "base"), ("SFT + GRPO", "SFT")):
+    for after, before in (("pure RL", BASE), ("SFT + GRPO", "SFT")):
         paired[f"{after} - {before}"] = paired_bootstrap([correctness(reports[seed], before) for seed in runs],
                                                          [correctness(reports[seed], after) for seed in runs])
     rewards = {}
@@ -130,12 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(text)
     (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=2))
     if args.docs != "none":
-        page = Path(args.docs).read_text()
-        if START not in page or END not in page:
-            raise SystemExit(f"{args.docs} has no {START} … {END} section to fill")
-        head, rest = page.split(START, 1)
-        page = head + START + "\n" + text + "\n" + END + rest.split(END, 1)[1]
-        Path(args.docs).write_text(page)
+        fill_section(args.docs, "demo_seeds", text)
         print(f"wrote {args.docs} and {image}")
     return summary
 

@@ -32,7 +32,7 @@ from minireason.models import random_weights_model  # noqa: E402
 from minireason.notebook import tiny_flags  # noqa: E402
 from minireason.recipes import load_recipe  # noqa: E402
 from minireason.recipes.catalog import describe, recipe_names  # noqa: E402
-from minireason.tables import markdown_table  # noqa: E402
+from minireason.tables import fill_section, markdown_table  # noqa: E402
 
 
 def run(name: str, size: str, steps: int, models: Path) -> list[dict]:
@@ -182,11 +182,8 @@ def validate(models: Path = Path("outputs/random-models")) -> list[dict]:
                              f"{r['error']:+.1%}"] for r in rows], numeric=[False, False, True, True, True])
     print("\n## The estimator against one measured training step on this CPU (live tensor bytes)\n\n" + table)
     docs = ROOT / "docs" / "memory.md"
-    start, end = "<!-- validate:start -->", "<!-- validate:end -->"
-    text = docs.read_text()
-    block = (f"{start}\nMeasured {datetime.date.today()} on this machine ({os.cpu_count()} cores) with "
-             f"`python benchmarks/gpu_recipes.py --validate`; one optimiser step each.\n\n{table}\n{end}")
-    docs.write_text(text[: text.index(start)] + block + text[text.index(end) + len(end):])
+    fill_section(docs, "validate", f"Measured {datetime.date.today()} on this machine ({os.cpu_count()} cores) with "
+                 f"`python benchmarks/gpu_recipes.py --validate`; one optimiser step each.\n\n{table}")
     print(f"wrote the table into {docs.relative_to(ROOT)}")
     return rows
 

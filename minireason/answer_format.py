@@ -9,11 +9,13 @@ Prompt styles (``PROMPT_STYLES``):
 - ``chat``: the question and ``FORMAT_INSTRUCTION`` as a user message, through the model's chat template;
 - ``base``: R1-Zero's plain-text framing for a base model, ending inside ``<think>`` (the completion starts
   with the reasoning, and ``with_prefilled_think`` gives the tag back before a completion is judged);
-- ``base_example``: the same, after one worked example of the task in the format (``example_prompt``).
+- ``base_example``: the same, after one solved example of the task in the format (``example_prompt``).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
@@ -141,7 +143,7 @@ def format_steps(text: str) -> int:
 
 
 PROMPT_STYLES = ("chat", "base", "base_example")
-# The training question whose worked trace opens every ``base_example`` prompt (a seed, so it is one fixed row).
+# The training question whose solution opens every ``base_example`` prompt (a seed, so it is one fixed row).
 EXAMPLE_SEED = 1000
 
 
@@ -157,18 +159,28 @@ def chat_messages(question: str) -> list[dict]:
 
 
 def example_prompt(row: dict) -> str:
-    """The base prompt after one worked example of the same task in the format (a one-shot prompt).
+    """The base prompt after one solved example of the same task in the format (a one-shot prompt, as
+    TinyZero's template shows an example answer).
 
-    The example is a training question (never a held-out one) and its reference trace. With it the embedded
-    SmolLM2-135M writes the format in most samples before any training (docs/grpo-on-cpu.md), so RL starts
-    from a dense reward; without it, the format itself is what pure RL has to discover.
+    The example is a training question (never a held-out one) and the task's ``format_example``. With it the
+    embedded SmolLM2-135M writes the format before any training (docs/grpo-on-cpu.md), so RL starts from a
+    dense reward; without it, the format itself is what pure RL has to discover. A base model compared with
+    such a run must be scored on the same prompt.
     """
+    params = row.get("task_params", "")
+    if not isinstance(params, str):
+        params = json.dumps(params, sort_keys=True)
+    return _example_text(row["task"], params) + row["prompt_base"]
+
+
+@functools.lru_cache(maxsize=32)
+def _example_text(task_name: str, task_params: str) -> str:
+    """The example's prompt and completion, once per task: drawing and solving it costs more than the row."""
     from minireason.tasks import task_from_row
 
-    task = task_from_row(row["task"], row.get("task_params", ""))
+    task = task_from_row(task_name, task_params)
     (example,) = task.split_rows(1, seed=EXAMPLE_SEED)
-    worked = task.reference_completion(example).removeprefix(THINK_OPEN)
-    return f"{example['prompt_base']}{worked}\n{row['prompt_base']}"
+    return f"{example['prompt_base']}{task.format_example(example).removeprefix(THINK_OPEN)}\n"
 
 
 def row_prompt(row: dict, style: str):

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from minireason.recipes.catalog import describe, recipe_names, recipe_root
-from minireason.tables import markdown_table
+from minireason.tables import markdown_table, section_markers
 
 SIZES = ("auto", "tiny", "cpu", "gpu")
 
@@ -312,9 +312,9 @@ def adapter_trained(final: str | Path) -> bool:
 CLAIMS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "claims.md"
 
 
-def claim_markers(claim: int) -> tuple[str, str]:
-    """The comments around claim ``claim``'s measured section of docs/claims.md (``benchmarks/claims.py`` writes it)."""
-    return f"<!-- claim {claim}:start -->", f"<!-- claim {claim}:end -->"
+def claim_section_name(claim: int) -> str:
+    """The name of claim ``claim``'s measured section of docs/claims.md (``benchmarks/claims.py`` writes it)."""
+    return f"claim {claim}"
 
 
 def claims_section(claim: int, page: Path = CLAIMS_PAGE) -> str:
@@ -329,7 +329,7 @@ def claims_section(claim: int, page: Path = CLAIMS_PAGE) -> str:
     >>> claims_section(4, page)
     'Claim 4 is not measured on this page yet: `python benchmarks/claims.py --claims 4`.'
     """
-    start, end = claim_markers(claim)
+    start, end = section_markers(claim_section_name(claim))
     text = page.read_text() if page.exists() else ""
     if start not in text:
         return f"Claim {claim} is not measured on this page yet: `python benchmarks/claims.py --claims {claim}`."

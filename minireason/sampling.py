@@ -61,13 +61,15 @@ def _is_quantized(model) -> bool:
 
 
 @contextlib.contextmanager
-def inference_mode(model):
+def inference_mode(model, merge_lora: bool = True):
     """Eval mode (no dropout) with LoRA adapters merged into the weights; restored on exit.
 
     Merging into 4-bit weights would re-quantise them, so quantised models keep their adapters apart.
+    Merging and unmerging round the base weights (w + d - d is not always w in floating point), so a
+    measurement that must leave a training run bit-identical passes ``merge_lora=False``.
     """
     was_training = model.training
-    merge = hasattr(model, "merge_adapter") and not _is_quantized(model.get_base_model())
+    merge = merge_lora and hasattr(model, "merge_adapter") and not _is_quantized(model.get_base_model())
     model.eval()
     if merge:
         model.merge_adapter()
@@ -81,11 +83,13 @@ def inference_mode(model):
 
 
 def sample_ids(model, prompt_ids: list[list[int]], max_new_tokens: int, temperature: float, pad_token_id: int,
-               eos_token_ids: list[int], tokenizer=None, stop: list[str] | tuple[str, ...] = ()) -> list[list[int]]:
+               eos_token_ids: list[int], tokenizer=None, stop: list[str] | tuple[str, ...] = (),
+               merge_lora: bool = True) -> list[list[int]]:
     """Completion token ids for each prompt, in one batch; greedy when ``temperature`` is 0.
 
     A completion ends with its first end-of-sequence token (kept, as TRL keeps it) or with the
     token that completes a ``stop`` string (``tokenizer`` needed); nothing after it is returned.
+    ``merge_lora``: as in ``inference_mode``.
     Logits that are not numbers (fp16 overflow) raise ``FloatingPointError`` instead of becoming tokens.
 
     Each distinct prompt is read once and its cache copied to its repeats: a GRPO batch holds every
@@ -110,7 +114,7 @@ def sample_ids(model, prompt_ids: list[list[int]], max_new_tokens: int, temperat
     stopper = _stop_strings(tokenizer, tuple(stop)) if stop else None
 
     n = len(prompt_ids)
-    with inference_mode(model):
+    with inference_mode(model, merge_lora):
         out = model(input_ids=input_ids, attention_mask=attention_mask[:, :width], use_cache=True, logits_to_keep=1)
         cache = select_rows(_cache_of(out), owner)
         attention_mask = attention_mask.index_select(0, owner.to(device))

@@ -1,6 +1,9 @@
-"""Markdown tables: the one builder behind every table the kit prints or writes to ``docs/``."""
+"""Markdown for ``docs/``: the one table builder behind every table the kit prints or writes, and the one writer
+of a page's measured sections."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 def markdown_table(headers: list[str], rows: list[list], numeric: list[bool] | None = None) -> str:
@@ -17,3 +20,34 @@ def markdown_table(headers: list[str], rows: list[list], numeric: list[bool] | N
     lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def section_markers(name: str) -> tuple[str, str]:
+    """The comments around a page's measured section ``name``: a benchmark replaces what lies between them."""
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def fill_section(page: str | Path, name: str, block: str, title: str = "") -> None:
+    """Replace section ``name`` of ``page`` with ``block``, or add it at the end (a new page starts with
+    ``title``); the rest of the page stays as it is.
+
+    >>> import tempfile; page = Path(tempfile.mkdtemp()) / "p.md"
+    >>> fill_section(page, "x", "one", "# Title"); fill_section(page, "x", "two")
+    >>> print(page.read_text())
+    # Title
+    <BLANKLINE>
+    <!-- x:start -->
+    two
+    <!-- x:end -->
+    <BLANKLINE>
+    """
+    page = Path(page)
+    start, end = section_markers(name)
+    block = block.rstrip("\n") + "\n"
+    text = page.read_text() if page.exists() else f"{title}\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + start + "\n" + block + end + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + f"\n\n{start}\n{block}{end}\n"
+    page.write_text(text)

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from minireason.demo import BASE, R1_BASE
+from minireason.notebook import tiny_flags
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,18 +38,50 @@ def test_demo_seeds_summarises_stages_pairs_and_reward_curves(tmp_path):
     demo_seeds = load("demo_seeds")
     curves = {"pure RL": [0.0] * 5 + [0.5] * 5, "SFT then GRPO": [0.4] * 10}
     runs = {
-        0: fake_demo_run(tmp_path / "s0", {"base": [0, 0, 0, 0], "pure RL": [1, 1, 0, 0], "SFT": [1, 0, 0, 0],
-                                           "SFT + GRPO": [1, 1, 1, 0]}, curves),
-        1: fake_demo_run(tmp_path / "s1", {"base": [0, 0, 0, 0], "pure RL": [0, 0, 0, 0], "SFT": [1, 1, 0, 0],
-                                           "SFT + GRPO": [1, 1, 1, 1]}, curves),
+        0: fake_demo_run(tmp_path / "s0", {BASE: [0, 0, 0, 0], R1_BASE: [0, 0, 0, 0], "pure RL": [1, 1, 0, 0],
+                                           "SFT": [1, 0, 0, 0], "SFT + GRPO": [1, 1, 1, 0]}, curves),
+        1: fake_demo_run(tmp_path / "s1", {BASE: [0, 0, 0, 0], R1_BASE: [0, 0, 0, 0], "pure RL": [0, 0, 0, 0],
+                                           "SFT": [1, 1, 0, 0], "SFT + GRPO": [1, 1, 1, 1]}, curves),
     }
     summary = demo_seeds.summarise(runs)
     assert summary["stages"]["pure RL"]["accuracy"] == [0.5, 0.0]
-    assert summary["paired"]["pure RL - base"]["mean"] == pytest.approx(0.25)
+    assert summary["paired"][f"pure RL - {BASE}"]["mean"] == pytest.approx(0.25)
     assert summary["paired"]["SFT + GRPO - SFT"]["per_run"] == pytest.approx([0.5, 0.5])
     assert summary["rewards"]["pure RL"] == [{"first5": 0.0, "last5": 0.5}] * 2
     table = demo_seeds.markdown(summary, [0, 1], "python benchmarks/demo_seeds.py", 1.0, "img.png")
     assert "| SFT + GRPO - SFT | +50.0% |" in table and "0.00 → 0.50, 0.00 → 0.50" in table
+
+
+def test_pure_rl_seeds_judges_the_recipe_on_its_mean_and_worst_seed():
+    pure_rl_seeds = load("pure_rl_seeds")
+    base = [{"correct": c, "well_formed": True, "tokens": 9} for c in (1, 0, 0, 0)]
+    marks = {0: (1, 1, 1, 0), 1: (1, 1, 0, 0), 2: (0, 0, 0, 0)}
+    runs = {seed: {"samples": [{"correct": c, "well_formed": bool(c) or seed < 2, "tokens": 9} for c in correct],
+                   "curve": [[0, 0.25, 1.0], [5, 0.25, 1.0], [10, sum(correct) / 4, 1.0]], "minutes": 5.0 + seed}
+            for seed, correct in marks.items()}
+    summary = pure_rl_seeds.summarise(base, runs)
+    assert summary["worst"] == 0.0 and summary["accuracy_mean_std"][0] == pytest.approx(5 / 12)
+    assert summary["paired"]["per_run"] == pytest.approx([0.5, 0.25, -0.25])
+    assert [summary["per_seed"][s]["accuracy_takeoff"] for s in marks] == [10, 10, None]  # 10 points over the start
+    assert summary["per_seed"][2]["format_rate"] == 0.0 and summary["per_seed"][0]["format_takeoff"] == 0
+    met = {name.split(" ")[0]: ok for name, _, ok in summary["targets"]}
+    # 2 seeds of 3 at >= 30% is under 90%; the mean (41.7%) passes; seed 2's format fails; 7 min is the cap.
+    assert met == {"accuracy": False, "mean": True, "format": False, "training": True}
+    table = pure_rl_seeds.markdown(summary, "header", "img.png")
+    assert "| 2 | 0.0% |" in table and "| mean accuracy >= 40% | 41.7% | yes |" in table
+
+
+def test_pure_rl_seeds_runs_each_seed_with_its_curve_and_fills_its_section(tiny_model_path, tmp_path):
+    page = tmp_path / "claims.md"
+    page.write_text("intro\n")
+    summary = load("pure_rl_seeds").main(["--seeds", "0", "1", "--n-eval", "4", "--curve-every", "1", "--out",
+                                          str(tmp_path / "runs"), "--docs", str(page), *tiny_flags(grpo=True)])
+    for seed in (0, 1):
+        row = summary["per_seed"][seed]
+        assert [point[0] for point in row["curve"]] == [0, 1, 2] and 0 < row["minutes"] < 5
+        assert row["curve"][0] == summary["per_seed"][0]["curve"][0]  # step 0 is the base model, whatever the seed
+    assert summary["base"]["n"] == 4 and (tmp_path / "img" / "pure-rl-seeds.png").exists()
+    assert page.read_text().startswith("intro\n") and "<!-- claim 1, pure RL over seeds:start -->" in page.read_text()
 
 
 def test_grpo_step_times_every_row_on_the_tiny_model(tiny_model_path, capsys):
@@ -54,9 +89,9 @@ def test_grpo_step_times_every_row_on_the_tiny_model(tiny_model_path, capsys):
     assert list(rows) == ["minireason recipe", "TRL GRPOTrainer defaults", "recipe, TRL's rollouts",
                           "recipe, no shared prompt prefix", "recipe, one prompt a step"]
     recipe = rows["minireason recipe"]
-    assert recipe["completions_per_step"] == 32 and rows["TRL GRPOTrainer defaults"]["completions_per_step"] == 8
+    assert recipe["completions_per_step"] == 16 and rows["TRL GRPOTrainer defaults"]["completions_per_step"] == 8
     assert all(row["s_per_step"] > 0 and row["throughput_tok_s"] > 0 for row in rows.values())
-    assert "| minireason recipe | 32 |" in capsys.readouterr().out
+    assert "| minireason recipe | 16 |" in capsys.readouterr().out
 
 
 def test_gpu_recipes_runs_each_recipe_at_tiny_size_beside_its_estimate(tiny_model_path, capsys):
@@ -103,7 +138,7 @@ def test_claims_run_every_claim_on_the_tiny_model_and_keep_the_other_sections(ti
     assert all(f"<!-- claim {c}:start -->" in text for c in (1, 3, 4)) and (tmp_path / "img" / "claims.png").exists()
     # Each difference is the runs' own: claim 1's from the demo's report, claim 3's from each arm's samples.
     report = json.loads((out / "rl" / "seed0" / "report.json").read_text())
-    pure, base = report["stages"]["pure RL"]["accuracy"], report["stages"]["base"]["accuracy"]
+    pure, base = report["stages"]["pure RL"]["accuracy"], report["stages"][BASE]["accuracy"]
     assert summary[1]["1. pure RL - base, accuracy"]["per_run"] == [pytest.approx(pure - base)]
     arms = {arm: [json.loads(line)["correct"] for line in
                   (out / "journey" / "arithmetic-train8" / "seed0" / arm / "eval_samples.jsonl").read_text().splitlines()]

@@ -72,9 +72,13 @@ def test_demo_runs_every_stage_on_the_same_problems_and_writes_a_report(tmp_path
                  "--n_eval", "3", "--eval_max_new_tokens", "4", "--max_completion_length", "6", "--report_to", "none")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
-    assert list(report["stages"]) == ["base", "pure RL", "SFT", "SFT + GRPO"]
+    assert list(report["stages"]) == ["base (pure RL prompt)", "pure RL", "base (SFT prompt)", "SFT", "SFT + GRPO"]
+    # Each arm is compared with the base model on its own prompt: pure RL's shows a solved example.
+    assert report["prompt_styles"] == {"base (pure RL prompt)": "base_example", "pure RL": "base_example",
+                                       "base (SFT prompt)": "base", "SFT": "base", "SFT + GRPO": "base"}
     ids = None
-    for name, folder in (("base", "base"), ("pure RL", "pure-rl"), ("SFT", "sft-then-grpo/sft"),
+    for name, folder in (("base (pure RL prompt)", "base"), ("pure RL", "pure-rl"),
+                         ("base (SFT prompt)", "base-r1-prompt"), ("SFT", "sft-then-grpo/sft"),
                          ("SFT + GRPO", "sft-then-grpo/grpo")):
         stage = report["stages"][name]
         assert Path(report["sample_files"][name]) == tmp_path / folder / "eval_samples.jsonl"
@@ -88,7 +92,10 @@ def test_demo_runs_every_stage_on_the_same_problems_and_writes_a_report(tmp_path
         assert [s["id"] for s in samples] == ids  # every stage answered the same held-out problems
     assert [step for step, _ in report["reward_curves"]["pure RL"]] == [1, 2]
     assert [step for step, _ in report["reward_curves"]["SFT then GRPO"]] == [1, 2]
-    gain = report["grpo_gain_over_sft"]
-    assert gain["ci95"][0] <= gain["mean"] <= gain["ci95"][1]
+    for name, gain in report["paired_gains"].items():
+        after, before = name.split(" - ")
+        assert gain["mean"] == pytest.approx(report["stages"][after]["accuracy"] - report["stages"][before]["accuracy"])
+        assert gain["ci95"][0] <= gain["mean"] <= gain["ci95"][1]
+    assert list(report["paired_gains"]) == ["pure RL - base (pure RL prompt)", "SFT + GRPO - SFT"]
     assert (tmp_path / "reward_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "SFT + GRPO" in result.stdout and "95% CI" in result.stdout

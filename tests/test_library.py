@@ -219,12 +219,12 @@ def length_reward(completions, **kwargs):
 
 def test_eval_of_a_run_uses_the_runs_prompt_style(tmp_path, tiny_model_path):
     flags = tiny_flags(grpo=True) + ["--output_dir", str(tmp_path / "run"), "--n_eval", "0"]
-    run(load_recipe("smollm2-135m/grpo-arithmetic/cpu", flags))  # prompt_style: base
+    run(load_recipe("smollm2-135m/grpo-arithmetic/cpu", flags))  # prompt_style: base_example
     result = cli("eval", "--run", str(tmp_path / "run"), "--samples", "1", "--n_problems", "2", "--max_new_tokens",
                  "4", "--out", str(tmp_path / "eval"))
     assert result.returncode == 0, result.stderr[-2000:]
     saved = json.loads((tmp_path / "eval" / "eval.json").read_text())
-    assert saved["config"]["prompt_style"] == "base" and saved["config"]["adapter"].endswith("final")
+    assert saved["config"]["prompt_style"] == "base_example" and saved["config"]["adapter"].endswith("final")
     assert saved["config"]["task_params"]["op"] == "add"  # the run's task, not the task's default (mul)
     # The tiny model's tokenizer has a chat template: the guess would have been "chat".
     from minireason.models import load_tokenizer

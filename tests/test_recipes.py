@@ -156,16 +156,28 @@ def test_grpo_after_sft_trains_and_saves_the_sft_adapter_and_nothing_else(tmp_pa
 
 def test_the_same_seed_gives_the_same_pure_rl_run(tmp_path, tiny_model_path):
     """Pure RL at one seed repeats itself bit for bit at one commit: the same rewards at every step and a
-    byte-identical adapter (what docs/claims.md says of it). A different seed gives a different run."""
+    byte-identical adapter (what docs/claims.md says of it), with or without a held-out curve measured along
+    the way. A different seed gives a different run."""
     from safetensors.torch import load_file
 
-    def adapter(folder, seed):
-        flags = [*TINY_GRPO, "--max_steps", "3", "--seed", str(seed), "--output_dir", str(tmp_path / folder)]
+    def adapter(folder, seed, *more):
+        # A reward with spread in every group (text length), so each step moves the adapter.
+        flags = [*TINY_GRPO, "--max_steps", "3", "--seed", str(seed), "--output_dir", str(tmp_path / folder),
+                 "--reward_funcs", "tests.test_library:length_reward", "--reward_weights", "1.0", *more]
         (summary,) = run(load_recipe("smollm2-135m/grpo-arithmetic/cpu", flags))
-        return summary["reward_curve"], load_file(Path(summary["final"]) / "adapter_model.safetensors")
+        result = summary["reward_curve"], load_file(Path(summary["final"]) / "adapter_model.safetensors")
+        if more:
+            return result, {**summary, "samples": load_samples(tmp_path / folder / "eval_samples.jsonl")}
+        return result
 
     (curve, first), (again_curve, again) = adapter("a", 7), adapter("b", 7)
     assert len(curve) == 3 and curve == again_curve
+    assert any(name.endswith("lora_B.weight") and first[name].abs().sum() > 0 for name in first)  # it trained
     assert first.keys() == again.keys() and all(torch.equal(first[name], again[name]) for name in first)
     _, other = adapter("c", 8)
     assert any(not torch.equal(first[name], other[name]) for name in first)
+    # A held-out curve measured at every step does not move the run it measures.
+    (curve_run, measured), summary = adapter("d", 7, "--curve_every", "1", "--curve_problems", "4")
+    assert curve_run == curve and all(torch.equal(first[name], measured[name]) for name in first)
+    assert [point[0] for point in summary["held_out_curve"]] == [0, 1, 2, 3]
+    assert summary["held_out_curve"][-1][1] == sum(s["correct"] for s in summary["samples"][:4]) / 4

@@ -39,6 +39,13 @@ class RecipeArgs:
     eval_max_new_tokens: int | None = dataclasses.field(default=None, metadata={
         "help": "Generation budget when evaluating. Default: GRPO's max_completion_length (score the model at the "
                 "length it trained at); 128 for SFT."})
+    # Bookkeeping (runs._BOOKKEEPING): the curve is measured without touching the weights, so a run with it is
+    # the run without it, bit for bit (tests/test_recipes.py).
+    curve_every: int = dataclasses.field(default=0, metadata={
+        "help": "Held-out learning curve: every N steps (and before the first), greedy accuracy and format rate on "
+                "the first curve_problems held-out problems; the last point is the final evaluation's (0: no curve)."})
+    curve_problems: int = dataclasses.field(default=64, metadata={
+        "help": "Held-out problems per curve point: 64 is one batch, ~10 s on 2 cores for the embedded model."})
     prompt_style: str = dataclasses.field(default="chat", metadata={
         "help": "chat (the chat template), base (R1-Zero text prompt ending in <think>) or base_example (the same "
                 "after one worked example of the task); minireason.answer_format."})
@@ -59,6 +66,9 @@ class RecipeArgs:
         self.task_params = as_mapping(self.task_params)
         check_prompt_style(self.prompt_style)
         get_task(self.task, **self.task_params)  # fail now, not after loading a model
+        if self.curve_every < 0 or self.curve_problems < 1:
+            raise ValueError(f"curve_every must be >= 0 and curve_problems >= 1, got {self.curve_every} and "
+                             f"{self.curve_problems}")
         if isinstance(self.report_to, str):
             self.report_to = [self.report_to]
         if self.eval_max_new_tokens is None:

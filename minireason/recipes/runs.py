@@ -20,7 +20,7 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # other values. max_steps is one: raising it continues a finished run from its last checkpoint.
 _BOOKKEEPING = ("output_dir", "logging_dir", "run_name", "report_to", "wandb_project", "gpu_hour_cost",
                 "logging_steps", "log_completions", "num_completions_to_print", "save_steps", "save_total_limit",
-                "disable_tqdm", "max_steps", "push_to_hub", "hub_model_id")
+                "disable_tqdm", "max_steps", "push_to_hub", "hub_model_id", "curve_every", "curve_problems")
 
 
 def run_settings(cfg) -> dict:
@@ -136,6 +136,57 @@ def track_cost(trainer, gpu_hour_cost: float) -> None:
     trainer.callback_handler.callbacks.insert(0, CostCallback(gpu_hour_cost))
 
 
+class HeldOutCurve(TrainerCallback):
+    """Greedy accuracy and format rate on the first held-out problems every ``every`` steps, and before the first.
+
+    Each point goes into the trainer's log history (``curve/accuracy``, ``curve/format_rate``, ``curve/seconds``),
+    so it reaches W&B and a resumed run keeps the points it had. The adapter stays unmerged while the curve is
+    measured (``merge_lora=False``): merging can round the weights, and greedy decoding draws no random numbers,
+    so the run is the same with or without its curve.
+    """
+
+    def __init__(self, trainer, rows: list[dict], every: int, max_new_tokens: int, prompt_style: str):
+        self.trainer, self.rows, self.every = trainer, rows, every
+        self.max_new_tokens, self.prompt_style = max_new_tokens, prompt_style
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.global_step == 0:
+            self._measure(state)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step % self.every == 0 and state.global_step < state.max_steps:
+            self._measure(state)
+
+    def _measure(self, state) -> None:
+        from minireason.evaluation import evaluate
+
+        if not state.is_world_process_zero:
+            return
+        result = evaluate(self.trainer.model, self.trainer.processing_class, self.rows, self.max_new_tokens,
+                          prompt_style=self.prompt_style, progress=False, merge_lora=False)
+        state.log_history.append({"step": state.global_step, "curve/accuracy": result.accuracy,
+                                  "curve/format_rate": result.format_rate, "curve/seconds": round(result.seconds, 1)})
+        print(f"minireason: held-out curve, step {state.global_step}: accuracy {result.accuracy:.1%}, "
+              f"format {result.format_rate:.1%} ({len(self.rows)} problems, {result.seconds:.0f} s)")
+
+
+def held_out_curve(log_history: list[dict], final_samples: list[dict], n: int, step: int) -> list[list]:
+    """``[step, accuracy, format_rate]`` per curve point in a run's log, then the final evaluation's figures on
+    the same first ``n`` problems at the last step.
+
+    >>> held_out_curve([{"step": 0, "curve/accuracy": 0.25, "curve/format_rate": 1.0}, {"step": 1, "loss": 0.1}],
+    ...                [{"correct": True, "well_formed": True}, {"correct": False, "well_formed": True}], 2, 10)
+    [[0, 0.25, 1.0], [10, 0.5, 1.0]]
+    """
+    points = {entry["step"]: [entry["step"], entry["curve/accuracy"], entry["curve/format_rate"]]
+              for entry in log_history if "curve/accuracy" in entry}
+    if final_samples:
+        first = final_samples[:n]
+        points[step] = [step, sum(s["correct"] for s in first) / len(first),
+                        sum(s["well_formed"] for s in first) / len(first)]
+    return [points[key] for key in sorted(points)]
+
+
 def log_summary(cfg, summary: dict) -> None:
     """Write the run's final figures to ``output_dir/summary.json`` and to the W&B run, if any,
     then close that run (each stage of a recipe is one W&B run)."""
@@ -169,6 +220,9 @@ def run_stage(cfg, build_trainer: Callable, details: Callable[[object], dict]) -
         configure_wandb(cfg.wandb_project)
     trainer, eval_rows = build_trainer(cfg)
     track_cost(trainer, cfg.gpu_hour_cost)
+    if cfg.curve_every and eval_rows:
+        trainer.add_callback(HeldOutCurve(trainer, eval_rows[:cfg.curve_problems], cfg.curve_every,
+                                          cfg.eval_max_new_tokens, cfg.prompt_style))
 
     checkpoint = resumable_checkpoint(cfg.output_dir)
     if checkpoint:
@@ -189,5 +243,8 @@ def run_stage(cfg, build_trainer: Callable, details: Callable[[object], dict]) -
                           max_new_tokens=cfg.eval_max_new_tokens, prompt_style=cfg.prompt_style)
         summary.update({f"eval_{k}": v for k, v in result.summary().items()})
         result.save_samples(Path(cfg.output_dir) / "eval_samples.jsonl")
+        if cfg.curve_every:
+            summary["held_out_curve"] = held_out_curve(trainer.state.log_history, result.samples,
+                                                       cfg.curve_problems, trainer.state.global_step)
     log_summary(cfg, summary)
     return summary

@@ -74,6 +74,18 @@ class Arithmetic(Task):
         value = parse_integer(answer)
         return None if value is None else str(value)
 
+    def format_example(self, row: dict) -> str:
+        r"""The one-shot prompt's example: the problem restated with its result, in the tags.
+
+        Not the column trace: that is ~40 tokens, longer than pure RL's 32-token rollouts, and with it as the
+        example SmolLM2-135M imitated the columns badly (greedy, 128 held-out sums: 14.8% right, 75% well
+        formed, against 36.7% and 100% with this one; docs/grpo-on-cpu.md).
+
+        >>> Arithmetic(op="add").format_example({"a": 45, "b": 37, "op": "add", "answer": 82})
+        '<think>45 + 37 = 82.</think>\n<answer>82</answer>'
+        """
+        return wrap(f"{row['a']} {_OPS[row['op']][0]} {row['b']} = {row['answer']}.", str(row["answer"]))
+
     def reference_completion(self, row: dict) -> str:
         r"""A short worked solution: the problem restated, then column addition from the ones digit up, each
         carry added to the next column; subtraction and multiplication split the second operand into tens and ones.

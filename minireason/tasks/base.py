@@ -69,6 +69,11 @@ class Task:
         """A short correct ``<think>…</think><answer>…</answer>`` completion (cold-start SFT data)."""
         raise NotImplementedError(f"the {self.name} task has no reference solutions to write traces from")
 
+    def format_example(self, row: dict) -> str:
+        """The completion a one-shot prompt shows (``answer_format.example_prompt``): the format, answered right.
+        By default the reference trace; a task whose trace is longer than its rollouts overrides it."""
+        return self.reference_completion(row)
+
     # -- shared behaviour --------------------------------------------------------------
     def _draws(self, seed: int) -> Iterator[dict]:
         """Rows one after another; the same seed and parameters give the same sequence."""
