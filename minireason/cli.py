@@ -162,12 +162,13 @@ class CompareArgs:
 
 @dataclasses.dataclass
 class DemoArgs:
-    """R1-Zero and R1 side by side on the embedded SmolLM2-135M, on 2 CPU cores, in about 18 minutes.
+    """R1-Zero and R1 side by side on the embedded SmolLM2-135M, on 2 CPU cores, in about 15 minutes.
 
-    The base model, pure RL (GRPO from the base model), a cold-start SFT, and GRPO after that SFT, all scored on
-    the same held-out 2-digit additions with 95% intervals. Writes report.json and a plot of both GRPO reward
-    curves, and logs each stage to W&B (offline without a key). Recipe options can follow and apply to every
-    stage: --seed 1 trains with another seed on the same held-out problems, --n_eval 256 scores more problems."""
+    Pure RL (GRPO from the base model, from a prompt with one solved example), a cold-start SFT, and GRPO after
+    that SFT, each beside the base model on its own prompt, all scored on the same held-out 2-digit additions
+    with 95% intervals. Writes report.json and a plot of both GRPO reward curves, and logs each stage to W&B
+    (offline without a key). Recipe options can follow and apply to every stage: --seed 3 trains with another
+    seed on the same held-out problems (any seed: pure RL was judged on ten), --n_eval 256 scores more."""
 
     out: str = dataclasses.field(default="outputs/demo", metadata={"help": "Report folder."})
 
@@ -426,8 +427,8 @@ def cmd_demo(argv: list[str]) -> None:
 
     args, overrides = parse("demo", (DemoArgs,), argv, partial=True, epilog=(
         "recipes: smollm2-135m/grpo-arithmetic/cpu (pure RL) and smollm2-135m/sft-then-grpo/cpu (SFT, then GRPO)\n"
-        "examples:\n  minireason demo\n  minireason demo --seed 1 --out outputs/demo-seed1\n"
-        "  python benchmarks/demo_seeds.py   # three seeds, 256 problems: docs/grpo-on-cpu.md"))
+        "examples:\n  minireason demo\n  minireason demo --seed 3 --out outputs/demo-seed3\n"
+        "  python benchmarks/pure_rl_seeds.py   # pure RL at seeds 0-9, 256 problems: docs/claims.md"))
     try:
         run_demo(args.out, overrides)
     except ValueError as error:
