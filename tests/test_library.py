@@ -185,7 +185,7 @@ def test_a_finished_run_with_other_settings_is_refused(tmp_path, tiny_model_path
     with pytest.raises(ValueError, match=r"other settings \(learning_rate: 0.0002 -> 0.1\)"):
         run([other])
     settings = json.loads((tmp_path / "run_config.json").read_text())["settings"]
-    assert settings["prompt_style"] == "base" and settings["learning_rate"] == 2e-4
+    assert settings["prompt_style"] == "base_example" and settings["learning_rate"] == 2e-4
 
 
 def test_overlong_follows_the_completion_length_and_rewards_take_settings_from_yaml():
