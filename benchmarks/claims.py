@@ -51,12 +51,15 @@ from minireason.tables import fill_section, markdown_table  # noqa: E402
 # The size of each claim's runs. cpu: what docs/claims.md reports (2 cores); tiny: the tests' random 2-layer model.
 SCALES = {
     # Claim 3 trains on the recipe's 384 problems: at 128 (16 steps) neither arm learned to write its traces.
-    "cpu": {"rl_eval": 256, "rl_flags": [], "journey_train": 384, "journey_eval": 128, "journey_tokens": 256,
+    # Countdown's searches run long: 46 of 384 training traces pass 256 tokens, so they are scored at up to 512.
+    "cpu": {"rl_eval": 256, "rl_flags": [], "journey_train": 384, "journey_eval": 128,
+            "journey_tokens": {"arithmetic": 256, "countdown": 512},
             "journey_flags": [], "scaling_problems": 128, "k": 16, "budgets": [4, 8, 16, 32], "beams": 4,
             "width": 2, "max_new_tokens": 64, "batch_size": 128},
     "tiny": {"rl_eval": 4, "rl_flags": ["--max_steps", "2", "--n_train", "8", "--max_completion_length", "8",
                                        "--num_generations", "4", "--per_device_train_batch_size", "4"],
-             "journey_train": 8, "journey_eval": 4, "journey_tokens": 8, "journey_flags": ["--max_steps", "2"],
+             "journey_train": 8, "journey_eval": 4, "journey_tokens": {"arithmetic": 8, "countdown": 8},
+             "journey_flags": ["--max_steps", "2", "--curve_every", "1", "--curve_problems", "2"],
              "scaling_problems": 4, "k": 4, "budgets": [2, 4], "beams": 2, "width": 2, "max_new_tokens": 8,
              "batch_size": 16},
 }
@@ -164,63 +167,147 @@ def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) ->
 
 # -- claim 3: journey vs shortcut ---------------------------------------------------------------------------
 
-def trace_tokens(config, style: str) -> int:
-    """Tokens of the traces an SFT stage would train on (its task's problems, written in ``style``)."""
-    from minireason.journey import journey_examples
-    from minireason.models import load_tokenizer
-    from minireason.recipes.data import task_data
+# Each arm is one SFT run of JOURNEY_RECIPE with these settings. Every arm takes the recipe's optimiser steps over
+# packed traces (the same steps, the same tokens), so an arm with longer traces sees fewer problems, not more compute.
+# Full fine-tuning moves every weight, so it takes a tenth of LoRA's learning rate (5e-5: the usual range for full SFT
+# of a small model).
+FULL = {"lora": False, "learning_rate": 5e-5}
+JOURNEY_ARMS = {
+    "shortcut": {"data_style": "shortcut"},
+    "journey": {"data_style": "journey"},
+    "journey, same endings": {"data_style": "journey", "same_endings": True},
+    "journey, check every step": {"data_style": "journey", "catch_style": "every_step", "same_endings": True},
+    # Masking needs lines that end the same way: a masked "." after a slip would leave nothing that cues the check.
+    "journey, check every step, masked errors": {"data_style": "journey", "catch_style": "every_step",
+                                                 "same_endings": True, "mask_errors": True},
+    "journey, error rate 0.1": {"data_style": "journey", "error_rate": 0.1},
+    "journey, error rate 0.5": {"data_style": "journey", "error_rate": 0.5},
+    "shortcut, full": {"data_style": "shortcut", **FULL},
+    "journey, full": {"data_style": "journey", **FULL},
+}
+SHAPED = ("catch_style", "same_endings", "mask_errors")  # arithmetic only (the recipe refuses them on Countdown)
 
-    _, rows, _ = task_data(config)
-    tokenizer = load_tokenizer(config.model)
-    traces = journey_examples(rows, style, config.error_rate, config.search_strategy, config.seed)
-    return sum(len(tokenizer(t["completion"][0]["content"])["input_ids"]) for t in traces)
+
+def baseline_arm(arm: str) -> str:
+    """The shortcut arm a journey arm is compared with: the one trained the same way (LoRA or full)."""
+    return "shortcut, full" if arm.endswith(", full") else "shortcut"
 
 
-def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str], tasks: list[str],
-                  train: bool = True) -> tuple[str, dict]:
-    """Claim 3 on each task and seed; with ``train`` False, only the (task, seed) pairs already finished."""
+def journey_runs(out: Path, task: str, arms: list[str], seeds: list[int], scale: dict, overrides: list[str],
+                 train: bool) -> tuple[dict, list[str]]:
+    """``{arm: [summary per seed]}`` for the arms that apply to ``task``, training what is missing (or, with
+    ``train`` False, leaving it out and naming it)."""
     import yaml
 
     from minireason.recipes import load_recipe, run
     from minireason.recipes.catalog import find_recipe
     from minireason.recipes.runs import finished_summary
 
-    results, rows, accuracy, missing = {}, [], {}, []
-    for task, params in ((task, JOURNEY_TASKS[task]) for task in tasks):
-        samples = {"shortcut": [], "journey": []}
+    recipe = yaml.safe_load(find_recipe(JOURNEY_RECIPE).read_text())
+    summaries, missing = {}, []
+    for arm in arms:
+        if task != "arithmetic" and any(key in JOURNEY_ARMS[arm] for key in SHAPED):
+            continue
         for seed in seeds:
-            values = {**yaml.safe_load(find_recipe(JOURNEY_RECIPE).read_text()), "task": task, "task_params": params,
+            values = {**recipe, **JOURNEY_ARMS[arm], "method": "sft", "task": task, "task_params": JOURNEY_TASKS[task],
                       "n_train": scale["journey_train"], "n_eval": scale["journey_eval"],
-                      "eval_max_new_tokens": scale["journey_tokens"], "seed": seed, "report_to": ["none"]}
-            folder = out / "journey" / f"{task}-train{scale['journey_train']}" / f"seed{seed}"
-            shortcut, journey = load_recipe(values, ["--output_dir", str(folder), *scale["journey_flags"], *overrides])
-            if not train and not all(finished_summary(config) for config in (shortcut, journey)):
-                missing.append(f"{task} seed {seed}")
+                      "eval_max_new_tokens": scale["journey_tokens"][task], "seed": seed, "report_to": ["none"]}
+            folder = out / "journey" / f"{task}-train{scale['journey_train']}" / arm.replace(", ", "-").replace(" ", "-")
+            (config,) = load_recipe(values, ["--output_dir", str(folder / f"seed{seed}"), *scale["journey_flags"],
+                                             *overrides])
+            summary = finished_summary(config)
+            if summary is None and not train:
+                missing.append(f"{task} {arm} seed {seed}")
                 continue
-            # Equal trace tokens: the shorter shortcut traces get proportionally more epochs on the same problems.
-            shortcut.num_train_epochs = round(trace_tokens(journey, "journey") / trace_tokens(shortcut, "shortcut"), 3)
-            run([shortcut, journey])
-            for arm, config in (("shortcut", shortcut), ("journey", journey)):
-                scored = load_samples(Path(config.output_dir) / "eval_samples.jsonl")
-                samples[arm].append([sample["correct"] for sample in scored])
-                log = run_log(Path(config.output_dir))
-                # Format rate and answer length say whether the arm learned to write its kind of trace.
-                rows.append([task, seed, arm, f"{config.num_train_epochs:g}", f"{log['tokens']:,.0f}",
-                             f"{log['seconds'] / 60:.1f}", pct(sum(s["well_formed"] for s in scored) / len(scored)),
-                             f"{sum(s['tokens'] for s in scored) / len(scored):.0f}",
-                             pct(sum(samples[arm][-1]) / len(scored))])
-        if samples["journey"]:
-            accuracy[task] = {arm: [sum(run) / len(run) for run in runs] for arm, runs in samples.items()}
-            results[f"3. journey - shortcut, {task}"] = compare(samples["shortcut"], samples["journey"])
+            summary = summary or run([config])[0]
+            summaries.setdefault(arm, []).append({**summary, "seed": seed, "log": run_log(Path(config.output_dir)),
+                                                  "samples": load_samples(Path(config.output_dir) / "eval_samples.jsonl")})
+    return summaries, missing
+
+
+def rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str], tasks: list[str],
+                  arms: list[str], image: Path | None = None, train: bool = True) -> tuple[str, dict]:
+    """Claim 3 on each task: every arm at every seed, each journey arm against its shortcut arm, with the
+    measures that say why (step accuracy, catch recall, false alarms, recovery) and the learning curves."""
+    from minireason.tasks.steps import step_measures
+
+    results, rows, per_arm, accuracy, curves, missing = {}, [], [], {}, {}, []
+    for task in tasks:
+        summaries, left_out = journey_runs(out, task, arms, seeds, scale, overrides, train)
+        missing += left_out
+        for arm, runs in summaries.items():
+            for summary in runs:
+                steps = step_measures(summary["samples"])
+                rows.append([task, arm, summary["seed"], summary["steps"], f"{summary['log']['tokens']:,.0f}",
+                             f"{summary['log']['seconds'] / 60:.1f}", pct(summary["eval_format_rate"]),
+                             f"{summary['eval_mean_tokens']:.0f}", pct(summary["eval_accuracy"]),
+                             rate(steps["step_accuracy"]), rate(steps["catch_recall"]), rate(steps["false_alarms"]),
+                             rate(steps["recovery"])])
+            pooled = step_measures([sample for summary in runs for sample in summary["samples"]])
+            band = seed_interval([summary["eval_accuracy"] for summary in runs], bounds=(0, 1))
+            counts = pooled["counts"]
+            per_arm.append([task, arm, len(runs), f"{pct(band['mean'])} ({pct(band['low'])} to {pct(band['high'])})",
+                            f"{rate(pooled['step_accuracy'])} of {counts['steps']}",
+                            f"{rate(pooled['catch_recall'])} of {counts['wrong']}",
+                            f"{rate(pooled['false_alarms'])} of {counts['right']}",
+                            f"{rate(pooled['recovery'])} of {counts['answers_with_a_wrong_step']}"])
+            accuracy[f"{task}, {arm}"] = band["mean"]
+            if all("held_out_curve" in summary for summary in runs):
+                curves[f"{task}, {arm}"] = mean_curve([summary["held_out_curve"] for summary in runs])
+        correct = {arm: [[sample["correct"] for sample in summary["samples"]] for summary in runs]
+                   for arm, runs in summaries.items()}
+        for arm in correct:
+            base = baseline_arm(arm)
+            if arm != base and base in correct and len(correct[arm]) == len(correct[base]):
+                results[f"3. {arm} - {base}, {task}"] = compare(correct[base], correct[arm])
+    if image is not None and curves:
+        plot_curves(curves, image)
     text = "\n".join([
-        f"`{JOURNEY_RECIPE}` on each task: {scale['journey_train']} training problems, the same for both arms; LoRA SFT "
-        f"at its learning rate; {scale['journey_eval']} held-out problems, greedy, up to {scale['journey_tokens']} "
-        "tokens. Arithmetic: 3-digit additions, slips caught at error rate 0.3. Countdown: 3-4 numbers, depth-first "
-        f"searches whose wrong turns (rate 0.3) are proven dead ends. Tasks run: {', '.join(tasks)}.", "",
-        markdown_table(["task", "seed", "arm", "epochs", "tokens trained", "training minutes", "format",
-                        "tokens per answer", "accuracy"], rows, numeric=[False, True, False, *[True] * 6]),
-        "", diff_table([diff_row(name, result) for name, result in results.items()])])
-    return text, {"results": results, "accuracy": accuracy, "left_out": missing}
+        f"`{JOURNEY_RECIPE}`, one SFT run per arm and seed: {scale['journey_train']} training problems, the same for "
+        "every arm; every arm takes the recipe's optimiser steps over packed traces (the same steps and tokens); "
+        f"{scale['journey_eval']} held-out problems, greedy, up to "
+        f"{', '.join(f'{n} tokens on {task}' for task, n in scale['journey_tokens'].items() if task in tasks)}. "
+        f"Arithmetic: 3-digit additions. Arms: {', '.join(arms)}. Tasks: {', '.join(tasks)}.", "",
+        "Measures, from the greedy answers: *step accuracy*, the share of steps whose equality holds (a step is a "
+        "reasoning line with arithmetic, not a check and not the closing restatement); *catch recall*, the wrong "
+        "steps whose next line checks them and says 'not'; *false alarms*, the right steps so flagged; *recovery*, "
+        "the answers with a wrong step that still end right (`minireason.tasks.steps.step_measures`).", "",
+        markdown_table(["task", "arm", "seeds", "accuracy, mean (95% CI over seeds)", "step accuracy", "catch recall",
+                        "false alarms", "recovery"], per_arm, numeric=[False, False, True, True, True, True, True, True]),
+        "", diff_table([diff_row(name, result) for name, result in results.items()]), "",
+        "<details><summary>Every run</summary>", "",
+        markdown_table(["task", "arm", "seed", "steps", "tokens trained", "training minutes", "format",
+                        "tokens per answer", "accuracy", "step accuracy", "catch recall", "false alarms", "recovery"],
+                       rows, numeric=[False, False, *[True] * 11]),
+        "", "</details>"])
+    return text, {"results": results, "accuracy": accuracy, "curves": curves, "left_out": missing}
+
+
+def mean_curve(curves: list[list[list]]) -> list[list[float]]:
+    """``[step, accuracy]`` averaged over seeds at the steps every seed measured."""
+    steps = sorted(set.intersection(*({point[0] for point in curve} for curve in curves)))
+    return [[step, sum(point[1] for curve in curves for point in curve if point[0] == step) / len(curves)]
+            for step in steps]
+
+
+def plot_curves(curves: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for name, curve in curves.items():
+        axis.plot([p[0] for p in curve], [p[1] for p in curve], marker="o", label=name)
+    axis.set(xlabel="optimiser step", ylabel="held-out accuracy (mean over seeds)", title="Claim 3: learning curves")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
 
 
 # -- claim 4: inference-time scaling ------------------------------------------------------------------------
@@ -368,6 +455,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--journey-tasks", dest="journey_tasks", nargs="+", default=list(JOURNEY_TASKS),
                         choices=list(JOURNEY_TASKS), help="claim 3's tasks")
+    parser.add_argument("--journey-arms", dest="journey_arms", nargs="+", default=["shortcut", "journey"],
+                        choices=list(JOURNEY_ARMS), metavar="ARM",
+                        help=f"claim 3's arms, each against its shortcut arm: {'; '.join(JOURNEY_ARMS)}")
     parser.add_argument("--journey-train", dest="journey_train", type=int, default=None,
                         help="claim 3's training problems (default: the scale's; cpu: 384)")
     parser.add_argument("--scale", choices=list(SCALES), default="cpu", help="cpu: the page's figures; tiny: tests")
@@ -407,6 +497,7 @@ def main(argv: list[str] | None = None) -> dict:
             texts[claim], sections[claim] = rl_claims(out, seeds, scale, overrides)
         elif claim == 3:
             texts[claim], sections[claim] = journey_claim(out, seeds, scale, overrides, args.journey_tasks,
+                                                          args.journey_arms, images / "claims-journey-curves.png",
                                                           train=not args.only_finished)
             left_out[claim] = sections[claim]["left_out"]
         else:
@@ -456,8 +547,8 @@ def parallel_units(args: argparse.Namespace, wanted: list[int]) -> list[list[str
         if claims := [str(c) for c in wanted if c in (1, 4)]:
             units.append(["--claims", *claims, "--seeds", str(seed), *common])
         if 3 in wanted:
-            units += [["--claims", "3", "--journey-tasks", task, "--seeds", str(seed), *common]
-                      for task in args.journey_tasks]
+            units += [["--claims", "3", "--journey-tasks", task, "--journey-arms", arm, "--seeds", str(seed), *common]
+                      for task in args.journey_tasks for arm in args.journey_arms]
     return units
 
 

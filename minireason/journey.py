@@ -24,7 +24,9 @@ one (``stitch_attempts``), which is how the distillation pipeline makes journeys
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import accumulate
 from fractions import Fraction
 
 import numpy as np
@@ -44,6 +46,9 @@ class Trace:
     completion: str
     errors: int = 0
     corrections: int = 0
+    # (start, end) character offsets in ``completion`` of each wrong value and the rest of its line: what
+    # ``mask_errors`` leaves out of the loss.
+    error_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _fmt(value: Fraction) -> str:
@@ -204,6 +209,22 @@ def countdown_trace(row: dict, style: str = "journey", error_rate: float = 0.5, 
 
 # -- Arithmetic -------------------------------------------------------------------------------
 
+CATCH_STYLES = ("slips", "every_step")
+
+
+@dataclass
+class _Step:
+    """One step of a worked sum: ``claim = value`` then ``note(value)``. ``check`` recomputes the value another
+    way (the slip style's check); ``audit(claimed)`` tests a claimed value from what is written, ``(text, holds)``
+    (the every-step style's check, which must be able to pass)."""
+
+    claim: str
+    value: int
+    check: str
+    audit: Callable[[int], tuple[str, bool]]
+    note: Callable[[int], str] = lambda value: ""
+
+
 def _slip(value: int, rng: random.Random) -> int:
     """A plausible wrong value: one digit off by one (never the right value, same sign)."""
     digits = len(str(abs(value)))
@@ -214,9 +235,21 @@ def _slip(value: int, rng: random.Random) -> int:
     return value + 1
 
 
-def _arithmetic_steps(a: int, b: int, op: str) -> list[tuple[str, int, str, str]]:
-    """``(claim, value, check, note)`` per step: ``claim = value`` then ``note``; ``check`` recomputes
-    the value another way."""
+def _recomputed(text: str, value: int) -> Callable[[int], tuple[str, bool]]:
+    """An audit that recomputes ``value`` by another route (``text``) and compares the claimed value with it."""
+    return lambda claimed: (text if claimed == value else f"{text}, not {claimed}", claimed == value)
+
+
+def _undone(text: str, result: int, expected: int) -> tuple[str, bool]:
+    """An audit that undoes the claimed step (``text = result``) and should give back ``expected``."""
+    return f"{text} = {result}" + ("" if result == expected else f", not {expected}"), result == expected
+
+
+def _column_note(last: bool) -> Callable[[int], str]:
+    return lambda total: f", write {total}" if last else f", write {total % 10}" + (", carry 1" if total >= 10 else "")
+
+
+def _arithmetic_steps(a: int, b: int, op: str) -> list[_Step]:
     steps = []
     if op == "mul":
         partials = []
@@ -224,16 +257,21 @@ def _arithmetic_steps(a: int, b: int, op: str) -> list[tuple[str, int, str, str]
             d, scale = int(digit), 10 ** place
             part = a * d
             tens, ones = a - a % 10, a % 10
-            steps.append((f"{a} × {d}", part, f"{tens} × {d} + {ones} × {d} = {tens * d} + {ones * d} = {part}", ""))
+            check = f"{tens} × {d} + {ones} × {d} = {tens * d} + {ones * d} = {part}"
+            steps.append(_Step(f"{a} × {d}", part, check, _recomputed(check, part)))
             if scale > 1:
-                steps.append((f"{part} × {scale}", part * scale, f"{part} with {place} zero(s) appended is {part * scale}", ""))
+                check = f"{part} with {place} zero(s) appended is {part * scale}"
+                steps.append(_Step(f"{part} × {scale}", part * scale, check, _recomputed(check, part * scale)))
             partials.append(part * scale)
         total = partials[0]
         for part in partials[1:]:
-            steps.append((f"{total} + {part}", total + part, f"{total + part} - {part} = {total}", ""))
+            check = f"{total + part} - {part} = {total}"
+            steps.append(_Step(f"{total} + {part}", total + part, check,
+                               lambda claimed, total=total, part=part: _undone(f"{claimed} - {part}", claimed - part, total)))
             total += part
     elif op == "add":
-        # Column addition, ones first; the check redoes the column with its carry spelled out.
+        # Column addition, ones first. The slip style's check redoes the column with its carry spelled out; the
+        # audit undoes the written total (total - y - carry should give back x), a route that differs from the sum.
         carry = 0
         xs, ys = str(a)[::-1], str(b)[::-1]
         columns = max(len(xs), len(ys))
@@ -243,43 +281,75 @@ def _arithmetic_steps(a: int, b: int, op: str) -> list[tuple[str, int, str, str]
             total = x + y + carry
             claim = f"Column {i + 1}: {x} + {y}" + (f" + carry {carry}" if carry else "")
             check = f"{x} + {y} = {x + y}" + (f", and the carry {carry} makes {total}" if carry else "")
-            last = i == columns - 1
-            note = f", write {total}" if last else f", write {total % 10}" + (", carry 1" if total >= 10 else "")
-            steps.append((claim, total, check, note))
+            minus_carry = f" - {carry}" if carry else ""
+            audit = (lambda claimed, x=x, y=y, carry=carry, minus_carry=minus_carry:
+                     _undone(f"{claimed} - {y}{minus_carry}", claimed - y - carry, x))
+            steps.append(_Step(claim, total, check, audit, _column_note(i == columns - 1)))
             carry = total // 10
     else:  # sub: take away the tens part, then the ones
         tens, ones = b - b % 10, b % 10
         first = a - tens
-        steps.append((f"{a} - {tens}", first, f"{first} + {tens} = {a}", ""))
-        steps.append((f"{first} - {ones}", first - ones, f"{first - ones} + {ones} = {first}", ""))
+        for claim, start, taken, value in ((f"{a} - {tens}", a, tens, first),
+                                           (f"{first} - {ones}", first, ones, first - ones)):
+            steps.append(_Step(claim, value, f"{value} + {taken} = {start}",
+                               lambda claimed, start=start, taken=taken: _undone(f"{claimed} + {taken}",
+                                                                                 claimed + taken, start)))
     return steps
 
 
-def arithmetic_trace(row: dict, style: str = "journey", error_rate: float = 0.5,
-                     rng: random.Random | None = None) -> Trace:
+def arithmetic_trace(row: dict, style: str = "journey", error_rate: float = 0.5, rng: random.Random | None = None,
+                     catch_style: str = "slips", same_endings: bool = False) -> Trace:
     """A worked sum; in a journey, a slipped step is caught by a check and corrected.
+
+    ``catch_style``: ``slips`` checks only after a slip ("Wait, let me check that: …"); ``every_step`` checks every
+    step from what was written and passes the right ones ("Check: 9 - 5 = 4 ✓"), so checking is a habit and
+    the slip shows in the check, not before it. ``same_endings``: a slipped line goes on as a right one would
+    from its wrong value (", write 9"), so how a line ends does not tell whether it slipped.
+    ``Trace.error_spans`` marks each wrong value and the rest of its line.
 
     >>> print(arithmetic_trace({"a": 47, "b": 6, "op": "mul", "answer": 282}, "shortcut").completion)
     <think>47 × 6.
     47 × 6 = 282.
     So 47 × 6 = 282.</think>
     <answer>282</answer>
+    >>> row = {"a": 45, "b": 37, "op": "add", "answer": 82}
+    >>> print(arithmetic_trace(row, "journey", 1.0, catch_style="every_step", same_endings=True).completion)
+    <think>45 + 37.
+    Column 1: 5 + 7 = 13, write 3, carry 1.
+    Check: 13 - 7 = 6, not 5. So Column 1: 5 + 7 = 12, write 2, carry 1.
+    Column 2: 4 + 3 + carry 1 = 7, write 7.
+    Check: 7 - 3 - 1 = 3, not 4. So Column 2: 4 + 3 + carry 1 = 8, write 8.
+    So 45 + 37 = 82.</think>
+    <answer>82</answer>
     """
+    if catch_style not in CATCH_STYLES:
+        raise ValueError(f"catch_style must be one of {CATCH_STYLES}, got {catch_style!r}")
     rng = rng or random.Random(0)
     a, b, op, answer = int(row["a"]), int(row["b"]), row["op"], int(row["answer"])
     symbol = {"add": "+", "sub": "-", "mul": "×"}[op]
-    lines, errors = [f"{a} {symbol} {b}."], 0
-    for claim, value, check, note in _arithmetic_steps(a, b, op):
+    lines, spans, errors = [f"{a} {symbol} {b}."], [], 0
+    for step in _arithmetic_steps(a, b, op):
+        right = f"{step.claim} = {step.value}{step.note(step.value)}."
         if style == "journey" and rng.random() < error_rate:
             # A dropped carry is the classic slip in column addition; elsewhere a digit is off by one.
-            wrong = value - 1 if op == "add" and "carry" in claim else _slip(value, rng)
-            lines.append(f"{claim} = {wrong}.")
-            lines.append(f"Wait, let me check that: {check}. So {claim} = {value}, not {wrong}{note}.")
+            wrong = step.value - 1 if op == "add" and "carry" in step.claim else _slip(step.value, rng)
+            written = f"{wrong}{step.note(wrong) if same_endings else ''}."
+            spans.append((len(lines), len(step.claim) + 3, len(step.claim) + 3 + len(written)))
+            lines.append(f"{step.claim} = {written}")
             errors += 1
+            if catch_style == "slips":
+                lines.append(f"Wait, let me check that: {step.check}. So {step.claim} = {step.value}, not {wrong}"
+                             f"{step.note(step.value)}.")
+            else:
+                lines.append(f"Check: {step.audit(wrong)[0]}. So {right}")
         else:
-            lines.append(f"{claim} = {value}{note}.")
+            lines.append(right)
+            if catch_style == "every_step":
+                lines.append(f"Check: {step.audit(step.value)[0]} ✓")
     lines.append(f"So {a} {symbol} {b} = {answer}.")
-    return Trace(_wrap(lines, str(answer)), errors, errors)
+    completion = _wrap(lines, str(answer))
+    starts = list(accumulate([len(THINK_OPEN)] + [len(line) + 1 for line in lines]))
+    return Trace(completion, errors, errors, [(starts[i] + begin, starts[i] + end) for i, begin, end in spans])
 
 
 # -- Teacher attempts -------------------------------------------------------------------------
@@ -329,8 +399,9 @@ def _wrap(lines: list[str], answer: str) -> str:
 # -- Data sets --------------------------------------------------------------------------------
 
 def journey_trace(row: dict, style: str = "journey", error_rate: float = 0.5, strategy: str = "dfs",
-                  rng: random.Random | None = None) -> Trace:
-    """The trace of one Countdown or arithmetic row in the given style."""
+                  rng: random.Random | None = None, *, catch_style: str = "slips", same_endings: bool = False) -> Trace:
+    """The trace of one Countdown or arithmetic row in the given style (``catch_style`` and ``same_endings``:
+    arithmetic only, see ``arithmetic_trace``)."""
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
     if strategy not in STRATEGIES:
@@ -338,29 +409,33 @@ def journey_trace(row: dict, style: str = "journey", error_rate: float = 0.5, st
     if not 0.0 <= error_rate <= 1.0:
         raise ValueError(f"error_rate must lie in [0, 1], got {error_rate}")
     if row.get("task") == "countdown":
+        if (catch_style, same_endings) != ("slips", False):
+            raise ValueError("catch_style and same_endings shape arithmetic slips; a Countdown journey backtracks "
+                             "from dead ends instead")
         return countdown_trace(row, style, error_rate, strategy, rng)
     if row.get("task") == "arithmetic":
-        return arithmetic_trace(row, style, error_rate, rng)
+        return arithmetic_trace(row, style, error_rate, rng, catch_style, same_endings)
     raise ValueError(f"journey traces are written for countdown and arithmetic rows, not {row.get('task')!r}; "
                      "for other tasks stitch a teacher's attempts (minireason data journey --teacher …)")
 
 
 def journey_examples(rows: list[dict], style: str = "journey", error_rate: float = 0.5, strategy: str = "dfs",
-                     seed: int = 0) -> list[dict]:
-    """SFT rows (prompt, completion, and the counts) for ``rows``; every completion is verified.
+                     seed: int = 0, **shape) -> list[dict]:
+    """SFT rows (prompt, completion, the counts and the errors' character spans) for ``rows``; every completion
+    is verified. ``shape``: ``catch_style`` and ``same_endings`` (``journey_trace``).
 
     The rng is seeded per row id, so a row's trace does not depend on which other rows are in the set.
     """
     examples = []
     for row in rows:
-        trace = journey_trace(row, style, error_rate, strategy, random.Random(f"{seed}:{row['id']}"))
+        trace = journey_trace(row, style, error_rate, strategy, random.Random(f"{seed}:{row['id']}"), **shape)
         task = task_from_row(row["task"], row.get("task_params", ""))
         if not task.is_correct(trace.completion, row):  # pragma: no cover - a bug in this module, not data
             raise AssertionError(f"journey trace for {row['id']} fails its verifier: {trace.completion!r}")
         examples.append({
             "id": row["id"], "task": row["task"], "task_params": row["task_params"], "style": style,
             "prompt": row["prompt"], "completion": [{"role": "assistant", "content": trace.completion}],
-            "errors": trace.errors, "corrections": trace.corrections,
+            "errors": trace.errors, "corrections": trace.corrections, "error_spans": trace.error_spans,
         })
     return examples
 

@@ -174,3 +174,89 @@ def test_stitched_attempts_reflect_on_the_real_mistake():
 def test_solution_steps_follow_precedence():
     steps = solution_steps("2 + 3 * 4 - 6 / 2")
     assert [(int(a), op, int(b)) for a, op, b in steps] == [(3, "*", 4), (2, "+", 12), (6, "/", 2), (14, "-", 3)]
+
+
+# -- the journey experiment's switches (issue 22) --------------------------------------------------------------
+
+from minireason.tasks.steps import step_measures, step_outcomes  # noqa: E402
+
+SHAPES = [{"catch_style": catch, "same_endings": same} for catch in ("slips", "every_step") for same in (False, True)]
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s['catch_style']}-{s['same_endings']}")
+def test_every_slip_is_flagged_and_no_right_step_is(op, shape):
+    """Read by the measures' own parser, the data flag exactly its slips: catch recall 1, no false alarm."""
+    examples = journey_examples(ARITHMETIC[op], "journey", 0.4, seed=5, **shape)
+    outcomes = [outcome for e in examples for outcome in step_outcomes(e["completion"][0]["content"])]
+    assert sum(not holds for holds, _ in outcomes) == sum(e["errors"] for e in examples) > 20
+    assert all(flagged == (not holds) for holds, flagged in outcomes)
+    measures = step_measures([{"completion": e["completion"][0]["content"], "correct": True} for e in examples])
+    assert (measures["catch_recall"], measures["false_alarms"], measures["recovery"]) == (1.0, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul"])
+def test_check_every_step_checks_each_step_from_what_was_written(op):
+    for example in journey_examples(ARITHMETIC[op], "journey", 0.4, seed=5, catch_style="every_step"):
+        lines = _think_lines(example["completion"][0]["content"])[1:-1]
+        steps, checks = lines[0::2], lines[1::2]
+        assert len(steps) == len(checks) and all(check.startswith("Check: ") for check in checks)
+        for step, check in zip(steps, checks):
+            written = int(re.search(r"= (-?\d+)", step).group(1))
+            if check.endswith("✓"):
+                assert f"{written}" in check and ", not " not in check
+            else:  # the check starts from the wrong value, finds it out, and writes the step again, right
+                assert ", not " in check and re.sub(r"^.*\. So ", "", check) != step
+    shortcut = journey_examples(ARITHMETIC[op], "shortcut", seed=5, catch_style="every_step")
+    assert all("✓" in e["completion"][0]["content"] and e["errors"] == 0 for e in shortcut)
+
+
+def test_a_no_carry_column_is_checked_another_way_than_it_was_added():
+    trace = journey_examples([r for r in ARITHMETIC["add"] if r["a"] == 0][:1] or ARITHMETIC["add"][:1], "shortcut",
+                             catch_style="every_step")[0]["completion"][0]["content"]
+    for step, check in zip(_think_lines(trace)[1:-1:2], _think_lines(trace)[2:-1:2]):
+        assert re.search(r"(\d+) \+ (\d+)", step).group(0) not in check  # undone by subtraction, not added again
+
+
+def test_same_endings_hide_the_slip_until_the_next_line():
+    ending = re.compile(r"= \d+, write \d+(, carry 1)?\.$")
+    plain = journey_examples(ARITHMETIC["add"], "journey", 0.5, seed=2)
+    same = journey_examples(ARITHMETIC["add"], "journey", 0.5, seed=2, same_endings=True)
+    columns = lambda examples: [line for e in examples for line in _think_lines(e["completion"][0]["content"])  # noqa: E731
+                                if line.startswith("Column")]
+    assert all(ending.search(line) for line in columns(same))
+    assert sum(not ending.search(line) for line in columns(plain)) == sum(e["errors"] for e in plain) > 20
+    # The same slips at the same places: only the endings differ.
+    assert [e["errors"] for e in plain] == [e["errors"] for e in same]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s['catch_style']}-{s['same_endings']}")
+def test_error_spans_hold_the_wrong_values_and_nothing_else(shape):
+    for op in ("add", "sub", "mul"):
+        for example in journey_examples(ARITHMETIC[op], "journey", 0.4, seed=1, **shape):
+            text = example["completion"][0]["content"]
+            assert len(example["error_spans"]) == example["errors"]
+            for start, end in example["error_spans"]:
+                line = text[:end].rsplit("\n", 1)[-1]  # the slipped line up to the span's end
+                assert text[end] == "\n" and text[start - 3 : start] == " = "
+                claim, wrong = line.rsplit(" = ", 1)
+                assert step_outcomes(f"{claim} = {wrong.split(',')[0].rstrip('.')}") == [(False, False)]
+    assert journey_examples(ARITHMETIC["add"], "shortcut")[0]["error_spans"] == []
+
+
+def test_shapes_are_refused_where_they_mean_nothing():
+    with pytest.raises(ValueError, match="catch_style"):
+        journey_trace(ARITHMETIC["add"][0], catch_style="sometimes")
+    with pytest.raises(ValueError, match="Countdown"):
+        journey_trace(COUNTDOWN[0], catch_style="every_step")
+
+
+def test_measures_count_false_alarms_and_recoveries_on_model_like_answers():
+    right_flagged = "<think>Column 1: 2 + 3 = 5, write 5.\nCheck: 5 - 3 = 2, not 3. So Column 1: 2 + 3 = 6.</think>"
+    wrong_missed = "<think>Column 1: 2 + 3 = 6, write 6.\nColumn 2: 1 + 1 = 2, write 2.\nSo 12 + 13 = 26.</think>"
+    measures = step_measures([{"completion": right_flagged, "correct": False},
+                              {"completion": wrong_missed, "correct": True}])
+    assert measures["counts"] == {"steps": 3, "right": 2, "wrong": 1, "caught": 0, "false_alarms": 1,
+                                  "answers_with_a_wrong_step": 1, "recovered": 1}
+    assert (measures["step_accuracy"], measures["catch_recall"], measures["false_alarms"]) == (2 / 3, 0.0, 0.5)
+    assert step_measures([{"completion": "no arithmetic here", "correct": False}])["step_accuracy"] is None

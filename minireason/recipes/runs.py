@@ -211,6 +211,7 @@ def run_stage(cfg, build_trainer: Callable, details: Callable[[object], dict]) -
     ``details(trainer)`` adds the method's own summary fields.
     """
     from minireason.evaluation import evaluate
+    from minireason.tasks.steps import step_measures
     from minireason.tracking import configure_wandb
 
     claim_output_dir(cfg)
@@ -242,6 +243,9 @@ def run_stage(cfg, build_trainer: Callable, details: Callable[[object], dict]) -
         result = evaluate(trainer.model, trainer.processing_class, eval_rows,
                           max_new_tokens=cfg.eval_max_new_tokens, prompt_style=cfg.prompt_style)
         summary.update({f"eval_{k}": v for k, v in result.summary().items()})
+        steps = step_measures(result.samples)
+        if steps["counts"]["steps"]:  # traces that write their arithmetic: how their steps went
+            summary["eval_steps"] = steps
         result.save_samples(Path(cfg.output_dir) / "eval_samples.jsonl")
         if cfg.curve_every:
             summary["held_out_curve"] = held_out_curve(trainer.state.log_history, result.samples,

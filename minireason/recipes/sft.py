@@ -16,7 +16,7 @@ from datasets import Dataset, load_dataset, load_from_disk
 from trl import SFTConfig, SFTTrainer
 
 from minireason.answer_format import THINK_OPEN, row_prompt
-from minireason.journey import journey_examples
+from minireason.journey import CATCH_STYLES, journey_examples
 from minireason.models import adapters_to_fp32, load_tokenizer
 from minireason.recipes.config import RecipeArgs
 from minireason.recipes.data import drop_eval_questions, task_data
@@ -40,6 +40,15 @@ class SFTRecipe(RecipeArgs, SFTConfig):
     error_rate: float = dataclasses.field(default=0.3, metadata={"help": "Journey traces: chance of a mistake per step."})
     search_strategy: str = dataclasses.field(default="dfs", metadata={
         "help": "Journey traces for Countdown: dfs or greedy order of wrong turns."})
+    catch_style: str = dataclasses.field(default="slips", metadata={
+        "help": "Arithmetic journeys: slips (a check only after a slip, 'Wait, let me check that') or every_step (a "
+                "check after every step that passes right ones with a tick, so checking is a habit)."})
+    same_endings: bool = dataclasses.field(default=False, metadata={
+        "help": "Arithmetic journeys: a slipped line goes on from its wrong value as a right line would (', write "
+                "9'), so its ending does not tell the model that it slipped."})
+    mask_errors: bool = dataclasses.field(default=False, metadata={
+        "help": "Journey traces: no loss on the wrong values (the model learns the check and the correction, not "
+                "the slip)."})
     # LoRA on a small data set: 1e-4 to 2e-4 is the usual range (QLoRA used 2e-4).
     learning_rate: float = dataclasses.field(default=2e-4, metadata={"help": "AdamW learning rate."})
     num_train_epochs: float = dataclasses.field(default=1.0, metadata={"help": "Passes over the data."})
@@ -51,6 +60,12 @@ class SFTRecipe(RecipeArgs, SFTConfig):
     def __post_init__(self):
         if self.data_style not in ("reference", "shortcut", "journey"):
             raise ValueError(f"data_style must be reference, shortcut or journey, got {self.data_style!r}")
+        if self.catch_style not in CATCH_STYLES:
+            raise ValueError(f"catch_style must be one of {CATCH_STYLES}, got {self.catch_style!r}")
+        shaped = (self.catch_style, self.same_endings, self.mask_errors) != ("slips", False, False)
+        if shaped and self.task != "arithmetic":
+            raise ValueError("catch_style, same_endings and mask_errors shape arithmetic slips; a Countdown journey's "
+                             "wrong turns are true moves that lead nowhere, with nothing to catch or mask")
         super().__post_init__()
 
 
@@ -62,6 +77,26 @@ def sft_example(task, row: dict, style: str, completion: str | None = None) -> d
     else:
         completion = completion.removeprefix(THINK_OPEN)  # the base prompt already ends in <think>
     return {"prompt": row_prompt(row, style), "completion": completion}
+
+
+def tokenized_trace(tokenizer, prompt, completion: str, style: str, masked: list[tuple[int, int]] = ()) -> dict:
+    """``input_ids`` and ``completion_mask`` (TRL's pre-tokenized format) for a prompt and a trace; the loss
+    leaves out the prompt and the ``masked`` character spans of the trace (a journey's wrong values)."""
+    if style == "chat":
+        prompt_text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(prompt + [{"role": "assistant", "content": completion}], tokenize=False)
+        if not full.startswith(prompt_text + completion):
+            raise ValueError("the chat template does not render the trace right after the generation prompt")
+        suffix, shift = full[len(prompt_text):], 0
+    else:  # the base prompt already ends in <think>
+        suffix, shift = completion.removeprefix(THINK_OPEN) + tokenizer.eos_token, len(completion) - len(
+            completion.removeprefix(THINK_OPEN))
+    prompt_ids = tokenizer(prompt_text if style == "chat" else prompt, add_special_tokens=False)["input_ids"]
+    encoded = tokenizer(suffix, add_special_tokens=False, return_offsets_mapping=True)
+    spans = [(start - shift, end - shift) for start, end in masked]
+    keep = [int(not any(start < span_end and span_start < end for span_start, span_end in spans))
+            for start, end in encoded["offset_mapping"]]
+    return {"input_ids": prompt_ids + encoded["input_ids"], "completion_mask": [0] * len(prompt_ids) + keep}
 
 
 def load_sft_data(path: str) -> Dataset:
@@ -76,6 +111,16 @@ def load_sft_data(path: str) -> Dataset:
     if missing:
         raise ValueError(f"{path} needs prompt and completion columns (or messages); it has {dataset.column_names}")
     return dataset.select_columns(columns)
+
+
+def trace_examples(cfg: SFTRecipe, tokenizer, rows: list[dict]) -> list[dict]:
+    """The task's problems as shortcut or journey traces, tokenized here so that a journey's errors can be left
+    out of the loss (``mask_errors``); every arm of an experiment goes through this one path."""
+    shape = {"catch_style": cfg.catch_style, "same_endings": cfg.same_endings} if cfg.task == "arithmetic" else {}
+    traces = journey_examples(rows, cfg.data_style, cfg.error_rate, cfg.search_strategy, cfg.seed, **shape)
+    return [tokenized_trace(tokenizer, row_prompt(row, cfg.prompt_style), trace["completion"][0]["content"],
+                            cfg.prompt_style, trace["error_spans"] if cfg.mask_errors else ())
+            for row, trace in zip(rows, traces)]
 
 
 def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
@@ -93,9 +138,7 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
     elif cfg.data_style == "reference":
         dataset = Dataset.from_list([sft_example(task, row, cfg.prompt_style) for row in train_rows])
     else:
-        traces = journey_examples(train_rows, cfg.data_style, cfg.error_rate, cfg.search_strategy, cfg.seed)
-        dataset = Dataset.from_list([sft_example(task, row, cfg.prompt_style, trace["completion"][0]["content"])
-                                     for row, trace in zip(train_rows, traces)])
+        dataset = Dataset.from_list(trace_examples(cfg, tokenizer, train_rows))
 
     # 3. Trainer.
     trainer = SFTTrainer(

@@ -71,3 +71,61 @@ def check_claims(text: str, available: list[int] | None = None) -> tuple[int, in
                 in_hand.add(int(values[-1]))
         true += holds
     return true, counted
+
+
+# A line that opens so checks the step above it; with ", not " in it, the check says that step was wrong.
+CHECK_OPENINGS = ("Wait", "Check")
+
+
+def step_outcomes(text: str) -> list[tuple[bool, bool]]:
+    """``(holds, flagged)`` for each step of a trace: a reasoning line whose first claim is its step (checks and
+    the closing "So …" restatement are not steps), whether that claim holds, and whether the next line checks
+    it and finds it wrong.
+
+    >>> step_outcomes("<think>45 + 37.\\nColumn 1: 5 + 7 = 13, write 3, carry 1.\\n"
+    ...               "Check: 13 - 7 = 6, not 5. So Column 1: 5 + 7 = 12, write 2, carry 1.\\n"
+    ...               "Column 2: 4 + 3 + carry 1 = 8, write 8.\\nCheck: 8 - 3 - 1 = 4 ✓\\nSo 45 + 37 = 82.</think>")
+    [(False, True), (True, False)]
+    """
+    from minireason.answer_format import THINK_CLOSE, THINK_OPEN
+
+    lines = text[:MAX_CHARS].split(THINK_CLOSE)[0].replace(THINK_OPEN, "").splitlines()
+    outcomes = []
+    for line, following in zip(lines, lines[1:] + [""]):
+        if line.startswith(CHECK_OPENINGS) or line.startswith("So "):
+            continue
+        first = next(claims(line), None)
+        if first is not None:
+            values = first[0]
+            outcomes.append((all(value == values[0] for value in values),
+                             following.startswith(CHECK_OPENINGS) and ", not " in following))
+    return outcomes
+
+
+def step_measures(samples: list[dict]) -> dict:
+    """How scored samples (``completion``, ``correct``) handle their steps: step accuracy (share of steps whose
+    claim holds), catch recall (wrong steps the next line flags), false alarms (right steps flagged), recovery
+    (answers with a wrong step that still end right), with the counts behind each rate (None: nothing to count).
+
+    >>> good = "<think>Column 1: 5 + 7 = 12, write 2.</think>"
+    >>> caught = "<think>Column 1: 5 + 7 = 11.\\nWait, let me check that: 5 + 7 = 12, not 11.</think>"
+    >>> m = step_measures([{"completion": good, "correct": True}, {"completion": caught, "correct": True}])
+    >>> m["step_accuracy"], m["catch_recall"], m["false_alarms"], m["recovery"]
+    (0.5, 1.0, 0.0, 1.0)
+    """
+    counts = dict.fromkeys(("steps", "right", "wrong", "caught", "false_alarms", "answers_with_a_wrong_step",
+                            "recovered"), 0)
+    for sample in samples:
+        outcomes = step_outcomes(sample["completion"])
+        counts["steps"] += len(outcomes)
+        counts["right"] += sum(holds for holds, _ in outcomes)
+        counts["caught"] += sum(flagged for holds, flagged in outcomes if not holds)
+        counts["false_alarms"] += sum(flagged for holds, flagged in outcomes if holds)
+        if not all(holds for holds, _ in outcomes):
+            counts["answers_with_a_wrong_step"] += 1
+            counts["recovered"] += bool(sample["correct"])
+    counts["wrong"] = counts["steps"] - counts["right"]
+    rate = lambda part, whole: counts[part] / counts[whole] if counts[whole] else None  # noqa: E731
+    return {"step_accuracy": rate("right", "steps"), "catch_recall": rate("caught", "wrong"),
+            "false_alarms": rate("false_alarms", "right"), "recovery": rate("recovered", "answers_with_a_wrong_step"),
+            "counts": counts}
