@@ -26,8 +26,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import accumulate
 from fractions import Fraction
+from itertools import accumulate
 
 import numpy as np
 
