@@ -182,10 +182,19 @@ JOURNEY_ARMS = {
                                                  "same_endings": True, "mask_errors": True},
     "journey, error rate 0.1": {"data_style": "journey", "error_rate": 0.1},
     "journey, error rate 0.5": {"data_style": "journey", "error_rate": 0.5},
+    # Countdown: the trace is a whole depth-first search (Stream of Search) instead of the path with detours.
+    "journey, search": {"data_style": "journey", "search_strategy": "search"},
     "shortcut, full": {"data_style": "shortcut", **FULL},
     "journey, full": {"data_style": "journey", **FULL},
 }
-SHAPED = ("catch_style", "same_endings", "mask_errors")  # arithmetic only (the recipe refuses them on Countdown)
+
+
+def arm_applies(arm: str, task: str) -> bool:
+    """Slips are shaped on arithmetic only (the recipe refuses the switches on Countdown); searches are Countdown's."""
+    settings = JOURNEY_ARMS[arm]
+    if any(key in settings for key in ("catch_style", "same_endings", "mask_errors")):
+        return task == "arithmetic"
+    return task == "countdown" if "search_strategy" in settings else True
 
 
 def baseline_arm(arm: str) -> str:
@@ -206,7 +215,7 @@ def journey_runs(out: Path, task: str, arms: list[str], seeds: list[int], scale:
     recipe = yaml.safe_load(find_recipe(JOURNEY_RECIPE).read_text())
     summaries, missing = {}, []
     for arm in arms:
-        if task != "arithmetic" and any(key in JOURNEY_ARMS[arm] for key in SHAPED):
+        if not arm_applies(arm, task):
             continue
         for seed in seeds:
             values = {**recipe, **JOURNEY_ARMS[arm], "method": "sft", "task": task, "task_params": JOURNEY_TASKS[task],
@@ -279,12 +288,25 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
         markdown_table(["task", "arm", "seeds", "accuracy, mean (95% CI over seeds)", "step accuracy", "catch recall",
                         "false alarms", "recovery"], per_arm, numeric=[False, False, True, True, True, True, True, True]),
         "", diff_table([diff_row(name, result) for name, result in results.items()]), "",
-        "<details><summary>Every run</summary>", "",
+        *curve_lines(curves, scale), "<details><summary>Every run</summary>", "",
         markdown_table(["task", "arm", "seed", "steps", "tokens trained", "training minutes", "format",
                         "tokens per answer", "accuracy", "step accuracy", "catch recall", "false alarms", "recovery"],
                        rows, numeric=[False, False, *[True] * 11]),
         "", "</details>"])
     return text, {"results": results, "accuracy": accuracy, "curves": curves, "left_out": missing}
+
+
+def curve_lines(curves: dict, scale: dict) -> list[str]:
+    """The learning curves as a table (held-out accuracy by step, mean over seeds) and the plot's link."""
+    if not curves:
+        return []
+    steps = sorted({point[0] for curve in curves.values() for point in curve})
+    table = [[name, *(next((pct(p[1]) for p in curve if p[0] == step), "") for step in steps)]
+             for name, curve in curves.items()]
+    return ["Held-out learning curves, mean over seeds (each point on the first held-out problems, greedy; the last "
+            "is the final evaluation's answers to them):", "",
+            markdown_table(["arm", *(f"step {step}" for step in steps)], table, numeric=[False, *[True] * len(steps)]),
+            "", "![claim 3's learning curves](img/claims-journey-curves.png)", ""]
 
 
 def mean_curve(curves: list[list[list]]) -> list[list[float]]:

@@ -6,11 +6,13 @@ Two styles over the same steps, so the two data sets differ only in the detours:
 - ``journey``: with probability ``error_rate`` per step, the trace first goes wrong, then
   catches the mistake and corrects it.
 
-Countdown journeys are searches: a detour is a move from which the target is provably
-unreachable (the subset solver checks), followed down to a leaf that misses the target,
-then a backtrack. Two search orders pick the detour, as Stream of Search did with
-depth-first search and a simple heuristic: ``dfs`` (any dead-end move) and ``greedy``
-(the dead-end move whose result is closest to the target, the tempting one).
+Countdown journeys are searches. With ``dfs`` or ``greedy``, the trace is the clean path with
+detours: a detour is a move from which the target is provably unreachable (the subset solver
+checks), followed down to a leaf that misses the target, then a backtrack; ``dfs`` takes any
+dead-end move, ``greedy`` the one whose result is closest to the target (the tempting one).
+With ``search``, the trace is a real depth-first search with no oracle, as Stream of Search
+writes one (``search_lines``): moves nearest the target first, every leaf tried, a backtrack
+from each dead end, until the target.
 
 Arithmetic journeys are worked sums (long multiplication, column addition, stepwise
 subtraction) in which a wrong step is a plausible slip (a dropped carry, a digit off by
@@ -36,7 +38,9 @@ from minireason.tasks import task_from_row
 from minireason.tasks.countdown import InvalidExpression, evaluate, reachable_values, tokenize
 
 STYLES = ("shortcut", "journey")
-STRATEGIES = ("dfs", "greedy")
+STRATEGIES = ("dfs", "greedy", "search")
+# A "search" trace longer than this is written as its direct path instead (a few searches run to hundreds of lines).
+MAX_SEARCH_LINES = 24
 
 
 @dataclass
@@ -137,6 +141,53 @@ def _detour(values: list[Fraction], target: int, strategy: str, rng: random.Rand
     return lines
 
 
+def search_lines(numbers: list[int], target: int, max_lines: int = MAX_SEARCH_LINES) -> tuple[list[str], str] | None:
+    """A depth-first search for ``target`` written move by move, as Stream of Search writes one, and the equation
+    it finds: at each state the moves nearest the target first, every leaf tried and seen to miss, a "Back to" on
+    each dead end. States found dead once are not searched again. None when it would run past ``max_lines``.
+
+    >>> lines, equation = search_lines([2, 3, 4], 20)
+    >>> print("\\n".join(lines[:6] + ["..."] + lines[-2:])); equation
+    Try 4 * 3 = 12, left [2, 12].
+    Try 12 * 2 = 24. 24 is not 20.
+    Try 12 + 2 = 14. 14 is not 20.
+    Try 12 - 2 = 10. 10 is not 20.
+    Try 12 / 2 = 6. 6 is not 20.
+    Back to [2, 3, 4].
+    ...
+    Try 3 + 2 = 5, left [4, 5].
+    Try 5 * 4 = 20. That is the target.
+    '((3 + 2) * 4)'
+    """
+    lines: list[str] = []
+    dead: set[tuple] = set()
+
+    def search(state: list[tuple[Fraction, str]]) -> str | None:
+        values = [value for value, _ in state]
+        for i, j, op, _ in sorted(_integer_moves(values), key=lambda m: (abs(m[3] - target), m[2])):
+            (a, ea), (b, eb) = sorted((state[i], state[j]), key=lambda s: s[0], reverse=True)  # larger first
+            result = _combine(a, op, b)
+            rest = [v for k, v in enumerate(values) if k not in (i, j)] + [result]
+            text, expression = f"{_fmt(a)} {op} {_fmt(b)} = {_fmt(result)}", f"({ea} {op} {eb})"
+            if len(rest) == 1:
+                found = expression if rest[0] == target else None
+                lines.append(f"Try {text}. " + ("That is the target." if found else f"{_fmt(rest[0])} is not {target}."))
+            elif tuple(sorted(rest)) in dead:
+                continue
+            else:
+                lines.append(f"Try {text}, left {_values(rest)}.")
+                found = search([s for k, s in enumerate(state) if k not in (i, j)] + [(result, expression)])
+                if not found:
+                    lines.append(f"Back to {_values(values)}.")
+            if found or len(lines) > max_lines:
+                return found
+        dead.add(tuple(sorted(values)))
+        return None
+
+    equation = search([(Fraction(n), str(n)) for n in numbers])
+    return (lines, equation) if equation and len(lines) <= max_lines else None
+
+
 def natural_path(numbers: list[int], target: int) -> tuple[list[tuple[Fraction, str, Fraction]], str] | None:
     """Steps and equation reaching ``target`` with whole, non-negative numbers at every step, or None.
 
@@ -185,12 +236,19 @@ def countdown_trace(row: dict, style: str = "journey", error_rate: float = 0.5, 
     """
     rng = rng or random.Random(0)
     target = int(row["target"])
+    if style == "journey" and strategy == "search" and (found := search_lines(row["numbers"], target)):
+        found, equation = found
+        backtracks = sum(line.startswith("Back to") for line in found)
+        lines = [f"Numbers {_values([Fraction(n) for n in row['numbers']])}, target {target}.", *found,
+                 f"So {equation} = {target}."]
+        return Trace(_wrap(lines, equation), backtracks, backtracks)
     steps, solution = natural_path(row["numbers"], target) or (solution_steps(row["solution"]), row["solution"])
     values = [Fraction(n) for n in row["numbers"]]
     lines = [f"Numbers {_values(values)}, target {target}."]
     errors = 0
     for a, op, b in steps:
-        if style == "journey" and rng.random() < error_rate:
+        # A search past its budget is written as its direct path, without detours.
+        if style == "journey" and strategy != "search" and rng.random() < error_rate:
             detour = _detour(values, target, strategy, rng)
             if detour:
                 lines += detour

@@ -206,7 +206,8 @@ class TeacherOptions:
     error_rate: float = dataclasses.field(default=0.0, metadata={
         "help": "solver teacher, journey style: chance per step of a mistake that is then caught."})
     strategy: str = dataclasses.field(default="dfs", metadata={
-        "help": "solver teacher, Countdown: dfs (any dead end) or greedy (the dead end nearest the target)."})
+        "help": "solver teacher, Countdown: detours picked dfs (any dead end) or greedy (the dead end nearest the "
+                "target), or search (the trace is a whole depth-first search, Stream of Search style)."})
 
     def __post_init__(self):
         from minireason.journey import STRATEGIES, STYLES

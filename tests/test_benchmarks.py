@@ -140,18 +140,22 @@ def test_claims_run_every_claim_on_the_tiny_model_and_keep_the_other_sections(ti
     report = json.loads((out / "rl" / "seed0" / "report.json").read_text())
     pure, base = report["stages"]["pure RL"]["accuracy"], report["stages"][BASE]["accuracy"]
     assert summary[1]["1. pure RL - base, accuracy"]["per_run"] == [pytest.approx(pure - base)]
+    runs = out / "journey" / "arithmetic-train8"
     arms = {arm: [json.loads(line)["correct"] for line in
-                  (out / "journey" / "arithmetic-train8" / "seed0" / arm / "eval_samples.jsonl").read_text().splitlines()]
+                  (runs / arm / "seed0" / "eval_samples.jsonl").read_text().splitlines()]
             for arm in ("shortcut", "journey")}
     assert summary[3]["3. journey - shortcut, arithmetic"]["mean"] == pytest.approx(
         (sum(arms["journey"]) - sum(arms["shortcut"])) / len(arms["journey"]))
     beam = json.loads((out / "scaling" / "seed0" / "beam-2-x-2-step-reward" / "eval.json").read_text())
     assert beam["strategy"]["search"] == "beam" and beam["metrics"]["tokens_per_problem"] > 0
-    # The shortcut arm trains on as many trace tokens as the journey arm: more epochs over the same problems.
-    shortcut = json.loads((out / "journey" / "arithmetic-train8" / "seed0" / "shortcut" / "run_config.json").read_text())
-    assert shortcut["settings"]["num_train_epochs"] > 1
+    # Both arms take the same optimiser steps over packed traces, and each has its learning curve and step measures.
+    settings = [json.loads((runs / arm / "seed0" / "run_config.json").read_text())["settings"] for arm in arms]
+    assert all(s["packing"] and s["max_steps"] == 2 for s in settings)
+    summaries = [json.loads((runs / arm / "seed0" / "summary.json").read_text()) for arm in arms]
+    assert [[point[0] for point in s["held_out_curve"]] for s in summaries] == [[0, 1, 2]] * 2
+    assert "learning curves" in text and (tmp_path / "img" / "claims-journey-curves.png").exists()
     # Again, one claim only: its runs are reused (nothing retrains) and the other sections stay on the page.
-    state = out / "journey" / "arithmetic-train8" / "seed0" / "journey" / "trainer_state.json"
+    state = runs / "journey" / "seed0" / "trainer_state.json"
     stamp = state.stat().st_mtime
     claims.main([*flags, "--claims", "3"])
     assert state.stat().st_mtime == stamp
@@ -171,10 +175,11 @@ def test_claims_run_seeds_as_parallel_processes_and_report_only_finished_ones(ti
     summary = claims.main([*flags, "--seeds", "0", "1", "--jobs", "2", "--docs", "none"])
     # Each seed ran in a process of its own, logged apart, and the report pairs both seeds.
     assert sorted(path.name for path in (out / "logs").iterdir()) == [
-        "claims-3-journey-tasks-arithmetic-seeds-0.log", "claims-3-journey-tasks-arithmetic-seeds-1.log"]
+        f"claims-3-journey-tasks-arithmetic-journey-arms-{arm}-seeds-{seed}.log" for arm in ("journey", "shortcut")
+        for seed in (0, 1)]
     assert len(summary[3]["3. journey - shortcut, arithmetic"]["per_run"]) == 2
     # Reporting only what finished: seed 2 is named as not run, and nothing is trained for it.
     summary = claims.main([*flags, "--seeds", "0", "1", "2", "--only-finished", "--docs", str(page)])
     assert len(summary[3]["3. journey - shortcut, arithmetic"]["per_run"]) == 2
-    assert not (out / "journey" / "arithmetic-train8" / "seed2" / "journey").exists()
-    assert "Not run (left out here): arithmetic seed 2." in page.read_text()
+    assert not (out / "journey" / "arithmetic-train8" / "journey" / "seed2").exists()
+    assert "Not run (left out here): arithmetic shortcut seed 2, arithmetic journey seed 2." in page.read_text()

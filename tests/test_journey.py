@@ -260,3 +260,32 @@ def test_measures_count_false_alarms_and_recoveries_on_model_like_answers():
                                   "answers_with_a_wrong_step": 1, "recovered": 1}
     assert (measures["step_accuracy"], measures["catch_recall"], measures["false_alarms"]) == (2 / 3, 0.0, 0.5)
     assert step_measures([{"completion": "no arithmetic here", "correct": False}])["step_accuracy"] is None
+
+
+def test_a_search_trace_is_a_real_depth_first_search():
+    """Replayed line by line: each move uses numbers in hand, a leaf's verdict is its value against the target,
+    each "Back to" returns to the state before the last open move, and the search ends on the target."""
+    searched = 0
+    for row in COUNTDOWN[:120]:
+        trace = countdown_trace(row, "journey", strategy="search")
+        lines = _think_lines(trace.completion)
+        searched += trace.errors > 0  # the others: found on the first path, or past the budget (the direct path)
+        stack = [sorted(Fraction(n) for n in row["numbers"])]
+        for line in lines[1:-1]:
+            if line.startswith("Back to"):
+                stack.pop()
+                assert sorted(_value(v) for v in _STATE.search(line).group(1).split(", ")) == stack[-1]
+                continue
+            a, op, b, result = _TRY.match(line).groups()
+            a, b, result = _value(a), _value(b), _value(result)
+            state = list(stack[-1])
+            state.remove(a), state.remove(b)  # raises if a number is not in hand
+            assert _apply(a, op, b) == result
+            if len(state) == 0:
+                assert line.endswith("That is the target.") == (result == row["target"])
+            else:
+                stack.append(sorted(state + [result]))
+        assert lines[-2].endswith("That is the target.")
+        assert trace.errors == sum(line.startswith("Back to") for line in lines)
+        assert get_task("countdown").is_correct(trace.completion, row)
+    assert searched > 40

@@ -39,7 +39,10 @@ class SFTRecipe(RecipeArgs, SFTConfig):
     # 0.3 puts a correction in roughly half of 2-3 step traces: enough to learn from, most steps clean.
     error_rate: float = dataclasses.field(default=0.3, metadata={"help": "Journey traces: chance of a mistake per step."})
     search_strategy: str = dataclasses.field(default="dfs", metadata={
-        "help": "Journey traces for Countdown: dfs or greedy order of wrong turns."})
+        "help": "Journey traces for Countdown: wrong turns picked dfs (any dead end) or greedy (the dead end nearest "
+                "the target), or search: the trace is a whole depth-first search, nearest-the-target moves first, "
+                "every leaf tried and every dead end backed out of (Stream of Search); a search past 24 lines is "
+                "written as its direct path."})
     catch_style: str = dataclasses.field(default="slips", metadata={
         "help": "Arithmetic journeys: slips (a check only after a slip, 'Wait, let me check that') or every_step (a "
                 "check after every step that passes right ones with a tick, so checking is a habit)."})
