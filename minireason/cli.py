@@ -260,6 +260,9 @@ examples:
   minireason data journey --task countdown --n 17000 --error-rate 0.5 --out data/journey
   minireason data journey --task countdown --n 17000 --style shortcut --out data/shortcut
   minireason data journey --task arithmetic --param op=mul --n 2000 --error-rate 0.3 --out data/mul
+  minireason data journey --task arithmetic --param op=add --param digits=3 --n 2000 --error-rate 0.3 \\
+      --catch-style every_step --same-endings true --out data/checked
+  minireason data journey --task countdown --n 2000 --strategy search --out data/searches
   minireason data journey --task countdown --n 500 --teacher hf:smollm2-135m --samples-per-problem 8 --out data/stitched"""
 
 

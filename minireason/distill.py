@@ -251,6 +251,10 @@ def check_same_run(cfg: DistillConfig, out: Path) -> None:
                 "samples_per_problem": cfg.samples_per_problem, "keep_per_problem": cfg.keep_per_problem,
                 "rewriter": cfg.rewriter, "trace_style": {k: cfg.teacher_options.get(k)
                                                           for k in ("style", "error_rate", "strategy", "temperature")}}
+    # Recorded only when they change the traces, so that folders written before these options existed still resume.
+    identity["trace_style"].update({k: cfg.teacher_options[k] for k, default in (("catch_style", "slips"),
+                                                                                  ("same_endings", False))
+                                    if cfg.teacher_options.get(k, default) != default})
     path = out / "run.json"
     if path.exists():
         before = json.loads(path.read_text())

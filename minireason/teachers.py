@@ -42,18 +42,21 @@ class Teacher:
 class SolverTeacher(Teacher):
     """Correct traces without a model, for rows of tasks that store their solution."""
 
-    def __init__(self, style: str = "shortcut", error_rate: float = 0.0, strategy: str = "dfs", seed: int = 0):
+    def __init__(self, style: str = "shortcut", error_rate: float = 0.0, strategy: str = "dfs", seed: int = 0,
+                 catch_style: str = "slips", same_endings: bool = False):
         self.style, self.error_rate, self.strategy, self.seed = style, error_rate, strategy, seed
+        self.shape = {"catch_style": catch_style, "same_endings": same_endings}
         self.name = "solver"
 
     def sample(self, rows: list[dict], k: int) -> list[list[Trace]]:
         # Seeded per row and sample, so a resumed run writes the same traces it would have.
         return [[journey_trace(row, self.style, self.error_rate, self.strategy,
-                               random.Random(f"{self.seed}:{row['id']}:{j}")) for j in range(k)]
+                               random.Random(f"{self.seed}:{row['id']}:{j}"), **self.shape) for j in range(k)]
                 for row in rows]
 
     def settings(self) -> dict:
-        return {"name": self.name, "style": self.style, "error_rate": self.error_rate, "strategy": self.strategy}
+        return {"name": self.name, "style": self.style, "error_rate": self.error_rate, "strategy": self.strategy,
+                **self.shape}
 
 
 class HFTeacher(Teacher):
@@ -208,12 +211,18 @@ class TeacherOptions:
     strategy: str = dataclasses.field(default="dfs", metadata={
         "help": "solver teacher, Countdown: detours picked dfs (any dead end) or greedy (the dead end nearest the "
                 "target), or search (the trace is a whole depth-first search, Stream of Search style)."})
+    catch_style: str = dataclasses.field(default="slips", metadata={
+        "help": "solver teacher, arithmetic journeys: slips (a check only after a slip) or every_step (a check after "
+                "every step, passed with a tick when right)."})
+    same_endings: bool = dataclasses.field(default=False, metadata={
+        "help": "solver teacher, arithmetic journeys: a slipped line ends as a right one would from its value."})
 
     def __post_init__(self):
-        from minireason.journey import STRATEGIES, STYLES
+        from minireason.journey import CATCH_STYLES, STRATEGIES, STYLES
 
-        if self.style not in STYLES or self.strategy not in STRATEGIES:
-            raise ValueError(f"teacher style must be one of {STYLES} and strategy one of {STRATEGIES}")
+        if self.style not in STYLES or self.strategy not in STRATEGIES or self.catch_style not in CATCH_STYLES:
+            raise ValueError(f"teacher style must be one of {STYLES}, strategy one of {STRATEGIES} and catch_style one "
+                             f"of {CATCH_STYLES}")
         if not 0.0 <= self.error_rate <= 1.0:
             raise ValueError(f"error_rate must lie in [0, 1], got {self.error_rate}")
         if min(self.concurrency, self.batch_size, self.max_new_tokens) < 1 or self.max_retries < 0:
@@ -228,7 +237,7 @@ def make_teacher(spec: str, seed: int = 0, **options) -> Teacher:
     opts = TeacherOptions(**options)
     kind, _, model = spec.partition(":")
     if kind == "solver" and not model:
-        return SolverTeacher(opts.style, opts.error_rate, opts.strategy, seed)
+        return SolverTeacher(opts.style, opts.error_rate, opts.strategy, seed, opts.catch_style, opts.same_endings)
     if kind == "hf" and model:
         return HFTeacher(model, opts.adapter, opts.max_new_tokens, opts.temperature, opts.batch_size)
     if kind == "openai" and model:

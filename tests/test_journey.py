@@ -289,3 +289,35 @@ def test_a_search_trace_is_a_real_depth_first_search():
         assert trace.errors == sum(line.startswith("Back to") for line in lines)
         assert get_task("countdown").is_correct(trace.completion, row)
     assert searched > 40
+
+
+@pytest.mark.parametrize("prompt_style", ["chat", "base"])
+def test_masked_errors_leave_exactly_the_wrong_values_out_of_the_loss(prompt_style):
+    from minireason.answer_format import row_prompt
+    from minireason.models import load_tokenizer
+    from minireason.recipes.sft import tokenized_trace
+
+    tokenizer = load_tokenizer("smollm2-135m")
+    rows = ARITHMETIC["add"][:30]
+    for example, row in zip(journey_examples(rows, "journey", 0.5, seed=4, catch_style="every_step",
+                                             same_endings=True), rows):
+        text = example["completion"][0]["content"]
+        prompt = row_prompt(row, prompt_style)
+        plain = tokenized_trace(tokenizer, prompt, text, prompt_style)
+        masked = tokenized_trace(tokenizer, prompt, text, prompt_style, example["error_spans"])
+        assert plain["input_ids"] == masked["input_ids"]
+        left_out = [i for i, (a, b) in enumerate(zip(plain["completion_mask"], masked["completion_mask"])) if a != b]
+        wrong = "".join(text[start:end] for start, end in example["error_spans"])
+        # The tokens left out spell the wrong values and the rest of their lines, give or take a space.
+        assert tokenizer.decode([masked["input_ids"][i] for i in left_out]).replace(" ", "") == wrong.replace(" ", "")
+        trained = tokenizer.decode([t for t, keep in zip(plain["input_ids"], plain["completion_mask"]) if keep])
+        assert trained.startswith(text.removeprefix("<think>") if prompt_style == "base" else text)
+
+
+def test_the_recipe_refuses_shapes_it_cannot_apply():
+    from minireason.recipes.sft import SFTRecipe
+
+    with pytest.raises(ValueError, match="catch_style"):
+        SFTRecipe(task="arithmetic", catch_style="often", output_dir="never", report_to="none")
+    with pytest.raises(ValueError, match="Countdown"):
+        SFTRecipe(task="countdown", mask_errors=True, output_dir="never", report_to="none")
