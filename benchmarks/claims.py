@@ -182,6 +182,9 @@ JOURNEY_ARMS = {
                                                  "same_endings": True, "mask_errors": True},
     "journey, error rate 0.1": {"data_style": "journey", "error_rate": 0.1},
     "journey, error rate 0.5": {"data_style": "journey", "error_rate": 0.5},
+    # The slips are the shortcut arm's own: its first wrong step in its answer to each training problem, caught.
+    "journey, own errors": {"data_style": "journey", "error_source": "own", "own_errors_from": "shortcut",
+                            "catch_style": "every_step", "same_endings": True},
     # Countdown: the trace is a whole depth-first search (Stream of Search) instead of the path with detours.
     "journey, search": {"data_style": "journey", "search_strategy": "search"},
     "shortcut, full": {"data_style": "shortcut", **FULL},
@@ -192,7 +195,7 @@ JOURNEY_ARMS = {
 def arm_applies(arm: str, task: str) -> bool:
     """Slips are shaped on arithmetic only (the recipe refuses the switches on Countdown); searches are Countdown's."""
     settings = JOURNEY_ARMS[arm]
-    if any(key in settings for key in ("catch_style", "same_endings", "mask_errors")):
+    if any(key in settings for key in ("catch_style", "same_endings", "mask_errors", "error_source")):
         return task == "arithmetic"
     return task == "countdown" if "search_strategy" in settings else True
 
@@ -221,9 +224,13 @@ def journey_runs(out: Path, task: str, arms: list[str], seeds: list[int], scale:
             values = {**recipe, **JOURNEY_ARMS[arm], "method": "sft", "task": task, "task_params": JOURNEY_TASKS[task],
                       "n_train": scale["journey_train"], "n_eval": scale["journey_eval"],
                       "eval_max_new_tokens": scale["journey_tokens"][task], "seed": seed, "report_to": ["none"]}
-            folder = out / "journey" / f"{task}-train{scale['journey_train']}" / arm.replace(", ", "-").replace(" ", "-")
-            (config,) = load_recipe(values, ["--output_dir", str(folder / f"seed{seed}"), *scale["journey_flags"],
-                                             *overrides])
+            runs = out / "journey" / f"{task}-train{scale['journey_train']}"
+            if "own_errors_from" in values:  # an arm's name: that arm's run at this seed (trained first if missing)
+                source = values["own_errors_from"]
+                journey_runs(out, task, [source], [seed], scale, overrides, train)
+                values["own_errors_from"] = str(runs / arm_folder(source) / f"seed{seed}")
+            (config,) = load_recipe(values, ["--output_dir", str(runs / arm_folder(arm) / f"seed{seed}"),
+                                             *scale["journey_flags"], *overrides])
             summary = finished_summary(config)
             if summary is None and not train:
                 missing.append(f"{task} {arm} seed {seed}")
@@ -232,6 +239,10 @@ def journey_runs(out: Path, task: str, arms: list[str], seeds: list[int], scale:
             summaries.setdefault(arm, []).append({**summary, "seed": seed, "log": run_log(Path(config.output_dir)),
                                                   "samples": load_samples(Path(config.output_dir) / "eval_samples.jsonl")})
     return summaries, missing
+
+
+def arm_folder(arm: str) -> str:
+    return arm.replace(", ", "-").replace(" ", "-")
 
 
 def rate(value: float | None) -> str:

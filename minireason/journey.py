@@ -26,6 +26,7 @@ one (``stitch_attempts``), which is how the distillation pipeline makes journeys
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -146,7 +147,7 @@ def search_lines(numbers: list[int], target: int, max_lines: int = MAX_SEARCH_LI
     it finds: at each state the moves nearest the target first, every leaf tried and seen to miss, a "Back to" on
     each dead end. States found dead once are not searched again. None when it would run past ``max_lines``.
 
-    >>> lines, equation = search_lines([2, 3, 4], 20)
+    >>> lines, equation = search_lines([2, 3, 4], 20, max_lines=40)
     >>> print("\\n".join(lines[:6] + ["..."] + lines[-2:])); equation
     Try 4 * 3 = 12, left [2, 12].
     Try 12 * 2 = 24. 24 is not 20.
@@ -158,6 +159,8 @@ def search_lines(numbers: list[int], target: int, max_lines: int = MAX_SEARCH_LI
     Try 3 + 2 = 5, left [4, 5].
     Try 5 * 4 = 20. That is the target.
     '((3 + 2) * 4)'
+    >>> len(lines), search_lines([2, 3, 4], 20) is None  # past the default budget of 24 lines
+    (29, True)
     """
     lines: list[str] = []
     dead: set[tuple] = set()
@@ -356,14 +359,16 @@ def _arithmetic_steps(a: int, b: int, op: str) -> list[_Step]:
 
 
 def arithmetic_trace(row: dict, style: str = "journey", error_rate: float = 0.5, rng: random.Random | None = None,
-                     catch_style: str = "slips", same_endings: bool = False) -> Trace:
+                     catch_style: str = "slips", same_endings: bool = False,
+                     slips: dict[int, int] | None = None) -> Trace:
     """A worked sum; in a journey, a slipped step is caught by a check and corrected.
 
     ``catch_style``: ``slips`` checks only after a slip ("Wait, let me check that: …"); ``every_step`` checks every
     step from what was written and passes the right ones ("Check: 9 - 5 = 4 ✓"), so checking is a habit and
     the slip shows in the check, not before it. ``same_endings``: a slipped line goes on as a right one would
     from its wrong value (", write 9"), so how a line ends does not tell whether it slipped.
-    ``Trace.error_spans`` marks each wrong value and the rest of its line.
+    ``Trace.error_spans`` marks each wrong value and the rest of its line. ``slips`` (step index → wrong value)
+    replaces the injected slips: a model's own wrong steps (``own_slips``), each caught and corrected.
 
     >>> print(arithmetic_trace({"a": 47, "b": 6, "op": "mul", "answer": 282}, "shortcut").completion)
     <think>47 × 6.
@@ -386,11 +391,16 @@ def arithmetic_trace(row: dict, style: str = "journey", error_rate: float = 0.5,
     a, b, op, answer = int(row["a"]), int(row["b"]), row["op"], int(row["answer"])
     symbol = {"add": "+", "sub": "-", "mul": "×"}[op]
     lines, spans, errors = [f"{a} {symbol} {b}."], [], 0
-    for step in _arithmetic_steps(a, b, op):
+    for index, step in enumerate(_arithmetic_steps(a, b, op)):
         right = f"{step.claim} = {step.value}{step.note(step.value)}."
-        if style == "journey" and rng.random() < error_rate:
+        if slips is not None:
+            slipped = index in slips
+        else:
+            slipped = style == "journey" and rng.random() < error_rate
+        if slipped:
             # A dropped carry is the classic slip in column addition; elsewhere a digit is off by one.
-            wrong = step.value - 1 if op == "add" and "carry" in step.claim else _slip(step.value, rng)
+            wrong = (slips[index] if slips is not None else
+                     step.value - 1 if op == "add" and "carry" in step.claim else _slip(step.value, rng))
             written = f"{wrong}{step.note(wrong) if same_endings else ''}."
             spans.append((len(lines), len(step.claim) + 3, len(step.claim) + 3 + len(written)))
             lines.append(f"{step.claim} = {written}")
@@ -408,6 +418,26 @@ def arithmetic_trace(row: dict, style: str = "journey", error_rate: float = 0.5,
     completion = _wrap(lines, str(answer))
     starts = list(accumulate([len(THINK_OPEN)] + [len(line) + 1 for line in lines]))
     return Trace(completion, errors, errors, [(starts[i] + begin, starts[i] + end) for i, begin, end in spans])
+
+
+def own_slips(row: dict, answer: str) -> dict[int, int]:
+    """The first wrong step of a model's own worked answer to an arithmetic row, as ``{step index: its value}``
+    (empty when every step it wrote is right, or when it wrote none the way the traces do). Only the first: what
+    the model writes after a wrong step depends on it.
+
+    >>> own_slips({"a": 45, "b": 37, "op": "add"}, "<think>45 + 37.\\nColumn 1: 5 + 7 = 12, write 2, carry 1.\\n"
+    ...           "Column 2: 4 + 3 + carry 1 = 7, write 7.\\nSo 45 + 37 = 72.</think>")
+    {1: 7}
+    """
+    lines = answer.splitlines()
+    for index, step in enumerate(_arithmetic_steps(int(row["a"]), int(row["b"]), row["op"])):
+        written = next((line[len(step.claim) + 3:] for line in lines if line.startswith(f"{step.claim} = ")), None)
+        digits = re.match(r"-?\d+", written or "")
+        if digits is None:
+            return {}
+        if int(digits.group()) != step.value:
+            return {index: int(digits.group())}
+    return {}
 
 
 # -- Teacher attempts -------------------------------------------------------------------------
@@ -457,9 +487,11 @@ def _wrap(lines: list[str], answer: str) -> str:
 # -- Data sets --------------------------------------------------------------------------------
 
 def journey_trace(row: dict, style: str = "journey", error_rate: float = 0.5, strategy: str = "dfs",
-                  rng: random.Random | None = None, *, catch_style: str = "slips", same_endings: bool = False) -> Trace:
-    """The trace of one Countdown or arithmetic row in the given style (``catch_style`` and ``same_endings``:
-    arithmetic only, see ``arithmetic_trace``)."""
+                  rng: random.Random | None = None, *, catch_style: str = "slips", same_endings: bool = False,
+                  own_answer: str | None = None) -> Trace:
+    """The trace of one Countdown or arithmetic row in the given style. Arithmetic only (``arithmetic_trace``):
+    ``catch_style``, ``same_endings``, and ``own_answer``, a model's answer whose first wrong step is the slip
+    (in place of injected ones)."""
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
     if strategy not in STRATEGIES:
@@ -467,26 +499,30 @@ def journey_trace(row: dict, style: str = "journey", error_rate: float = 0.5, st
     if not 0.0 <= error_rate <= 1.0:
         raise ValueError(f"error_rate must lie in [0, 1], got {error_rate}")
     if row.get("task") == "countdown":
-        if (catch_style, same_endings) != ("slips", False):
-            raise ValueError("catch_style and same_endings shape arithmetic slips; a Countdown journey backtracks "
-                             "from dead ends instead")
+        if (catch_style, same_endings, own_answer) != ("slips", False, None):
+            raise ValueError("catch_style, same_endings and own answers shape arithmetic slips; a Countdown journey "
+                             "backtracks from dead ends instead")
         return countdown_trace(row, style, error_rate, strategy, rng)
     if row.get("task") == "arithmetic":
-        return arithmetic_trace(row, style, error_rate, rng, catch_style, same_endings)
+        slips = None if own_answer is None or style == "shortcut" else own_slips(row, own_answer)
+        return arithmetic_trace(row, style, error_rate, rng, catch_style, same_endings, slips)
     raise ValueError(f"journey traces are written for countdown and arithmetic rows, not {row.get('task')!r}; "
                      "for other tasks stitch a teacher's attempts (minireason data journey --teacher …)")
 
 
 def journey_examples(rows: list[dict], style: str = "journey", error_rate: float = 0.5, strategy: str = "dfs",
-                     seed: int = 0, **shape) -> list[dict]:
+                     seed: int = 0, own_answers: dict[str, str] | None = None, **shape) -> list[dict]:
     """SFT rows (prompt, completion, the counts and the errors' character spans) for ``rows``; every completion
-    is verified. ``shape``: ``catch_style`` and ``same_endings`` (``journey_trace``).
+    is verified. ``shape``: ``catch_style`` and ``same_endings`` (``journey_trace``). ``own_answers`` (row id →
+    a model's answer): each row's slip is that answer's first wrong step, if it has one, instead of injected ones.
 
     The rng is seeded per row id, so a row's trace does not depend on which other rows are in the set.
     """
     examples = []
     for row in rows:
-        trace = journey_trace(row, style, error_rate, strategy, random.Random(f"{seed}:{row['id']}"), **shape)
+        own = None if own_answers is None else own_answers.get(row["id"], "")
+        trace = journey_trace(row, style, error_rate, strategy, random.Random(f"{seed}:{row['id']}"), **shape,
+                              own_answer=own)
         task = task_from_row(row["task"], row.get("task_params", ""))
         if not task.is_correct(trace.completion, row):  # pragma: no cover - a bug in this module, not data
             raise AssertionError(f"journey trace for {row['id']} fails its verifier: {trace.completion!r}")

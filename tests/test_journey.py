@@ -321,3 +321,29 @@ def test_the_recipe_refuses_shapes_it_cannot_apply():
         SFTRecipe(task="arithmetic", catch_style="often", output_dir="never", report_to="none")
     with pytest.raises(ValueError, match="Countdown"):
         SFTRecipe(task="countdown", mask_errors=True, output_dir="never", report_to="none")
+
+
+def test_own_errors_are_the_models_first_wrong_step_caught_and_corrected():
+    from minireason.journey import own_slips
+
+    rows = [dict(row, task="arithmetic") for row in ARITHMETIC["add"][:40]]
+    clean = journey_examples(rows, "shortcut", catch_style="every_step")
+    answers = {}
+    for i, (row, example) in enumerate(zip(rows, clean)):
+        text = example["completion"][0]["content"]
+        if i % 2:  # every other answer slips by one at its second column, as a model's own answer might
+            line = next(line for line in text.splitlines() if line.startswith("Column 2: "))
+            value = int(re.search(r"= (\d+)", line).group(1))
+            text = text.replace(line, line.replace(f"= {value}", f"= {value + 1}", 1))
+        answers[row["id"]] = text
+    own = journey_examples(rows, "journey", 0.9, seed=3, own_answers=answers, catch_style="every_step")
+    for i, (row, example) in enumerate(zip(rows, own)):
+        assert example["errors"] == i % 2  # the model's slips only: error_rate plays no part
+        assert own_slips(row, answers[row["id"]]) == ({1: int(re.search(
+            r"Column 2: [^=]*= (\d+)", answers[row["id"]]).group(1))} if i % 2 else {})
+        if i % 2:  # the slip is the model's value, and the check after it corrects it
+            text = example["completion"][0]["content"]
+            start, end = example["error_spans"][0]
+            assert own_slips(row, text[:end]) == own_slips(row, answers[row["id"]])
+            assert step_outcomes(text)[1] == (False, True)
+    assert all(e["errors"] == 0 for e in journey_examples(rows, "journey", 0.9, own_answers={}))  # no answer, no slip

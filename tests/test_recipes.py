@@ -181,3 +181,17 @@ def test_the_same_seed_gives_the_same_pure_rl_run(tmp_path, tiny_model_path):
     assert curve_run == curve and all(torch.equal(first[name], measured[name]) for name in first)
     assert [point[0] for point in summary["held_out_curve"]] == [0, 1, 2, 3]
     assert summary["held_out_curve"][-1][1] == sum(s["correct"] for s in summary["samples"][:4]) / 4
+
+
+def test_a_journey_of_its_own_errors_samples_the_source_run_once(tmp_path, tiny_model_path):
+    recipe = "recipes/smollm2-135m/journey-vs-shortcut/cpu.yaml"
+    shortcut, _ = load_recipe(recipe, TINY + ["--output_dir", str(tmp_path / "pair")])
+    run([shortcut])
+    own_flags = TINY + ["--output_dir", str(tmp_path / "own"), "--error_source", "own", "--own_errors_from",
+                        shortcut.output_dir, "--catch_style", "every_step"]
+    _, journey = load_recipe(recipe, own_flags)
+    (summary,) = run([journey])
+    answers = load_samples(Path(journey.output_dir) / "own_answers.jsonl")
+    assert summary["steps"] == 2 and [a["id"] for a in answers] == [row["id"] for row in task_data(journey)[1]]
+    with pytest.raises(ValueError, match="own_errors_from"):
+        load_recipe(recipe, TINY + ["--error_source", "own"])

@@ -49,6 +49,13 @@ class SFTRecipe(RecipeArgs, SFTConfig):
     same_endings: bool = dataclasses.field(default=False, metadata={
         "help": "Arithmetic journeys: a slipped line goes on from its wrong value as a right line would (', write "
                 "9'), so its ending does not tell the model that it slipped."})
+    error_source: str = dataclasses.field(default="injected", metadata={
+        "help": "Arithmetic journeys: injected (a plausible slip at error_rate per step) or own (each problem's slip "
+                "is the first wrong step of a trained model's own answer to it: own_errors_from)."})
+    own_errors_from: str | None = dataclasses.field(default=None, metadata={
+        "help": "error_source own: a trained run's output_dir (e.g. the shortcut arm's). Its model answers each "
+                "training problem once at temperature 0.7, in this recipe's prompt style; the answers are kept in "
+                "output_dir/own_answers.jsonl."})
     mask_errors: bool = dataclasses.field(default=False, metadata={
         "help": "Journey traces: no loss on the wrong values (the model learns the check and the correction, not "
                 "the slip)."})
@@ -65,10 +72,16 @@ class SFTRecipe(RecipeArgs, SFTConfig):
             raise ValueError(f"data_style must be reference, shortcut or journey, got {self.data_style!r}")
         if self.catch_style not in CATCH_STYLES:
             raise ValueError(f"catch_style must be one of {CATCH_STYLES}, got {self.catch_style!r}")
-        shaped = (self.catch_style, self.same_endings, self.mask_errors) != ("slips", False, False)
+        if self.error_source not in ("injected", "own"):
+            raise ValueError(f"error_source must be injected or own, got {self.error_source!r}")
+        if (self.error_source == "own") != bool(self.own_errors_from):
+            raise ValueError("error_source own takes its slips from a trained run: set own_errors_from (and only then)")
+        shaped = (self.catch_style, self.same_endings, self.mask_errors, self.error_source) != (
+            "slips", False, False, "injected")
         if shaped and self.task != "arithmetic":
-            raise ValueError("catch_style, same_endings and mask_errors shape arithmetic slips; a Countdown journey's "
-                             "wrong turns are true moves that lead nowhere, with nothing to catch or mask")
+            raise ValueError("catch_style, same_endings, mask_errors and error_source shape arithmetic slips; a "
+                             "Countdown journey's wrong turns are true moves that lead nowhere, with nothing to catch "
+                             "or mask")
         super().__post_init__()
 
 
@@ -120,10 +133,31 @@ def trace_examples(cfg: SFTRecipe, tokenizer, rows: list[dict]) -> list[dict]:
     """The task's problems as shortcut or journey traces, tokenized here so that a journey's errors can be left
     out of the loss (``mask_errors``); every arm of an experiment goes through this one path."""
     shape = {"catch_style": cfg.catch_style, "same_endings": cfg.same_endings} if cfg.task == "arithmetic" else {}
-    traces = journey_examples(rows, cfg.data_style, cfg.error_rate, cfg.search_strategy, cfg.seed, **shape)
+    own = own_answers(cfg, rows) if cfg.error_source == "own" else None
+    traces = journey_examples(rows, cfg.data_style, cfg.error_rate, cfg.search_strategy, cfg.seed, own, **shape)
     return [tokenized_trace(tokenizer, row_prompt(row, cfg.prompt_style), trace["completion"][0]["content"],
                             cfg.prompt_style, trace["error_spans"] if cfg.mask_errors else ())
             for row, trace in zip(rows, traces)]
+
+
+def own_answers(cfg: SFTRecipe, rows: list[dict]) -> dict[str, str]:
+    """Row id → the ``own_errors_from`` run's answer to it (sampled once at T 0.7, seeded; kept and reused)."""
+    import torch
+
+    from minireason.evaluation import evaluate, load_samples
+    from minireason.models import load_model
+
+    path = Path(cfg.output_dir) / "own_answers.jsonl"
+    if not path.exists():
+        final = Path(cfg.own_errors_from) / "final"
+        if not final.is_dir():
+            raise FileNotFoundError(f"own_errors_from: {final} holds no trained model; train that run first")
+        adapter = (final / "adapter_config.json").exists()
+        model, tokenizer = load_model(cfg.model if adapter else str(final), adapter=str(final) if adapter else None)
+        torch.manual_seed(cfg.seed)
+        evaluate(model, tokenizer, rows, cfg.eval_max_new_tokens, temperature=0.7,
+                 prompt_style=cfg.prompt_style).save_samples(path)
+    return {sample["id"]: sample["completion"] for sample in load_samples(path)}
 
 
 def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
