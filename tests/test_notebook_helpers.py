@@ -66,7 +66,8 @@ def test_tiny_size_always_runs_two_steps_on_the_tiny_model(tmp_path):
     (cpu,) = stages_for("grpo-countdown", "cpu", tmp_path, max_steps=7)
     assert (cpu.model, cpu.max_steps) == ("smollm2-135m", 7)
     assert recipe_steps("grpo-countdown", "cpu") == 20 and recipe_steps("sft-then-grpo", "cpu") == 15
-    assert recipe_steps("journey-vs-shortcut", "cpu") is None  # whole epochs
+    assert recipe_steps("journey-vs-shortcut", "cpu") == 48  # packed steps, the same for both arms
+    assert recipe_steps("sft", "cpu") is None  # whole epochs
 
 
 def test_expectations_lists_every_tier_cpu_first():
