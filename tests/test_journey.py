@@ -257,7 +257,8 @@ def test_measures_count_false_alarms_and_recoveries_on_model_like_answers():
     measures = step_measures([{"completion": right_flagged, "correct": False},
                               {"completion": wrong_missed, "correct": True}])
     assert measures["counts"] == {"steps": 3, "right": 2, "wrong": 1, "caught": 0, "false_alarms": 1,
-                                  "answers_with_a_wrong_step": 1, "recovered": 1}
+                                  "answers_with_a_wrong_step": 1, "recovered": 1, "answers": 2, "answers_checking": 1}
+    assert measures["checking"] == 0.5
     assert (measures["step_accuracy"], measures["catch_recall"], measures["false_alarms"]) == (2 / 3, 0.0, 0.5)
     assert step_measures([{"completion": "no arithmetic here", "correct": False}])["step_accuracy"] is None
 
