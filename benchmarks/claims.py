@@ -275,7 +275,8 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
                             f"{rate(pooled['catch_recall'])} of {counts['wrong']}",
                             f"{rate(pooled['false_alarms'])} of {counts['right']}",
                             f"{rate(pooled['recovery'])} of {counts['answers_with_a_wrong_step']}",
-                            f"{rate(pooled['checking'])} of {counts['answers']}"])
+                            f"{rate(pooled['checking'])} of {counts['answers']}",
+                            f"{rate(pooled['check_accuracy'])} of {counts['checks']}"])
             accuracy[f"{task}, {arm}"] = band["mean"]
             if all("held_out_curve" in summary for summary in runs):
                 curves[f"{task}, {arm}"] = mean_curve([summary["held_out_curve"] for summary in runs])
@@ -297,10 +298,11 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
         "reasoning line with arithmetic, not a check and not the closing restatement); *catch recall*, the wrong "
         "steps whose next line checks them and says 'not'; *false alarms*, the right steps so flagged; *recovery*, "
         "the answers with a wrong step that still end right; *answers that check*, those with any check line "
-        "('Wait…' or 'Check:'). Pooled over seeds (`minireason.tasks.steps.step_measures`).", "",
+        "('Wait…' or 'Check:'); *checks that are right*, the check lines whose own arithmetic holds (a check that "
+        "computes wrong can pass a wrong step). Pooled over seeds (`minireason.tasks.steps.step_measures`).", "",
         markdown_table(["task", "arm", "seeds", "accuracy, mean (95% CI over seeds)", "step accuracy", "catch recall",
-                        "false alarms", "recovery", "answers that check"], per_arm,
-                       numeric=[False, False, *[True] * 7]),
+                        "false alarms", "recovery", "answers that check", "checks that are right"], per_arm,
+                       numeric=[False, False, *[True] * 8]),
         "", diff_table([diff_row(name, result) for name, result in results.items()]), "",
         *curve_lines(curves, scale), "<details><summary>Every run</summary>", "",
         markdown_table(["task", "arm", "seed", "steps", "tokens trained", "training minutes", "format",

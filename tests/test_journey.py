@@ -193,6 +193,7 @@ def test_every_slip_is_flagged_and_no_right_step_is(op, shape):
     assert all(flagged == (not holds) for holds, flagged in outcomes)
     measures = step_measures([{"completion": e["completion"][0]["content"], "correct": True} for e in examples])
     assert (measures["catch_recall"], measures["false_alarms"], measures["recovery"]) == (1.0, 0.0, 1.0)
+    assert measures["check_accuracy"] == 1.0 and measures["counts"]["checks"] >= measures["counts"]["wrong"]
 
 
 @pytest.mark.parametrize("op", ["add", "sub", "mul"])
@@ -257,7 +258,8 @@ def test_measures_count_false_alarms_and_recoveries_on_model_like_answers():
     measures = step_measures([{"completion": right_flagged, "correct": False},
                               {"completion": wrong_missed, "correct": True}])
     assert measures["counts"] == {"steps": 3, "right": 2, "wrong": 1, "caught": 0, "false_alarms": 1,
-                                  "answers_with_a_wrong_step": 1, "recovered": 1, "answers": 2, "answers_checking": 1}
+                                  "answers_with_a_wrong_step": 1, "recovered": 1, "answers": 2, "answers_checking": 1,
+                                  "checks": 1, "true_checks": 1}
     assert measures["checking"] == 0.5
     assert (measures["step_accuracy"], measures["catch_recall"], measures["false_alarms"]) == (2 / 3, 0.0, 0.5)
     assert step_measures([{"completion": "no arithmetic here", "correct": False}])["step_accuracy"] is None

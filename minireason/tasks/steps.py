@@ -106,7 +106,7 @@ def step_measures(samples: list[dict]) -> dict:
     """How scored samples (``completion``, ``correct``) handle their steps: step accuracy (share of steps whose
     claim holds), catch recall (wrong steps the next line flags), false alarms (right steps flagged), recovery
     (answers with a wrong step that still end right), with the counts behind each rate (None: nothing to count),
-    and the share of answers that check anything at all.
+    the share of answers that check anything at all, and the share of checks whose own arithmetic holds.
 
     >>> good = "<think>Column 1: 5 + 7 = 12, write 2.</think>"
     >>> caught = "<think>Column 1: 5 + 7 = 11.\\nWait, let me check that: 5 + 7 = 12, not 11.</think>"
@@ -115,10 +115,16 @@ def step_measures(samples: list[dict]) -> dict:
     (0.5, 1.0, 0.0, 1.0)
     """
     counts = dict.fromkeys(("steps", "right", "wrong", "caught", "false_alarms", "answers_with_a_wrong_step",
-                            "recovered", "answers", "answers_checking"), 0)
+                            "recovered", "answers", "answers_checking", "checks", "true_checks"), 0)
     for sample in samples:
         counts["answers"] += 1
-        counts["answers_checking"] += any(line.startswith(CHECK_OPENINGS) for line in sample["completion"].splitlines())
+        checks = [line for line in sample["completion"].splitlines() if line.startswith(CHECK_OPENINGS)]
+        counts["answers_checking"] += bool(checks)
+        for check in checks:  # the check's own arithmetic: a check that is wrong itself can pass anything
+            first = next(claims(check), None)
+            if first is not None:
+                counts["checks"] += 1
+                counts["true_checks"] += all(value == first[0][0] for value in first[0])
         outcomes = step_outcomes(sample["completion"])
         counts["steps"] += len(outcomes)
         counts["right"] += sum(holds for holds, _ in outcomes)
@@ -131,4 +137,5 @@ def step_measures(samples: list[dict]) -> dict:
     rate = lambda part, whole: counts[part] / counts[whole] if counts[whole] else None  # noqa: E731
     return {"step_accuracy": rate("right", "steps"), "catch_recall": rate("caught", "wrong"),
             "false_alarms": rate("false_alarms", "right"), "recovery": rate("recovered", "answers_with_a_wrong_step"),
-            "checking": rate("answers_checking", "answers"), "counts": counts}
+            "checking": rate("answers_checking", "answers"), "check_accuracy": rate("true_checks", "checks"),
+            "counts": counts}
