@@ -280,12 +280,14 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
             accuracy[f"{task}, {arm}"] = band["mean"]
             if all("held_out_curve" in summary for summary in runs):
                 curves[f"{task}, {arm}"] = mean_curve([summary["held_out_curve"] for summary in runs])
-        correct = {arm: [[sample["correct"] for sample in summary["samples"]] for summary in runs]
+        correct = {arm: {summary["seed"]: [sample["correct"] for sample in summary["samples"]] for summary in runs}
                    for arm, runs in summaries.items()}
         for arm in correct:
             base = baseline_arm(arm)
-            if arm != base and base in correct and len(correct[arm]) == len(correct[base]):
-                results[f"3. {arm} - {base}, {task}"] = compare(correct[base], correct[arm])
+            seeds_run = sorted(set(correct[arm]) & set(correct.get(base, {})))  # paired: the seeds both arms ran
+            if arm != base and seeds_run:
+                results[f"3. {arm} - {base}, {task}"] = compare([correct[base][s] for s in seeds_run],
+                                                                 [correct[arm][s] for s in seeds_run])
     if image is not None and curves:
         plot_curves(curves, image)
     text = "\n".join([
