@@ -55,8 +55,10 @@ class SolverTeacher(Teacher):
                 for row in rows]
 
     def settings(self) -> dict:
+        # The arithmetic shape only when it is not the default, so cards and resumed runs from before it still match.
+        shaped = {key: value for key, value in self.shape.items() if value != {"catch_style": "slips"}.get(key, False)}
         return {"name": self.name, "style": self.style, "error_rate": self.error_rate, "strategy": self.strategy,
-                **self.shape}
+                **shaped}
 
 
 class HFTeacher(Teacher):

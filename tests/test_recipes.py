@@ -195,3 +195,22 @@ def test_a_journey_of_its_own_errors_samples_the_source_run_once(tmp_path, tiny_
     assert summary["steps"] == 2 and [a["id"] for a in answers] == [row["id"] for row in task_data(journey)[1]]
     with pytest.raises(ValueError, match="own_errors_from"):
         load_recipe(recipe, TINY + ["--error_source", "own"])
+
+
+def test_the_trainer_leaves_the_prompt_and_masked_errors_out_of_the_loss(tmp_path, tiny_model_path):
+    from minireason.recipes.sft import build_trainer
+
+    flags = ["--model", "tiny", "--n_train", "8", "--report_to", "none", "--error_rate", "1.0", "--catch_style",
+             "every_step", "--same_endings", "true", "--packing", "false"]
+    trained = {}
+    for mask in ("false", "true"):
+        (stage,) = load_recipe("recipes/smollm2-135m/sft/cpu.yaml", flags + [
+            "--data_style", "journey", "--task", "arithmetic", "--task_params", "{op: add, digits: 3}",
+            "--mask_errors", mask, "--output_dir", str(tmp_path / mask)])
+        trainer, _ = build_trainer(stage)
+        example, tokenizer = trainer.train_dataset[0], trainer.processing_class
+        trained[mask] = tokenizer.decode([t for t, label in zip(example["input_ids"], example["labels"]) if label != -100])
+    assert "What is" not in trained["false"] and trained["false"].startswith("<think>")
+    # Every column slips at error rate 1: masked, the wrong values vanish from the loss and the checks stay.
+    assert trained["true"].count("Check:") == trained["false"].count("Check:") > 0
+    assert len(trained["true"]) < len(trained["false"]) and ", not " in trained["true"]

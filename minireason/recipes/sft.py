@@ -176,6 +176,10 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
         dataset = Dataset.from_list([sft_example(task, row, cfg.prompt_style) for row in train_rows])
     else:
         dataset = Dataset.from_list(trace_examples(cfg, tokenizer, train_rows))
+        # Pre-tokenized rows do not look like prompt-completion pairs to TRL, which would then train on the prompt
+        # (and on masked errors) too: the loss follows completion_mask only when told.
+        if cfg.completion_only_loss is None:
+            cfg.completion_only_loss = True
 
     # 3. Trainer.
     trainer = SFTTrainer(
