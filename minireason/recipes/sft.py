@@ -82,6 +82,11 @@ class SFTRecipe(RecipeArgs, SFTConfig):
             raise ValueError("catch_style, same_endings, mask_errors and error_source shape arithmetic slips; a "
                              "Countdown journey's wrong turns are true moves that lead nowhere, with nothing to catch "
                              "or mask")
+        if self.completion_only_loss is None and not self.dataset_path:
+            # The task's own rows are prompt-completion pairs, and traces are pre-tokenized (trace_examples), which
+            # TRL does not read as pairs: told nothing, it would train on the prompt and on masked errors too. Set
+            # here, so a run's settings (and their hash) show it.
+            self.completion_only_loss = True
         super().__post_init__()
 
 
@@ -176,10 +181,6 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
         dataset = Dataset.from_list([sft_example(task, row, cfg.prompt_style) for row in train_rows])
     else:
         dataset = Dataset.from_list(trace_examples(cfg, tokenizer, train_rows))
-        # Pre-tokenized rows do not look like prompt-completion pairs to TRL, which would then train on the prompt
-        # (and on masked errors) too: the loss follows completion_mask only when told.
-        if cfg.completion_only_loss is None:
-            cfg.completion_only_loss = True
 
     # 3. Trainer.
     trainer = SFTTrainer(
