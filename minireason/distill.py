@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from minireason.answer_format import ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, extract_answer, wrap
-from minireason.journey import Trace, stitch_attempts
+from minireason.journey import Trace, shape_changes, stitch_attempts
 from minireason.tables import markdown_table
 from minireason.tasks import get_task, task_from_row
 from minireason.tasks.math_answers import last_boxed
@@ -251,10 +251,7 @@ def check_same_run(cfg: DistillConfig, out: Path) -> None:
                 "samples_per_problem": cfg.samples_per_problem, "keep_per_problem": cfg.keep_per_problem,
                 "rewriter": cfg.rewriter, "trace_style": {k: cfg.teacher_options.get(k)
                                                           for k in ("style", "error_rate", "strategy", "temperature")}}
-    # Recorded only when they change the traces, so that folders written before these options existed still resume.
-    identity["trace_style"].update({k: cfg.teacher_options[k] for k, default in (("catch_style", "slips"),
-                                                                                  ("same_endings", False))
-                                    if cfg.teacher_options.get(k, default) != default})
+    identity["trace_style"].update(shape_changes(cfg.teacher_options))
     path = out / "run.json"
     if path.exists():
         before = json.loads(path.read_text())

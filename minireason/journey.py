@@ -271,6 +271,18 @@ def countdown_trace(row: dict, style: str = "journey", error_rate: float = 0.5, 
 # -- Arithmetic -------------------------------------------------------------------------------
 
 CATCH_STYLES = ("slips", "every_step")
+# How arithmetic journeys are shaped by default (``arithmetic_trace``): the traces written before the shape existed.
+SHAPE_DEFAULTS = {"catch_style": "slips", "same_endings": False}
+
+
+def shape_changes(options: dict) -> dict:
+    """The shape options that differ from the defaults: what a data card or a resume check records, so that sets
+    written before these options existed still match.
+
+    >>> shape_changes({"catch_style": "every_step", "same_endings": False, "style": "journey"})
+    {'catch_style': 'every_step'}
+    """
+    return {key: options[key] for key, default in SHAPE_DEFAULTS.items() if options.get(key, default) != default}
 
 
 @dataclass

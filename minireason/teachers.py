@@ -25,7 +25,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from minireason.journey import Trace, journey_trace
+from minireason.journey import Trace, journey_trace, shape_changes
 
 
 class Teacher:
@@ -55,10 +55,8 @@ class SolverTeacher(Teacher):
                 for row in rows]
 
     def settings(self) -> dict:
-        # The arithmetic shape only when it is not the default, so cards and resumed runs from before it still match.
-        shaped = {key: value for key, value in self.shape.items() if value != {"catch_style": "slips"}.get(key, False)}
         return {"name": self.name, "style": self.style, "error_rate": self.error_rate, "strategy": self.strategy,
-                **shaped}
+                **shape_changes(self.shape)}
 
 
 class HFTeacher(Teacher):
