@@ -46,7 +46,7 @@ from minireason.demo import BASE, STAGES, run_demo  # noqa: E402
 from minireason.evaluation import load_samples  # noqa: E402
 from minireason.notebook import claim_section_name  # noqa: E402
 from minireason.stats import paired_bootstrap, seed_interval  # noqa: E402
-from minireason.tables import fill_section, markdown_table  # noqa: E402
+from minireason.tables import command_line, fill_section, markdown_table  # noqa: E402
 
 # The size of each claim's runs. cpu: what docs/claims.md reports (2 cores); tiny: the tests' random 2-layer model.
 SCALES = {
@@ -543,7 +543,7 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             texts[claim], sections[claim] = scaling_claim(out, seeds, scale, args.model, images / "claims-scaling.png")
         minutes[claim] = (time.perf_counter() - started) / 60 + parallel_minutes / len(wanted)
-    command = " ".join(["python benchmarks/claims.py", *(argv if argv is not None else sys.argv[1:])]).strip()
+    command = command_line("benchmarks/claims.py", argv)
     # Every claim measured so far goes into the plot, those of earlier invocations too.
     record = out / "claims.json"
     measured = {claim: value for claim, value in (json.loads(record.read_text()) if record.exists() else {}).items()

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from minireason.demo import BASE, STAGES, moving_average, run_demo  # noqa: E402
 from minireason.evaluation import load_samples  # noqa: E402
 from minireason.stats import mean_std, paired_bootstrap  # noqa: E402
-from minireason.tables import fill_section, markdown_table  # noqa: E402
+from minireason.tables import command_line, fill_section, markdown_table  # noqa: E402
 
 ARMS = ("pure RL", "SFT then GRPO")  # the demo's two GRPO reward curves
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
         run_demo(runs[seed], ["--seed", str(seed), "--n_eval", str(args.n_eval), *overrides])
     summary = summarise(runs)
     minutes = (time.perf_counter() - started) / 60
-    command = " ".join(["python benchmarks/demo_seeds.py", *(argv if argv is not None else sys.argv[1:])]).strip()
+    command = command_line("benchmarks/demo_seeds.py", argv)
     image = Path(args.out) / "reward_curves.png"
     if args.docs != "none":
         image = Path(args.docs).parent / "img" / "grpo-on-cpu.png"

@@ -30,7 +30,7 @@ from minireason.evaluation import load_samples, sample_figures  # noqa: E402
 from minireason.recipes import load_recipe, run  # noqa: E402
 from minireason.recipes.data import evaluate_base  # noqa: E402
 from minireason.stats import mean_std, paired_bootstrap, seed_interval  # noqa: E402
-from minireason.tables import fill_section, markdown_table  # noqa: E402
+from minireason.tables import command_line, fill_section, markdown_table  # noqa: E402
 
 RECIPE = "smollm2-135m/grpo-arithmetic/cpu"
 SECTION = "claim 1, pure RL over seeds"
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
         runs[seed] = {"samples": load_samples(out / f"seed{seed}" / "eval_samples.jsonl"),
                       "curve": summary["held_out_curve"], "minutes": training_minutes(out / f"seed{seed}")}
     summary = summarise(base_samples(cfg, out), runs)
-    command = " ".join(["python benchmarks/pure_rl_seeds.py", *(argv if argv is not None else sys.argv[1:])]).strip()
+    command = command_line("benchmarks/pure_rl_seeds.py", argv)
     header = (f"Measured {datetime.date.today()} with `{command}` ({(time.perf_counter() - started) / 60:.0f} min "
               f"this invocation; finished seeds under {args.out} are reused): `{args.recipe}` at seeds "
               f"{args.seeds}, each scored greedily on the same {args.n_eval} held-out problems.")

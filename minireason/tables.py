@@ -3,7 +3,18 @@ of a page's measured sections."""
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
+
+
+def command_line(script: str, argv: list[str] | None = None) -> str:
+    """The command that wrote a section, as a reader can paste it back (``argv``: this process's by default).
+
+    >>> command_line("benchmarks/claims.py", ["--journey-arms", "shortcut", "journey, full"])
+    "python benchmarks/claims.py --journey-arms shortcut 'journey, full'"
+    """
+    return shlex.join(["python", script, *(sys.argv[1:] if argv is None else argv)])
 
 
 def markdown_table(headers: list[str], rows: list[list], numeric: list[bool] | None = None) -> str:
