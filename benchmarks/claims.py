@@ -213,6 +213,7 @@ def journey_runs(out: Path, task: str, arms: list[str], seeds: list[int], scale:
 
     from minireason.recipes import load_recipe, run
     from minireason.recipes.catalog import find_recipe
+    from minireason.recipes.data import task_data
     from minireason.recipes.runs import finished_summary
 
     recipe = yaml.safe_load(find_recipe(JOURNEY_RECIPE).read_text())
@@ -237,8 +238,20 @@ def journey_runs(out: Path, task: str, arms: list[str], seeds: list[int], scale:
                 continue
             summary = summary or run([config])[0]
             summaries.setdefault(arm, []).append({**summary, "seed": seed, "log": run_log(Path(config.output_dir)),
-                                                  "samples": load_samples(Path(config.output_dir) / "eval_samples.jsonl")})
+                                                  "samples": load_samples(Path(config.output_dir) / "eval_samples.jsonl"),
+                                                  "eval_rows": task_data(config)[2]})
     return summaries, missing
+
+
+def departures(runs: list[dict]) -> str:
+    """Where the wrong answers of an arm's runs (pooled over seeds) first go wrong, as counts."""
+    from minireason.journey import departure_counts
+
+    counts = {kind: 0 for kind in departure_counts([], [])}
+    for summary in runs:
+        for kind, n in departure_counts(summary["eval_rows"], summary["samples"]).items():
+            counts[kind] += n
+    return ", ".join(f"{kind.replace('after the steps', 'after')} {n}" for kind, n in counts.items())
 
 
 def arm_folder(arm: str) -> str:
@@ -276,7 +289,8 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
                             f"{rate(pooled['false_alarms'])} of {counts['right']}",
                             f"{rate(pooled['recovery'])} of {counts['answers_with_a_wrong_step']}",
                             f"{rate(pooled['checking'])} of {counts['answers']}",
-                            f"{rate(pooled['check_accuracy'])} of {counts['checks']}"])
+                            f"{rate(pooled['check_accuracy'])} of {counts['checks']}",
+                            departures(runs) if task == "arithmetic" else "n/a"])
             accuracy[f"{task}, {arm}"] = band["mean"]
             if all("held_out_curve" in summary for summary in runs):
                 curves[f"{task}, {arm}"] = mean_curve([summary["held_out_curve"] for summary in runs])
@@ -301,10 +315,14 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
         "steps whose next line checks them and says 'not'; *false alarms*, the right steps so flagged; *recovery*, "
         "the answers with a wrong step that still end right; *answers that check*, those with any check line "
         "('Wait…' or 'Check:'); *checks that are right*, the check lines whose own arithmetic holds (a check that "
-        "computes wrong can pass a wrong step). Pooled over seeds (`minireason.tasks.steps.step_measures`).", "",
+        "computes wrong can pass a wrong step). Pooled over seeds (`minireason.tasks.steps.step_measures`). "
+        "*Wrong answers' first wrong step* (arithmetic), where each wrong answer first leaves the reference trace "
+        "(`minireason.journey.first_departure`): a step on an *operand* the problem does not give there (a "
+        "misread digit), the right digits with a wrong *carry*, the right step with a wrong *value* (the only "
+        "error the journey traces inject and correct), steps *missing*, or *after* all its steps were right.", "",
         markdown_table(["task", "arm", "seeds", "accuracy, mean (95% CI over seeds)", "step accuracy", "catch recall",
-                        "false alarms", "recovery", "answers that check", "checks that are right"], per_arm,
-                       numeric=[False, False, *[True] * 8]),
+                        "false alarms", "recovery", "answers that check", "checks that are right",
+                        "wrong answers' first wrong step"], per_arm, numeric=[False, False, *[True] * 8, False]),
         "", diff_table([diff_row(name, result) for name, result in results.items()]), "",
         *curve_lines(curves, scale), "<details><summary>Every run</summary>", "",
         markdown_table(["task", "arm", "seed", "steps", "tokens trained", "training minutes", "format",

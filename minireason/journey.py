@@ -31,12 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import accumulate
+from typing import NamedTuple
 
 import numpy as np
 
 from minireason.answer_format import THINK_OPEN, extract_answer, wrap
 from minireason.tasks import task_from_row
 from minireason.tasks.countdown import InvalidExpression, evaluate, reachable_values, tokenize
+from minireason.tasks.steps import step_lines
 
 STYLES = ("shortcut", "journey")
 STRATEGIES = ("dfs", "greedy", "search")
@@ -432,24 +434,75 @@ def arithmetic_trace(row: dict, style: str = "journey", error_rate: float = 0.5,
     return Trace(completion, errors, errors, [(starts[i] + begin, starts[i] + end) for i, begin, end in spans])
 
 
+class Departure(NamedTuple):
+    """Where a worked arithmetic answer first leaves the reference steps: the step's index and how. ``operand``:
+    the step works on a digit or number the problem does not give there; ``carry``: the right digits with a wrong
+    carry; ``value``: the right step, a wrong result (``value``, what it wrote); ``missing``: the answer stops
+    writing steps before the reference does."""
+    step: int
+    kind: str
+    value: int | None = None
+
+
+DEPARTURES = ("operand", "carry", "value", "missing")
+
+
+def first_departure(row: dict, answer: str) -> Departure | None:
+    """Where ``answer``'s steps (``tasks.steps.step_lines``) first differ from the reference trace's, in order;
+    None when every step is the reference's.
+
+    >>> row = {"a": 45, "b": 37, "op": "add"}
+    >>> first_departure(row, "Column 1: 5 + 7 = 12, write 2, carry 1.\\nColumn 2: 4 + 3 + carry 1 = 7, write 7.")
+    Departure(step=1, kind='value', value=7)
+    >>> first_departure(row, "Column 1: 5 + 7 = 12, write 2, carry 1.\\nColumn 2: 4 + 3 = 7, write 7.")
+    Departure(step=1, kind='carry', value=None)
+    >>> first_departure(row, "Column 1: 5 + 1 = 6, write 6.").kind, first_departure(row, "no steps").kind
+    ('operand', 'missing')
+    """
+    written = step_lines(answer)
+    steps = _arithmetic_steps(int(row["a"]), int(row["b"]), row["op"])
+    for index, (step, (line, _)) in enumerate(zip(steps, written)):
+        if not line.startswith(f"{step.claim} = "):
+            without_carry = line.split(" = ")[0].split(" + carry")[0]
+            return Departure(index, "carry" if without_carry == step.claim.split(" + carry")[0] else "operand")
+        value = re.match(r"-?\d+", line[len(step.claim) + 3:])
+        if value is None or int(value.group()) != step.value:
+            return Departure(index, "value", None if value is None else int(value.group()))
+    return Departure(len(written), "missing") if len(written) < len(steps) else None
+
+
+def departure_counts(rows: list[dict], samples: list[dict]) -> dict[str, int]:
+    """How the wrong answers among scored ``samples`` (``id``, ``completion``, ``correct``) to arithmetic ``rows``
+    first go wrong: the kinds of ``first_departure``, and ``after the steps`` for those whose steps are all
+    the reference's (the answer is put together wrong).
+
+    >>> rows = [{"id": "q", "a": 45, "b": 37, "op": "add"}]
+    >>> departure_counts(rows, [{"id": "q", "completion": "Column 1: 5 + 7 = 11.", "correct": False}])
+    {'operand': 0, 'carry': 0, 'value': 1, 'missing': 0, 'after the steps': 0}
+    """
+    by_id = {row["id"]: row for row in rows}
+    counts = dict.fromkeys((*DEPARTURES, "after the steps"), 0)
+    for sample in samples:
+        if not sample["correct"]:
+            departure = first_departure(by_id[sample["id"]], sample["completion"])
+            counts[departure.kind if departure else "after the steps"] += 1
+    return counts
+
+
 def own_slips(row: dict, answer: str) -> dict[int, int]:
     """The first wrong step of a model's own worked answer to an arithmetic row, as ``{step index: its value}``
-    (empty when every step it wrote is right, or when it wrote none the way the traces do). Only the first: what
-    the model writes after a wrong step depends on it.
+    when that step is the right one computed wrong (empty when its steps are right, or when it first departs
+    another way: a misread operand or carry has no right value to correct to within the step). Only the first:
+    what the model writes after a wrong step depends on it.
 
     >>> own_slips({"a": 45, "b": 37, "op": "add"}, "<think>45 + 37.\\nColumn 1: 5 + 7 = 12, write 2, carry 1.\\n"
     ...           "Column 2: 4 + 3 + carry 1 = 7, write 7.\\nSo 45 + 37 = 72.</think>")
     {1: 7}
     """
-    lines = answer.splitlines()
-    for index, step in enumerate(_arithmetic_steps(int(row["a"]), int(row["b"]), row["op"])):
-        written = next((line[len(step.claim) + 3:] for line in lines if line.startswith(f"{step.claim} = ")), None)
-        digits = re.match(r"-?\d+", written or "")
-        if digits is None:
-            return {}
-        if int(digits.group()) != step.value:
-            return {index: int(digits.group())}
-    return {}
+    departure = first_departure(row, answer)
+    if departure is None or departure.kind != "value" or departure.value is None:
+        return {}
+    return {departure.step: departure.value}
 
 
 # -- Teacher attempts -------------------------------------------------------------------------

@@ -197,6 +197,30 @@ def test_every_slip_is_flagged_and_no_right_step_is(op, shape):
 
 
 @pytest.mark.parametrize("op", ["add", "sub", "mul"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s['catch_style']}-{s['same_endings']}")
+def test_first_departure_is_the_first_slip_and_clean_traces_have_none(op, shape):
+    """The measure of where an answer first goes wrong, on the data: nowhere in a shortcut trace; in a journey
+    trace, at its first slip, with the slipped value."""
+    from minireason.journey import first_departure
+
+    rows = ARITHMETIC[op][:80]
+    for row, example in zip(rows, journey_examples(rows, "shortcut", **shape)):
+        assert first_departure(row, example["completion"][0]["content"]) is None
+    slipped = 0
+    for row, example in zip(rows, journey_examples(rows, "journey", 0.4, seed=5, **shape)):
+        text = example["completion"][0]["content"]
+        if example["errors"]:
+            slipped += 1
+            first_wrong = [holds for holds, _ in step_outcomes(text)].index(False)
+            start, end = example["error_spans"][0]
+            value = int(re.match(r"-?\d+", text[start:end]).group())
+            assert first_departure(row, text) == (first_wrong, "value", value)
+        else:
+            assert first_departure(row, text) is None
+    assert slipped > 10
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul"])
 def test_check_every_step_checks_each_step_from_what_was_written(op):
     for example in journey_examples(ARITHMETIC[op], "journey", 0.4, seed=5, catch_style="every_step"):
         lines = _think_lines(example["completion"][0]["content"])[1:-1]

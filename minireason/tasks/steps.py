@@ -87,19 +87,26 @@ def step_outcomes(text: str) -> list[tuple[bool, bool]]:
     ...               "Column 2: 4 + 3 + carry 1 = 8, write 8.\\nCheck: 8 - 3 - 1 = 4 ✓\\nSo 45 + 37 = 82.</think>")
     [(False, True), (True, False)]
     """
+    outcomes = []
+    for line, following in step_lines(text):
+        values = next(claims(line))[0]
+        outcomes.append((all(value == values[0] for value in values),
+                         following.startswith(CHECK_OPENINGS) and ", not " in following))
+    return outcomes
+
+
+def step_lines(text: str) -> list[tuple[str, str]]:
+    """``(step, the line after it)`` for each step of a trace's reasoning, in order: the lines with arithmetic
+    that are not checks and not the closing "So …".
+
+    >>> step_lines("<think>45 + 37.\\nColumn 1: 5 + 7 = 12, write 2, carry 1.\\nCheck: 12 - 7 = 5 ✓\\nSo 45 + 37 = 82.")
+    [('Column 1: 5 + 7 = 12, write 2, carry 1.', 'Check: 12 - 7 = 5 ✓')]
+    """
     from minireason.answer_format import THINK_CLOSE, THINK_OPEN
 
     lines = text[:MAX_CHARS].split(THINK_CLOSE)[0].replace(THINK_OPEN, "").splitlines()
-    outcomes = []
-    for line, following in zip(lines, lines[1:] + [""]):
-        if line.startswith(CHECK_OPENINGS) or line.startswith("So "):
-            continue
-        first = next(claims(line), None)
-        if first is not None:
-            values = first[0]
-            outcomes.append((all(value == values[0] for value in values),
-                             following.startswith(CHECK_OPENINGS) and ", not " in following))
-    return outcomes
+    return [(line, following) for line, following in zip(lines, lines[1:] + [""])
+            if not line.startswith((*CHECK_OPENINGS, "So ")) and next(claims(line), None) is not None]
 
 
 def step_measures(samples: list[dict]) -> dict:
