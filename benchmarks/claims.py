@@ -73,12 +73,12 @@ def compare(before: list[list[float]], after: list[list[float]], direction: int 
     t-interval, and the verdict for a claim that ``after`` is higher (``direction`` 1) or lower (-1)."""
     diff = paired_bootstrap(before, after)
     seeds = seed_interval(diff["per_run"], bounds=(-1, 1))
-    low, high = diff["low"] * direction, diff["high"] * direction
-    agree = all(d * direction > 0 for d in diff["per_run"])
-    if low > 0:
-        verdict = ("holds" if agree else "mixed") if len(diff["per_run"]) > 1 else "one seed only"
-    elif high < 0:
-        verdict = "contradicted"
+    low, high = sorted((diff["low"] * direction, diff["high"] * direction))
+    if low > 0 or high < 0:  # the interval excludes 0; the verdict also needs every seed on that side
+        sign = 1 if low > 0 else -1
+        agree = all(d * direction * sign > 0 for d in diff["per_run"])
+        verdict = ("holds" if sign > 0 else "contradicted") if agree else "mixed"
+        verdict = verdict if len(diff["per_run"]) > 1 else "one seed only"
     else:
         verdict = "undecided"
     return {**diff, "seed_low": seeds["low"], "seed_high": seeds["high"], "verdict": verdict}

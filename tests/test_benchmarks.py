@@ -127,6 +127,11 @@ def test_claims_verdicts_by_hand():
     assert mixed["per_run"] == [1.0, -0.1] and mixed["mean"] == pytest.approx(0.45) and mixed["verdict"] == "mixed"
     assert claims.compare([[0, 1] * 10], [[1, 0] * 10])["verdict"] == "undecided"
     assert claims.compare([zeros], [ones])["verdict"] == "one seed only"  # one seed cannot show that seeds agree
+    assert claims.compare([ones], [zeros])["verdict"] == "one seed only"  # nor that a loss is the seeds' rule
+    # The mirror of mixed: a clear loss over problems, but a seed gained.
+    assert claims.compare([ones, [1] * 18 + [0, 0]], [zeros, ones])["verdict"] == "mixed"
+    # A claim that after is lower holds only where the whole interval lies below 0, not where it straddles 0.
+    assert claims.compare([[0, 1] * 10, [0, 1] * 10], [[1, 0] * 10, [1, 0] * 10], direction=-1)["verdict"] == "undecided"
 
 
 def test_claims_run_every_claim_on_the_tiny_model_and_keep_the_other_sections(tiny_model_path, tmp_path):
