@@ -87,12 +87,8 @@ def step_outcomes(text: str) -> list[tuple[bool, bool]]:
     ...               "Column 2: 4 + 3 + carry 1 = 8, write 8.\\nCheck: 8 - 3 - 1 = 4 ✓\\nSo 45 + 37 = 82.</think>")
     [(False, True), (True, False)]
     """
-    outcomes = []
-    for line, following in step_lines(text):
-        values = next(claims(line))[0]
-        outcomes.append((all(value == values[0] for value in values),
-                         following.startswith(CHECK_OPENINGS) and ", not " in following))
-    return outcomes
+    return [(holds, following.startswith(CHECK_OPENINGS) and ", not " in following)
+            for _, holds, following in _steps(text)]
 
 
 def step_lines(text: str) -> list[tuple[str, str]]:
@@ -102,11 +98,32 @@ def step_lines(text: str) -> list[tuple[str, str]]:
     >>> step_lines("<think>45 + 37.\\nColumn 1: 5 + 7 = 12, write 2, carry 1.\\nCheck: 12 - 7 = 5 ✓\\nSo 45 + 37 = 82.")
     [('Column 1: 5 + 7 = 12, write 2, carry 1.', 'Check: 12 - 7 = 5 ✓')]
     """
+    return [(line, following) for line, _, following in _steps(text)]
+
+
+def _steps(text: str) -> list[tuple[str, bool, str]]:
+    """``(step, whether its claim holds, the line after it)``: each line's claims parsed once, for both readers."""
     from minireason.answer_format import THINK_CLOSE, THINK_OPEN
 
     lines = text[:MAX_CHARS].split(THINK_CLOSE)[0].replace(THINK_OPEN, "").splitlines()
-    return [(line, following) for line, following in zip(lines, lines[1:] + [""])
-            if not line.startswith((*CHECK_OPENINGS, "So ")) and next(claims(line), None) is not None]
+    steps = []
+    for line, following in zip(lines, lines[1:] + [""]):
+        holds = None if line.startswith((*CHECK_OPENINGS, "So ")) else first_claim_holds(line)
+        if holds is not None:
+            steps.append((line, holds, following))
+    return steps
+
+
+def first_claim_holds(line: str) -> bool | None:
+    """Whether the first chain of equalities in ``line`` holds; None when the line has none.
+
+    >>> first_claim_holds("Column 1: 5 + 7 = 13, write 3."), first_claim_holds("Check: 13 - 7 = 6 ✓")
+    (False, True)
+    >>> first_claim_holds("Wait, let me check that.") is None
+    True
+    """
+    first = next(claims(line), None)
+    return None if first is None else all(value == first[0][0] for value in first[0])
 
 
 def step_measures(samples: list[dict]) -> dict:
@@ -128,10 +145,10 @@ def step_measures(samples: list[dict]) -> dict:
         checks = [line for line in sample["completion"].splitlines() if line.startswith(CHECK_OPENINGS)]
         counts["answers_checking"] += bool(checks)
         for check in checks:  # the check's own arithmetic: a check that is wrong itself can pass anything
-            first = next(claims(check), None)
-            if first is not None:
+            holds = first_claim_holds(check)
+            if holds is not None:
                 counts["checks"] += 1
-                counts["true_checks"] += all(value == first[0][0] for value in first[0])
+                counts["true_checks"] += holds
         outcomes = step_outcomes(sample["completion"])
         counts["steps"] += len(outcomes)
         counts["right"] += sum(holds for holds, _ in outcomes)
