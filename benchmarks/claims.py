@@ -247,10 +247,8 @@ def departures(runs: list[dict]) -> str:
     """Where the wrong answers of an arm's runs (pooled over seeds) first go wrong, as counts."""
     from minireason.journey import departure_counts
 
-    counts = {kind: 0 for kind in departure_counts([], [])}
-    for summary in runs:
-        for kind, n in departure_counts(summary["eval_rows"], summary["samples"]).items():
-            counts[kind] += n
+    counts = departure_counts([row for summary in runs for row in summary["eval_rows"]],
+                              [sample for summary in runs for sample in summary["samples"]])
     return ", ".join(f"{kind.replace('after the steps', 'after')} {n}" for kind, n in counts.items())
 
 
