@@ -172,23 +172,26 @@ def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) ->
 # Full fine-tuning moves every weight, so it takes a tenth of LoRA's learning rate (5e-5: the usual range for full SFT
 # of a small model).
 FULL = {"lora": False, "learning_rate": 5e-5}
+EVERY_STEP = {"data_style": "journey", "catch_style": "every_step", "same_endings": True}
 JOURNEY_ARMS = {
     "shortcut": {"data_style": "shortcut"},
     "journey": {"data_style": "journey"},
     "journey, same endings": {"data_style": "journey", "same_endings": True},
-    "journey, check every step": {"data_style": "journey", "catch_style": "every_step", "same_endings": True},
+    "journey, check every step": EVERY_STEP,
     # Masking needs lines that end the same way: a masked "." after a slip would leave nothing that cues the check.
-    "journey, check every step, masked errors": {"data_style": "journey", "catch_style": "every_step",
-                                                 "same_endings": True, "mask_errors": True},
+    "journey, check every step, masked errors": {**EVERY_STEP, "mask_errors": True},
     "journey, error rate 0.1": {"data_style": "journey", "error_rate": 0.1},
     "journey, error rate 0.5": {"data_style": "journey", "error_rate": 0.5},
     # The slips are the shortcut arm's own: its first wrong step in its answer to each training problem, caught.
-    "journey, own errors": {"data_style": "journey", "error_source": "own", "own_errors_from": "shortcut",
-                            "catch_style": "every_step", "same_endings": True},
+    "journey, own errors": {**EVERY_STEP, "error_source": "own", "own_errors_from": "shortcut"},
     # Countdown: the trace is a whole depth-first search (Stream of Search) instead of the path with detours.
     "journey, search": {"data_style": "journey", "search_strategy": "search"},
     "shortcut, full": {"data_style": "shortcut", **FULL},
     "journey, full": {"data_style": "journey", **FULL},
+    # The designs meant to let a model learn the catch, where it learns best (and where arXiv 2408.16293 found error
+    # correction learnable at all): every-step checks, then the same with no loss on the slips.
+    "journey, check every step, full": {**EVERY_STEP, **FULL},
+    "journey, check every step, masked errors, full": {**EVERY_STEP, "mask_errors": True, **FULL},
 }
 
 
