@@ -192,6 +192,9 @@ JOURNEY_ARMS = {
     # correction learnable at all): every-step checks, then the same with no loss on the slips.
     "journey, check every step, full": {**EVERY_STEP, **FULL},
     "journey, check every step, masked errors, full": {**EVERY_STEP, "mask_errors": True, **FULL},
+    # The dose: does the full-fine-tuned journey arm's gap grow with the share of columns that slip?
+    "journey, error rate 0.1, full": {"data_style": "journey", "error_rate": 0.1, **FULL},
+    "journey, error rate 0.5, full": {"data_style": "journey", "error_rate": 0.5, **FULL},
 }
 
 
