@@ -224,7 +224,7 @@ def test_embedded_model_under_every_strategy(tmp_path):
 
 def test_eval_logs_metrics_and_samples_to_wandb_offline(tiny, tmp_path, offline_wandb):
     from minireason.scaling import log_to_wandb
-    from tests.wandb_log import read_run
+    from tests.wandb_log import read_run, records
 
     model, tokenizer = tiny
     rows = get_task("arithmetic", op="add").generate(2, seed=0)
@@ -240,6 +240,15 @@ def test_eval_logs_metrics_and_samples_to_wandb_offline(tiny, tmp_path, offline_
     assert (row["eval/pass@2_ci95_low"], row["eval/pass@2_ci95_high"]) == (low, high)
     assert any(key.startswith("eval/comparison") for key in row)
     assert any(key.startswith("eval/samples") for key in row)
+    # W&B writes the log while the reader polls it: a record cut short is one still being written, not an error.
+    (log,) = run_dir.glob("run-*.wandb")
+    whole = log.read_bytes()
+    cut, count = tmp_path / "cut.wandb", len(list(records(log)))
+    read = []
+    for end in range(len(whole) - 300, len(whole)):
+        cut.write_bytes(whole[:end])
+        read.append(len(list(records(cut))))
+    assert read == sorted(read) and read[0] < read[-1] == count - 1
 
 
 def test_beam_search_keeps_the_best_steps_and_counts_every_branch():

@@ -28,7 +28,7 @@ def records(path: Path):
         _, length, kind = struct.unpack("<IHB", data[offset : offset + _HEADER])
         chunk = data[offset + _HEADER : offset + _HEADER + length]
         offset += _HEADER + length
-        if kind == 0 and length == 0:
+        if kind == 0 and length == 0 or len(chunk) < length:  # the end, or a record W&B is still writing
             break
         pending = chunk if kind in (_FULL, _FIRST) else pending + chunk
         if kind in (_FULL, _LAST):
