@@ -9,6 +9,8 @@ import pytest
 from minireason.demo import BASE, R1_BASE
 from minireason.notebook import tiny_flags
 
+pytestmark = pytest.mark.slow  # runs the benchmark scripts on the tiny model
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -67,6 +67,7 @@ def test_bad_input_gives_clear_errors(args, message):
     assert result.returncode != 0 and message in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_runs_every_stage_on_the_same_problems_and_writes_a_report(tmp_path, tiny_model_path):
     result = run("demo", "--out", str(tmp_path), "--model", "tiny", "--max_steps", "2", "--n_train", "8",
                  "--n_eval", "3", "--eval_max_new_tokens", "4", "--max_completion_length", "6", "--report_to", "none")

@@ -163,6 +163,7 @@ def test_journey_stitching_turns_a_rejected_and_an_accepted_attempt_into_one_tra
     assert _all_verified(rows)
 
 
+@pytest.mark.slow
 def test_hf_teacher_samples_k_traces_per_problem_from_a_local_model(tmp_path, tiny_model_path):
     teacher = make_teacher("hf:tiny", max_new_tokens=6, batch_size=4)
     assert isinstance(teacher, HFTeacher)
@@ -216,6 +217,7 @@ def test_cli_journey_and_shortcut_sets_cover_the_same_problems(tmp_path):
     assert card["teacher"] == {"name": "solver", "style": "journey", "error_rate": 0.5, "strategy": "dfs"}
 
 
+@pytest.mark.slow
 def test_sft_recipe_trains_on_a_distilled_data_set(tmp_path, tiny_model_path):
     distill(_config(tmp_path / "data", n=16), progress=False)
     (stage,) = load_recipe(ROOT / "recipes/smollm2-135m/sft/cpu.yaml", [
@@ -227,6 +229,7 @@ def test_sft_recipe_trains_on_a_distilled_data_set(tmp_path, tiny_model_path):
     assert (Path(summary["final"]) / "adapter_config.json").exists()
 
 
+@pytest.mark.slow
 def test_sft_loss_covers_the_assistant_trace_only(tmp_path, tiny_model_path):
     from minireason.recipes.sft import build_trainer
 
@@ -241,6 +244,7 @@ def test_sft_loss_covers_the_assistant_trace_only(tmp_path, tiny_model_path):
     assert "What is" in ignored and ignored.endswith("assistant\n") and "Wait" not in ignored
 
 
+@pytest.mark.slow
 def test_distill_logs_its_counts_to_wandb_offline(tmp_path, offline_wandb):
     from tests.wandb_log import read_run
 

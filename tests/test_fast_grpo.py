@@ -6,6 +6,8 @@ import torch
 from minireason.models import load_model
 from minireason.sampling import draw_tokens, sample_ids, select_rows
 
+pytestmark = pytest.mark.slow  # builds models and trains GRPO steps
+
 
 @pytest.fixture(scope="module")
 def tiny(tiny_model_path):

@@ -175,6 +175,7 @@ def test_sft_on_a_data_set_never_trains_on_an_evaluation_question(tmp_path):
     assert not any(task.question(row) in text for row in eval_rows for text in trained)
 
 
+@pytest.mark.slow
 def test_a_finished_run_with_other_settings_is_refused(tmp_path, tiny_model_path):
     flags = tiny_flags(grpo=True) + ["--output_dir", str(tmp_path), "--n_eval", "0"]
     (stage,) = load_recipe("smollm2-135m/grpo-arithmetic/cpu", flags)
@@ -203,6 +204,7 @@ def test_overlong_follows_the_completion_length_and_rewards_take_settings_from_y
         load_recipe({**recipe, "reward_settings": {"format": {}}})
 
 
+@pytest.mark.slow
 def test_a_reward_of_your_own_trains_by_its_dotted_path(tmp_path, tiny_model_path):
     flags = tiny_flags(grpo=True) + ["--output_dir", str(tmp_path), "--max_steps", "1", "--n_eval", "0",
                                      "--reward_funcs", "tests.test_library:length_reward", "--reward_weights", "1.0"]
@@ -217,6 +219,7 @@ def length_reward(completions, **kwargs):
     return [float(len(str(c))) for c in completions]
 
 
+@pytest.mark.slow
 def test_eval_of_a_run_uses_the_runs_prompt_style(tmp_path, tiny_model_path):
     flags = tiny_flags(grpo=True) + ["--output_dir", str(tmp_path / "run"), "--n_eval", "0"]
     run(load_recipe("smollm2-135m/grpo-arithmetic/cpu", flags))  # prompt_style: base_example
@@ -235,6 +238,7 @@ def test_eval_of_a_run_uses_the_runs_prompt_style(tmp_path, tiny_model_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("launch,processes", [(["--cpu", "--num_processes", "2"], 1),
                                               (["--multi_gpu", "--num_processes", "2"], 2)], ids=["cpu-flag", "two-processes"])
+@pytest.mark.slow
 def test_a_grpo_recipe_runs_under_accelerate(tmp_path, tiny_model_path, launch, processes):
     """``accelerate launch --cpu --num_processes 2`` runs ONE process (accelerate's simple launcher ignores the
     count with --cpu). ``--multi_gpu --num_processes 2`` on a machine without a GPU runs two CPU processes over

@@ -13,6 +13,8 @@ import pytest
 from minireason.recipes import load_recipe, run
 from tests.wandb_log import read_run
 
+pytestmark = pytest.mark.slow  # trains, starts W&B, kills and resumes a run
+
 TINY_GRPO = {"method": "grpo", "model": "tiny", "task": "countdown", "n_train": 32, "n_eval": 2,
              "eval_max_new_tokens": 4, "max_completion_length": 8, "num_generations": 4,
              "per_device_train_batch_size": 4, "logging_steps": 1}

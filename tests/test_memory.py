@@ -83,6 +83,7 @@ def test_recipe_headers_state_the_step_time_arithmetic(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("model,method", [("tiny", "grpo"), ("tiny", "sft"), ("smollm2-135m", "grpo"),
                                           ("smollm2-135m", "sft")])
+@pytest.mark.slow
 def test_the_estimate_is_within_15_percent_of_a_measured_step(model, method, tmp_path, tiny_model_path):
     """A real training step on this CPU, every live tensor byte counted, against the CPU estimate."""
     recipe = "smollm2-135m/grpo-arithmetic/cpu" if method == "grpo" else "smollm2-135m/sft/cpu"

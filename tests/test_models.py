@@ -7,6 +7,8 @@ import torch
 
 from minireason.models import MODEL_ALIASES, cache_dir, load_model, lora_config, resolve_model
 
+pytestmark = pytest.mark.slow  # loads the embedded and 4-bit models
+
 
 def test_tiny_model_is_small_and_uses_the_smollm2_tokenizer():
     model, tokenizer = load_model("tiny")

@@ -104,6 +104,7 @@ def test_tables():
     assert lines[2].endswith("| 1 | 1 | 0 |") and lines[3] == "| `a \\| b` | 0 | 0 | 0 |"
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_trained_again(tmp_path, tiny_model_path):
     from minireason.recipes import run
 
@@ -115,6 +116,7 @@ def test_a_finished_run_is_not_trained_again(tmp_path, tiny_model_path):
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == checkpoints  # no extra step was taken
 
 
+@pytest.mark.slow
 def test_a_finished_run_trained_by_epochs_is_not_loaded_again(tmp_path, tiny_model_path):
     """An SFT run with no max_steps (one epoch) used to be 'resumed' at its end and evaluated again, which
     overwrote its log's training time; it now returns its summary, and raising max_steps still continues."""

@@ -10,6 +10,8 @@ from minireason.notebook import tiny_flags
 from minireason.recipes import load_recipe, run
 from minireason.recipes.data import task_data
 
+pytestmark = pytest.mark.slow  # every recipe trains on the tiny model
+
 ALL = sorted(Path(__file__).resolve().parents[1].glob("recipes/**/*.yaml"))
 DATA_RECIPES = [p for p in ALL if "\nmethod: distill" in p.read_text()]  # `minireason data distill --config`
 RECIPES = [p for p in ALL if p not in DATA_RECIPES]

@@ -73,6 +73,7 @@ def test_every_reward_has_a_doctest():
         assert ">>>" in (reward.__doc__ or ""), name
 
 
+@pytest.mark.slow
 def test_rewards_run_inside_trl_grpo_trainer(tiny_model_path, tmp_path):
     """One real GRPO step on the tiny model: TRL calls our rewards and logs each one."""
     from datasets import Dataset

@@ -148,6 +148,7 @@ def tiny(tiny_model_path):
     Strategy(samples=2, think_budget=4, waits=1, answer_tokens=3),
     Strategy(samples=3, max_new_tokens=6, scorer="format"),
 ], ids=["cot-k4", "direct-greedy", "budget-wait", "best-of-n-by-format"])
+@pytest.mark.slow
 def test_each_strategy_runs_on_the_tiny_model(tiny, strategy):
     model, tokenizer = tiny
     rows = get_task("arithmetic", op="add").generate(3, seed=5)
@@ -173,6 +174,7 @@ def test_each_strategy_runs_on_the_tiny_model(tiny, strategy):
         assert all(len({s["completion"] for s in p["samples"]}) == 1 for p in result.samples)
 
 
+@pytest.mark.slow
 def test_direct_prompt_drops_the_reasoning_instruction(tiny):
     from minireason.scaling import prompt_text
 
@@ -222,6 +224,7 @@ def test_embedded_model_under_every_strategy(tmp_path):
     assert all(p["tokens_spent"] > sum(s["tokens"] for s in p["samples"]) for p in beam)  # pruned steps were paid
 
 
+@pytest.mark.slow
 def test_eval_logs_metrics_and_samples_to_wandb_offline(tiny, tmp_path, offline_wandb):
     from minireason.scaling import log_to_wandb
     from tests.wandb_log import read_run, records
@@ -276,6 +279,7 @@ def test_beam_search_keeps_the_best_steps_and_counts_every_branch():
     assert calls[0][1:] == (16, [". ", "</answer>"])
 
 
+@pytest.mark.slow
 def test_beam_search_runs_on_the_tiny_model(tiny):
     model, tokenizer = tiny
     rows = get_task("countdown").generate(2, seed=1)

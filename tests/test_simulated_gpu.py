@@ -117,6 +117,7 @@ def test_flags_still_decide_over_the_card():
                                            ("qwen2.5-3b/sft-then-grpo/t4-16gb", "T4 16 GB"),
                                            ("qwen2.5-3b/grpo-countdown/t4-16gb", "L4 24 GB"),
                                            ("qwen2.5-3b/grpo-countdown/a100-40gb", "A100 40 GB")])
+@pytest.mark.slow
 def test_the_trainer_holds_half_base_weights_and_fp32_adapters(name, machine, tmp_path, tiny_model_path):
     """The trainer is built here, on the CPU, with the dtypes the card resolved to (a simulated card holds no
     tensors). TRL casts a 4-bit model's adapters to bf16; they must come back as fp32 for the optimizer. The
