@@ -96,11 +96,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
 
-    from minireason.answer_format import row_prompt
     from minireason.models import load_model
     from minireason.recipes import load_recipe
     from minireason.recipes.data import task_data
     from minireason.rewards import get_reward
+    from minireason.tasks import row_prompt
 
     torch.manual_seed(0)
     stage = [s for s in load_recipe(args.recipe, ["--model", args.model, "--report_to", "none"])

@@ -73,10 +73,10 @@ def trl_defaults(recipe, out: Path, steps: int):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from minireason.answer_format import row_prompt
     from minireason.models import load_tokenizer, resolve_model
     from minireason.recipes.data import task_data
     from minireason.rewards import get_reward
+    from minireason.tasks import row_prompt
 
     config = GRPOConfig(
         output_dir=str(out), max_steps=steps, num_generations=recipe.num_generations,

@@ -9,13 +9,13 @@ Prompt styles (``PROMPT_STYLES``):
 - ``chat``: the question and ``FORMAT_INSTRUCTION`` as a user message, through the model's chat template;
 - ``base``: R1-Zero's plain-text framing for a base model, ending inside ``<think>`` (the completion starts
   with the reasoning, and ``with_prefilled_think`` gives the tag back before a completion is judged);
-- ``base_example``: the same, after one solved example of the task in the format (``example_prompt``).
+- ``base_example``: the same, after one solved example of the task in the format (``Task.example_prompt``).
+
+``minireason.tasks.row_prompt`` and ``render_prompt`` give a row's prompt in a style.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 from typing import Any
 
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
@@ -143,10 +143,6 @@ def format_steps(text: str) -> int:
 
 
 PROMPT_STYLES = ("chat", "base", "base_example")
-# The training question whose solution opens every ``base_example`` prompt (a seed, so it is one fixed row).
-EXAMPLE_SEED = 1000
-
-
 def check_prompt_style(style: str) -> str:
     if style not in PROMPT_STYLES:
         raise ValueError(f"prompt_style must be one of {PROMPT_STYLES}, got {style!r}")
@@ -156,50 +152,6 @@ def check_prompt_style(style: str) -> str:
 def chat_messages(question: str) -> list[dict]:
     """The chat prompt: the question, then the format instruction, as one user message."""
     return [{"role": "user", "content": f"{question}\n{FORMAT_INSTRUCTION}"}]
-
-
-def example_prompt(row: dict) -> str:
-    """The base prompt after one solved example of the same task in the format (a one-shot prompt, as
-    TinyZero's template shows an example answer).
-
-    The example is a training question (never a held-out one) and the task's ``format_example``. With it the
-    embedded SmolLM2-135M writes the format before any training (docs/grpo-on-cpu.md), so RL starts from a
-    dense reward; without it, the format itself is what pure RL has to discover. A base model compared with
-    such a run must be scored on the same prompt.
-    """
-    params = row.get("task_params", "")
-    if not isinstance(params, str):
-        params = json.dumps(params, sort_keys=True)
-    return _example_text(row["task"], params) + row["prompt_base"]
-
-
-@functools.lru_cache(maxsize=32)
-def _example_text(task_name: str, task_params: str) -> str:
-    """The example's prompt and completion, once per task: drawing and solving it costs more than the row."""
-    from minireason.tasks import task_from_row
-
-    task = task_from_row(task_name, task_params)
-    (example,) = task.split_rows(1, seed=EXAMPLE_SEED)
-    return f"{example['prompt_base']}{task.format_example(example).removeprefix(THINK_OPEN)}\n"
-
-
-def row_prompt(row: dict, style: str):
-    """A task row's prompt in ``style``: chat messages (a trainer applies the template) or base-model text."""
-    style = check_prompt_style(style)
-    if style == "chat":
-        return row["prompt"]
-    return row["prompt_base"] if style == "base" else example_prompt(row)
-
-
-def render_prompt(tokenizer, row: dict, style: str | None = None) -> str:
-    """A task row's prompt as text for ``generate``: through the chat template (``chat``) or as written
-    (``base``). ``None`` picks ``chat`` when the tokenizer has a template; a trained run's style should be
-    passed instead (it is in the run's ``run_config.json``)."""
-    if style is None:
-        style = "chat" if tokenizer.chat_template is not None else "base"
-    if check_prompt_style(style) == "chat":
-        return tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
-    return row_prompt(row, style)
 
 
 def wrap(reasoning: str, answer: str) -> str:

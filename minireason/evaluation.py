@@ -11,10 +11,10 @@ import json
 import time
 from pathlib import Path
 
-from minireason.answer_format import ANSWER_CLOSE, is_well_formed, render_prompt, with_prefilled_think
+from minireason.answer_format import ANSWER_CLOSE, is_well_formed, with_prefilled_think
 from minireason.sampling import eos_token_ids, sample_ids
 from minireason.stats import wilson_interval
-from minireason.tasks import task_from_row
+from minireason.tasks import render_prompt, task_from_row
 
 
 @dataclasses.dataclass

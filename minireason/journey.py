@@ -37,7 +37,8 @@ import numpy as np
 
 from minireason.answer_format import THINK_OPEN, extract_answer, wrap
 from minireason.tasks import task_from_row
-from minireason.tasks.countdown import InvalidExpression, evaluate, reachable_values, tokenize
+from minireason.tasks.countdown import reachable_values
+from minireason.tasks.expressions import InvalidExpression, evaluate, tokenize
 from minireason.tasks.steps import step_lines
 
 STYLES = ("shortcut", "journey")

@@ -204,8 +204,7 @@ def peak(parts: dict[str, float]) -> float:
 def workload_of(stage) -> Workload:
     """The tokens one step of ``stage`` handles: prompts measured with the embedded model's tokenizer on the
     task's own rows (the Qwen tokenizer is not on disk; both split these prompts alike, within a few tokens)."""
-    from minireason.answer_format import render_prompt
-    from minireason.tasks import get_task
+    from minireason.tasks import get_task, render_prompt
 
     tokenizer = _tokenizer()
     task = get_task(stage.task, **stage.task_params)

@@ -27,19 +27,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from minireason.answer_format import (
-    ANSWER_OPEN,
-    DIRECT_INSTRUCTION,
-    THINK_CLOSE,
-    render_prompt,
-)
+from minireason.answer_format import ANSWER_OPEN, DIRECT_INSTRUCTION, THINK_CLOSE
 from minireason.evaluation import generate, judge
 from minireason.metrics import best_of_n, majority_answer, pass_at_k
 from minireason.rewards import get_reward, reflection_reward
 from minireason.search import beam_search
 from minireason.stats import bootstrap_interval, mcnemar_exact, paired_bootstrap
 from minireason.tables import markdown_table
-from minireason.tasks import task_from_row
+from minireason.tasks import render_prompt, task_from_row
 
 FORCE_ANSWER = f"\n{THINK_CLOSE}\n{ANSWER_OPEN}"
 WAIT = "\nWait,"

@@ -72,8 +72,8 @@ class HFTeacher(Teacher):
         self.name = f"hf:{model}"
 
     def sample(self, rows: list[dict], k: int) -> list[list[str | None]]:
-        from minireason.answer_format import render_prompt
         from minireason.evaluation import generate
+        from minireason.tasks import render_prompt
 
         prompts = [render_prompt(self.tokenizer, row) for row in rows for _ in range(k)]
         texts = [text for text, _ in generate(self.model, self.tokenizer, prompts, self.max_new_tokens,

@@ -335,9 +335,9 @@ def test_a_search_trace_is_a_real_depth_first_search():
 
 @pytest.mark.parametrize("prompt_style", ["chat", "base"])
 def test_masked_errors_leave_exactly_the_wrong_values_out_of_the_loss(prompt_style):
-    from minireason.answer_format import row_prompt
     from minireason.models import load_tokenizer
     from minireason.recipes.sft import tokenized_trace
+    from minireason.tasks import row_prompt
 
     tokenizer = load_tokenizer("smollm2-135m")
     rows = ARITHMETIC["add"][:30]

@@ -274,8 +274,8 @@ def test_the_optional_bitsandbytes_kernel_warning_is_silenced_and_nothing_else(c
 
 
 def test_every_prompt_style_comes_from_the_one_format_module():
-    from minireason.answer_format import FORMAT_INSTRUCTION, PROMPT_STYLES, THINK_OPEN, row_prompt
-    from minireason.tasks import get_task
+    from minireason.answer_format import FORMAT_INSTRUCTION, PROMPT_STYLES, THINK_OPEN
+    from minireason.tasks import get_task, row_prompt
 
     task = get_task("arithmetic", op="add", digits=2)
     row = task.split_rows(1, seed=0, held_out=True)[0]

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from minireason.answer_format import extract_answer
 from minireason.rewards import REWARDS
 from minireason.tasks import get_task
-from minireason.tasks.countdown import check_equation, evaluate, tokenize
+from minireason.tasks.countdown import check_equation
+from minireason.tasks.expressions import evaluate, tokenize
 from tests.nasty_inputs import nasty_completions
 
 COUNTDOWN_ROW = {"numbers": [44, 19, 35], "target": 98, "task": "countdown"}

@@ -13,13 +13,14 @@ import dataclasses
 from datasets import Dataset
 from trl import GRPOConfig
 
-from minireason.answer_format import ANSWER_CLOSE, row_prompt
+from minireason.answer_format import ANSWER_CLOSE
 from minireason.grpo_trainer import FastGRPOTrainer
 from minireason.models import adapters_to_fp32, load_tokenizer
 from minireason.recipes.config import RecipeArgs, as_mapping
 from minireason.recipes.data import task_data
 from minireason.recipes.runs import run_stage
 from minireason.rewards import REWARDS, get_reward
+from minireason.tasks import row_prompt
 
 
 @dataclasses.dataclass

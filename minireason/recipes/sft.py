@@ -15,12 +15,13 @@ from pathlib import Path
 from datasets import Dataset, load_dataset, load_from_disk
 from trl import SFTConfig, SFTTrainer
 
-from minireason.answer_format import THINK_OPEN, row_prompt
+from minireason.answer_format import THINK_OPEN
 from minireason.journey import CATCH_STYLES, journey_examples
 from minireason.models import adapters_to_fp32, load_tokenizer
 from minireason.recipes.config import RecipeArgs
 from minireason.recipes.data import drop_eval_questions, task_data
 from minireason.recipes.runs import run_stage
+from minireason.tasks import row_prompt
 
 
 @dataclasses.dataclass

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import json
 
-from minireason.answer_format import extract_answer
+from minireason.answer_format import check_prompt_style, extract_answer
 from minireason.tasks.arithmetic import Arithmetic
 from minireason.tasks.base import Task
 from minireason.tasks.countdown import Countdown
@@ -46,6 +46,32 @@ def task_from_row(name: str, params_json: str = "") -> Task:
     return get_task(name, **params)
 
 
+def row_prompt(row: dict, style: str) -> list[dict] | str:
+    """A task row's prompt in ``style``: chat messages (a trainer applies the template) or base-model text."""
+    style = check_prompt_style(style)
+    if style == "chat":
+        return row["prompt"]
+    if style == "base":
+        return row["prompt_base"]
+    return task_from_row(row["task"], _params_json(row.get("task_params", ""))).example_prompt(row)
+
+
+def _params_json(params: str | dict) -> str:
+    """A row's ``task_params``: JSON text in a data set, a dict where a caller built the row by hand."""
+    return params if isinstance(params, str) else json.dumps(params, sort_keys=True)
+
+
+def render_prompt(tokenizer, row: dict, style: str | None = None) -> str:
+    """A task row's prompt as text for ``generate``: through the chat template (``chat``) or as written
+    (``base``). ``None`` picks ``chat`` when the tokenizer has a template; a trained run's style should be
+    passed instead (it is in the run's ``run_config.json``)."""
+    if style is None:
+        style = "chat" if tokenizer.chat_template is not None else "base"
+    if check_prompt_style(style) == "chat":
+        return tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
+    return row_prompt(row, style)
+
+
 def describe_tasks() -> str:
     """Human-readable listing of every task and its parameters with defaults."""
     lines = []
@@ -56,4 +82,5 @@ def describe_tasks() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["TASKS", "Task", "get_task", "task_from_row", "describe_tasks", "extract_answer"]
+__all__ = ["TASKS", "Task", "get_task", "task_from_row", "row_prompt", "render_prompt", "describe_tasks",
+           "extract_answer"]

@@ -9,6 +9,7 @@ work: no regex that can backtrack, no ``eval``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import random
@@ -16,10 +17,15 @@ import zlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from minireason.answer_format import base_model_prompt, chat_messages, completion_text, extract_answer
+from minireason.answer_format import THINK_OPEN, base_model_prompt, chat_messages, completion_text, extract_answer
+from minireason.tasks.steps import check_claims
 
 # One question in 8 is reserved for evaluation (``Task.split_rows``): 2-digit additions keep ~1,000 of 8,100.
 HELD_OUT_EVERY = 8
+
+
+# The training question whose solution opens every ``base_example`` prompt (a seed, so it is one fixed row).
+EXAMPLE_SEED = 1000
 
 
 @dataclasses.dataclass
@@ -70,7 +76,7 @@ class Task:
         raise NotImplementedError(f"the {self.name} task has no reference solutions to write traces from")
 
     def format_example(self, row: dict) -> str:
-        """The completion a one-shot prompt shows (``answer_format.example_prompt``): the format, answered right.
+        """The completion a one-shot prompt shows (``example_prompt``): the format, answered right.
         By default the reference trace; a task whose trace is longer than its rollouts overrides it."""
         return self.reference_completion(row)
 
@@ -120,6 +126,32 @@ class Task:
                              f"(one in {HELD_OUT_EVERY} is held out); use larger numbers or fewer problems")
         return rows
 
+    def example_prompt(self, row: dict) -> str:
+        """The base prompt after one solved example of this task in the format (a one-shot prompt, as
+        TinyZero's template shows an example answer): the ``base_example`` prompt style.
+
+        The example is a training question (never a held-out one) and the task's ``format_example``. With it the
+        embedded SmolLM2-135M writes the format before any training (docs/grpo-on-cpu.md), so RL starts from a
+        dense reward; without it, the format itself is what pure RL has to discover. A base model compared with
+        such a run must be scored on the same prompt.
+
+        >>> from minireason.tasks import get_task
+        >>> task = get_task("arithmetic", op="add", digits=2)
+        >>> print(task.example_prompt(task.generate(1)[0]))  # doctest: +NORMALIZE_WHITESPACE
+        User: What is 69 + 90? Work it out inside <think> </think>, then write only the final answer inside <answer> </answer>.
+        Assistant: <think>69 + 90 = 159.</think>
+        <answer>159</answer>
+        User: What is 50 + 33? Work it out inside <think> </think>, then write only the final answer inside <answer> </answer>.
+        Assistant: <think>
+        """
+        return self._example_text + row["prompt_base"]
+
+    @functools.cached_property
+    def _example_text(self) -> str:
+        """The example's prompt and completion, once per task: drawing and solving it costs more than the row."""
+        (example,) = self.split_rows(1, seed=EXAMPLE_SEED)
+        return f"{example['prompt_base']}{self.format_example(example).removeprefix(THINK_OPEN)}\n"
+
     def with_prompts(self, row: dict) -> dict:
         """Add the chat prompt, the base-model prompt and the task's identity to a row."""
         question = self.question(row)
@@ -161,8 +193,6 @@ class Task:
         >>> get_task("arithmetic").step_score("<think>45 + 37: 5 + 7 = 12, 4 + 3 + 1 = 9. So", {})
         0.5
         """
-        from minireason.tasks.steps import check_claims
-
         true, counted = check_claims(completion_text(completion))
         return true / counted if counted else 1.0
 

@@ -5,142 +5,24 @@ ranges by default), then the solver must find an equation or the draw is redone,
 every row is solvable and carries one solution.
 
 Verifier: TinyZero's rules (``+ - * /``, parentheses, each number exactly once, the
-value within 1e-5 of the target), evaluated without ``eval``. The answer is tokenised
-by hand, the multiset of literals is checked *before* any arithmetic, and the
-expression is evaluated exactly with ``Fraction`` by an iterative shunting-yard, so
-power towers, deep nesting, huge literals and code injection all cost microseconds
-and score as invalid.
+value within 1e-5 of the target), evaluated without ``eval`` by ``expressions``: the
+multiset of literals is checked *before* any arithmetic, so power towers, deep nesting,
+huge literals and code injection all cost microseconds and score as invalid.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from fractions import Fraction
 
 import numpy as np
 
 from minireason.answer_format import ANSWER_CLOSE, ANSWER_OPEN, completion_text, wrap
 from minireason.tasks.base import Task, int_range
+from minireason.tasks.expressions import MAX_LITERAL_DIGITS, InvalidExpression, evaluate, tokenize
+from minireason.tasks.steps import check_claims
 
-# An answer longer than this is invalid without being parsed. Six numbers below 1000
-# with every operator and bracket fit in well under 200 characters.
-MAX_EXPRESSION_CHARS = 512
-MAX_LITERAL_DIGITS = 12
 TOLERANCE = 1e-5
-
-_OPERATORS = "+-*/"
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "pos": 3}
-
-
-class InvalidExpression(ValueError):
-    """The answer is not a well-formed Countdown expression."""
-
-
-def tokenize(expression: str) -> list[str]:
-    """Split into integer literals (ASCII digits only), operators and parentheses.
-
-    >>> tokenize("(12 + 3)*4")
-    ['(', '12', '+', '3', ')', '*', '4']
-    """
-    if len(expression) > MAX_EXPRESSION_CHARS:
-        raise InvalidExpression("expression too long")
-    tokens: list[str] = []
-    i, n = 0, len(expression)
-    while i < n:
-        ch = expression[i]
-        if ch in " \t\n\r":
-            i += 1
-        elif "0" <= ch <= "9":
-            j = i
-            while j < n and "0" <= expression[j] <= "9":
-                j += 1
-            if j - i > MAX_LITERAL_DIGITS:
-                raise InvalidExpression("integer literal too long")
-            tokens.append(expression[i:j])
-            i = j
-        elif ch in _OPERATORS or ch in "()":
-            tokens.append(ch)
-            i += 1
-        else:
-            raise InvalidExpression(f"character {ch!r} is not allowed")
-    if not tokens:
-        raise InvalidExpression("empty expression")
-    return tokens
-
-
-def evaluate(tokens: list[str], steps: list | None = None) -> Fraction:
-    """Exact value of a token list; unary minus and plus are allowed, as in TinyZero. ``steps``, if given,
-    receives each binary operation ``(a, op, b)`` in the order it is worked out (innermost first).
-
-    >>> evaluate(tokenize("(1 + 2) / 3 - -4"))
-    Fraction(5, 1)
-    """
-    output: list[Fraction] = []
-    stack: list[str] = []
-
-    def apply(op: str) -> None:
-        if op in ("neg", "pos"):
-            if not output:
-                raise InvalidExpression("operator without operand")
-            if op == "neg":
-                output[-1] = -output[-1]
-            return
-        if len(output) < 2:
-            raise InvalidExpression("operator without operand")
-        b, a = output.pop(), output.pop()
-        if steps is not None:
-            steps.append((a, op, b))
-        if op == "+":
-            output.append(a + b)
-        elif op == "-":
-            output.append(a - b)
-        elif op == "*":
-            output.append(a * b)
-        else:
-            if b == 0:
-                raise InvalidExpression("division by zero")
-            output.append(a / b)
-
-    expect_operand = True
-    for tok in tokens:
-        if tok.isdigit():
-            if not expect_operand:
-                raise InvalidExpression("two numbers in a row")
-            output.append(Fraction(int(tok)))
-            expect_operand = False
-        elif tok == "(":
-            if not expect_operand:
-                raise InvalidExpression("missing operator before '('")
-            stack.append(tok)
-        elif tok == ")":
-            if expect_operand:
-                raise InvalidExpression("empty brackets or dangling operator")
-            while stack and stack[-1] != "(":
-                apply(stack.pop())
-            if not stack:
-                raise InvalidExpression("unbalanced ')'")
-            stack.pop()
-        else:  # + - * /
-            if expect_operand:
-                if tok not in "+-":
-                    raise InvalidExpression(f"operator {tok!r} without left operand")
-                stack.append("neg" if tok == "-" else "pos")  # unary: right-associative, nothing to pop
-                continue
-            while stack and stack[-1] != "(" and _PRECEDENCE[stack[-1]] >= _PRECEDENCE[tok]:
-                apply(stack.pop())
-            stack.append(tok)
-            expect_operand = True
-    if expect_operand:
-        raise InvalidExpression("expression ends with an operator")
-    while stack:
-        op = stack.pop()
-        if op == "(":
-            raise InvalidExpression("unbalanced '('")
-        apply(op)
-    if len(output) != 1:  # pragma: no cover - the checks above make this unreachable
-        raise InvalidExpression("malformed expression")
-    return output[0]
 
 
 def check_equation(expression: str, numbers: list[int], target: int) -> bool:
@@ -319,7 +201,6 @@ class Countdown(Task):
         ...                                             "<answer>(2 + 3", "<answer>(2 + 2", "<answer>2 + 3 + 4</answer>")]
         [1.0, 0.0, 1.0, 0.0, 0.0]
         """
-        from minireason.tasks.steps import check_claims
 
         text = completion_text(completion)
         true, counted = check_claims(text, available=list(row["numbers"]))

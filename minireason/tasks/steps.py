@@ -17,7 +17,8 @@ import re
 from collections.abc import Iterator
 from fractions import Fraction
 
-from minireason.tasks.countdown import InvalidExpression, evaluate, tokenize
+from minireason.answer_format import THINK_CLOSE, THINK_OPEN
+from minireason.tasks.expressions import InvalidExpression, evaluate, tokenize
 
 # Digits, operators, brackets and spaces on both sides of one or more '='. Linear: no nested quantifiers.
 _CHAIN = re.compile(r"-?[0-9(][0-9+\-*/×() ]*(?:=[0-9+\-*/×() ]*[0-9)])+")
@@ -103,8 +104,6 @@ def step_lines(text: str) -> list[tuple[str, str]]:
 
 def _steps(text: str) -> list[tuple[str, bool, str]]:
     """``(step, whether its claim holds, the line after it)``: each line's claims parsed once, for both readers."""
-    from minireason.answer_format import THINK_CLOSE, THINK_OPEN
-
     lines = text[:MAX_CHARS].split(THINK_CLOSE)[0].replace(THINK_OPEN, "").splitlines()
     steps = []
     for line, following in zip(lines, lines[1:] + [""]):
