@@ -36,17 +36,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from demo_seeds import correctness  # noqa: E402
-
-from minireason.demo import BASE, STAGES, run_demo  # noqa: E402
-from minireason.evaluation import load_samples  # noqa: E402
-from minireason.notebook import claim_section_name  # noqa: E402
-from minireason.stats import paired_bootstrap, seed_interval  # noqa: E402
-from minireason.tables import command_line, fill_section, markdown_table  # noqa: E402
+from minireason.demo import BASE, STAGES, run_demo
+from minireason.notebook import claim_section_name
+from minireason.reports.evals import correctness
+from minireason.reports.markdown import command_line, fill_section, markdown_table
+from minireason.reports.samples import load_samples
+from minireason.reports.training import compute
+from minireason.reports.verdicts import compare, diff_row, diff_table
+from minireason.stats import seed_interval
 
 # The size of each claim's runs. cpu: what docs/claims.md reports (2 cores); tiny: the tests' random 2-layer model.
 SCALES = {
@@ -66,44 +63,6 @@ SCALES = {
 JOURNEY_TASKS = {"arithmetic": {"op": "add", "digits": 3}, "countdown": {}}
 JOURNEY_RECIPE = "smollm2-135m/journey-vs-shortcut/cpu"
 pct = lambda x: f"{x:+.1%}" if x < 0 else f"{x:.1%}"  # noqa: E731
-
-
-def compare(before: list[list[float]], after: list[list[float]], direction: int = 1) -> dict:
-    """``after - before`` per problem over seeds: the bootstrap interval, each seed's difference, the seeds'
-    t-interval, and the verdict for a claim that ``after`` is higher (``direction`` 1) or lower (-1)."""
-    diff = paired_bootstrap(before, after)
-    seeds = seed_interval(diff["per_run"], bounds=(-1, 1))
-    low, high = sorted((diff["low"] * direction, diff["high"] * direction))
-    if low > 0 or high < 0:  # the interval excludes 0; the verdict also needs every seed on that side
-        sign = 1 if low > 0 else -1
-        agree = all(d * direction * sign > 0 for d in diff["per_run"])
-        verdict = ("holds" if sign > 0 else "contradicted") if agree else "mixed"
-        verdict = verdict if len(diff["per_run"]) > 1 else "one seed only"
-    else:
-        verdict = "undecided"
-    return {**diff, "seed_low": seeds["low"], "seed_high": seeds["high"], "verdict": verdict}
-
-
-def diff_row(name: str, result: dict) -> list[str]:
-    return [name, f"{result['mean']:+.1%}", f"{result['low']:+.1%} to {result['high']:+.1%}",
-            ", ".join(f"{d:+.1%}" for d in result["per_run"]),
-            f"{result['seed_low']:+.1%} to {result['seed_high']:+.1%}", f"**{result['verdict']}**"]
-
-
-DIFF_HEADERS = ["comparison (same problems)", "mean", "95% CI over problems", "per seed", "95% CI over seeds",
-                "verdict"]
-
-
-def diff_table(rows: list[list[str]]) -> str:
-    return markdown_table(DIFF_HEADERS, rows, numeric=[False, True, False, False, False, False])
-
-
-def run_log(folder: Path) -> dict:
-    """A trained stage's compute, from its own trainer_state.json: wall seconds and tokens seen."""
-    history = json.loads((folder / "trainer_state.json").read_text())["log_history"]
-    tokens = max((entry["num_tokens"] for entry in history if "num_tokens" in entry), default=0)
-    runtime = next((entry["train_runtime"] for entry in reversed(history) if "train_runtime" in entry), 0.0)
-    return {"seconds": runtime, "tokens": tokens}
 
 
 # -- claims 1 and 2: the demo's four stages ---------------------------------------------------------------
@@ -142,7 +101,7 @@ def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) ->
     compute = {}
     for s in seeds:
         folders = {stage: Path(reports[s]["sample_files"][stage]).parent for stage in arms}
-        logs = {stage: run_log(folder) for stage, folder in folders.items()}
+        logs = {stage: compute(folder) for stage, folder in folders.items()}
         logs["SFT + GRPO"] = {key: logs["SFT"][key] + logs["SFT + GRPO"][key] for key in ("seconds", "tokens")}
         compute[s] = logs
     compute_rows = [[stage, f"{sum(compute[s][stage]['seconds'] for s in seeds) / len(seeds) / 60:.1f}",
@@ -243,7 +202,7 @@ def journey_runs(out: Path, task: str, arms: list[str], seeds: list[int], scale:
                 missing.append(f"{task} {arm} seed {seed}")
                 continue
             summary = summary or run([config])[0]
-            summaries.setdefault(arm, []).append({**summary, "seed": seed, "log": run_log(Path(config.output_dir)),
+            summaries.setdefault(arm, []).append({**summary, "seed": seed, "log": compute(Path(config.output_dir)),
                                                   "samples": load_samples(Path(config.output_dir) / "eval_samples.jsonl"),
                                                   "eval_rows": task_data(config)[2]})
     return summaries, missing
@@ -390,7 +349,8 @@ def strategies(scale: dict) -> dict:
 
 def scaling_claim(out: Path, seeds: list[int], scale: dict, model_name: str, image: Path) -> tuple[str, dict]:
     from minireason.models import load_model
-    from minireason.scaling import evaluate_strategy, load_runs, per_problem_figures, plot_runs, save_run
+    from minireason.reports.evals import load_runs, plot_runs, save_run
+    from minireason.scaling import evaluate_strategy, per_problem_figures
     from minireason.tasks import get_task
 
     rows = get_task("arithmetic", op="add", digits=2).split_rows(scale["scaling_problems"], seed=0, held_out=True)

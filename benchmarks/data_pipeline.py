@@ -12,18 +12,14 @@ server that takes 200 ms per request, at concurrency 1, 4 and 16.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.flaky_server
-
-from minireason.distill import DistillConfig, distill  # noqa: E402
-from minireason.journey import journey_examples  # noqa: E402
-from minireason.tables import markdown_table  # noqa: E402
-from minireason.tasks import get_task  # noqa: E402
-from minireason.teachers import make_teacher  # noqa: E402
+from minireason.distill import DistillConfig, distill
+from minireason.journey import journey_examples
+from minireason.reports.markdown import markdown_table
+from minireason.tasks import get_task
+from minireason.teachers import make_teacher
 
 
 def timed(fn):
@@ -56,7 +52,7 @@ def main() -> None:
         rows.append(("`data journey` pipeline, countdown (all of the above + files)", seconds,
                      f"{card['rows']} rows, {card['duplicates_removed']} duplicates"))
 
-    from tests.flaky_server import FlakyServer
+    from minireason.testing.flaky_server import FlakyServer
 
     requests = 32
     with FlakyServer(["ok"], delay=0.2) as server:  # latency-bound, like a real model server

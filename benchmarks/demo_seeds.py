@@ -19,25 +19,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from minireason.demo import BASE, STAGES, moving_average, run_demo  # noqa: E402
-from minireason.evaluation import load_samples  # noqa: E402
-from minireason.stats import mean_std, paired_bootstrap  # noqa: E402
-from minireason.tables import command_line, fill_section, markdown_table  # noqa: E402
+from minireason.demo import BASE, STAGES, moving_average, run_demo
+from minireason.reports.evals import correctness
+from minireason.reports.markdown import command_line, fill_section, markdown_table
+from minireason.stats import mean_std, paired_bootstrap
 
 ARMS = ("pure RL", "SFT then GRPO")  # the demo's two GRPO reward curves
-
-
-def correctness(report: dict, stage: str, key: str = "correct") -> list[int]:
-    """Per held-out problem, 1 if the stage answered it right (``key``: or wrote it well formed), from the
-    samples file the demo's report names."""
-    return [int(s[key]) for s in load_samples(report["sample_files"][stage])]
 
 
 def summarise(runs: dict[int, Path]) -> dict:

@@ -16,23 +16,20 @@ import argparse
 import datetime
 import math
 import os
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from transformers import TrainerCallback  # noqa: E402
 
-from minireason.hardware import bf16_native  # noqa: E402
-from minireason.memory import GIB, GPU_DTYPES_ON_CPU, card_of, estimate, measure, peak  # noqa: E402
-from minireason.models import random_weights_model  # noqa: E402
-from minireason.notebook import tiny_flags  # noqa: E402
-from minireason.recipes import load_recipe  # noqa: E402
-from minireason.recipes.catalog import describe, recipe_names  # noqa: E402
-from minireason.tables import fill_section, markdown_table  # noqa: E402
+from minireason.hardware import bf16_native
+from minireason.memory import GIB, GPU_DTYPES_ON_CPU, card_of, estimate, measure, peak
+from minireason.models import random_weights_model
+from minireason.notebook import tiny_flags
+from minireason.recipes import load_recipe
+from minireason.recipes.catalog import describe, recipe_names
+from minireason.reports.markdown import fill_section, markdown_table
+from minireason.reports.training import step_meter
 
 
 def run(name: str, size: str, steps: int, models: Path) -> list[dict]:
@@ -63,7 +60,7 @@ def run(name: str, size: str, steps: int, models: Path) -> list[dict]:
             continue  # sft-then-grpo's GRPO stage needs the SFT adapter: measured with the SFT stage's settings
         meters, trainers = [], []
         measured = measure(stage, prepare=lambda trainer, meters=meters, trainers=trainers: (
-            meters.append(_meter(trainer)), trainers.append(trainer)))
+            meters.append(step_meter(trainer)), trainers.append(trainer)))
         timing = meters[0].summary()
         estimated = peak(estimate(stage, card))
         losses = [entry["loss"] for entry in trainers[0].state.log_history if "loss" in entry]
@@ -115,39 +112,6 @@ def sampler_against_generate(trainer, prompts: int = 4, tokens: int = 16) -> dic
             gap = max(gap, (generated.gather(-1, chosen[:, None]) - forward.gather(-1, chosen[:, None])).abs().max().item())
     model.train()
     return {"greedy_agreement": agree / len(ids), "max_logprob_gap": gap}
-
-
-def _meter(trainer):
-    """grpo_step.py's StepMeter for GRPO (seconds a step, rollout time and tokens); for SFT, a step timer whose
-    tokens are the batch's, padding included."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("grpo_step", ROOT / "benchmarks" / "grpo_step.py")
-    grpo_step = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(grpo_step)
-    if hasattr(trainer, "_generate_single_turn"):
-        meter = grpo_step.StepMeter(trainer)
-    else:
-        meter = _SFTMeter()
-    trainer.add_callback(meter)
-    return meter
-
-
-class _SFTMeter(TrainerCallback):
-    def __init__(self):
-        self.steps: list[tuple[float, int]] = []
-        self._started = 0.0
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        self._started = time.perf_counter()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.steps.append((time.perf_counter() - self._started, state.num_input_tokens_seen))
-
-    def summary(self) -> dict:
-        seconds = sum(s for s, _ in self.steps) / len(self.steps)
-        tokens = self.steps[-1][1] / len(self.steps)
-        return {"s_per_step": seconds, "train_tok_s": tokens / seconds}
 
 
 def _distilled(out: Path) -> str:

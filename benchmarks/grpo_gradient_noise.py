@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from minireason.tables import markdown_table  # noqa: E402
+from minireason.reports.markdown import markdown_table
 
 DEFAULT_RECIPE = ROOT / "recipes" / "smollm2-135m" / "sft-then-grpo" / "cpu.yaml"
 

@@ -19,53 +19,16 @@ For each: seconds per step; generation tok/s (completion tokens / time in rollou
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from transformers import TrainerCallback  # noqa: E402
 
-from minireason.tables import markdown_table  # noqa: E402
+from minireason.reports.markdown import markdown_table
+from minireason.reports.training import StepMeter
 
 DEFAULT_RECIPE = ROOT / "recipes" / "smollm2-135m" / "grpo-arithmetic" / "cpu.yaml"
-
-
-class StepMeter(TrainerCallback):
-    """Wall time per optimizer step, and the time and tokens spent in rollouts within it."""
-
-    def __init__(self, trainer):
-        self.steps: list[dict] = []
-        self._rollout_seconds, self._tokens, self._started = 0.0, 0, 0.0
-        generate = trainer._generate_single_turn
-
-        def timed_generate(*args, **kwargs):
-            started = time.perf_counter()
-            completion_ids, logprobs = generate(*args, **kwargs)
-            self._rollout_seconds += time.perf_counter() - started
-            self._tokens += sum(len(ids) for ids in completion_ids)
-            return completion_ids, logprobs
-
-        trainer._generate_single_turn = timed_generate
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        self._rollout_seconds, self._tokens, self._started = 0.0, 0, time.perf_counter()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.steps.append({"seconds": time.perf_counter() - self._started, "rollout_seconds": self._rollout_seconds,
-                           "tokens": self._tokens, "completions": args.generation_batch_size})
-
-    def summary(self) -> dict:
-        steady = self.steps[1:] or self.steps
-        seconds = sum(s["seconds"] for s in steady)
-        rollout = sum(s["rollout_seconds"] for s in steady)
-        tokens = sum(s["tokens"] for s in steady)
-        return {"s_per_step": seconds / len(steady), "completions_per_step": steady[0]["completions"],
-                "tokens_per_step": tokens / len(steady), "generation_tok_s": tokens / max(rollout, 1e-9),
-                "train_tok_s": tokens / max(seconds - rollout, 1e-9), "throughput_tok_s": tokens / seconds}
 
 
 def trl_defaults(recipe, out: Path, steps: int):

@@ -19,18 +19,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from minireason.evaluation import load_samples, sample_figures  # noqa: E402
-from minireason.recipes import load_recipe, run  # noqa: E402
-from minireason.recipes.data import evaluate_base  # noqa: E402
-from minireason.stats import mean_std, paired_bootstrap, seed_interval  # noqa: E402
-from minireason.tables import command_line, fill_section, markdown_table  # noqa: E402
+from minireason.evaluation import sample_figures
+from minireason.recipes import load_recipe, run
+from minireason.recipes.data import evaluate_base
+from minireason.reports.markdown import command_line, fill_section, markdown_table
+from minireason.reports.samples import load_samples
+from minireason.stats import mean_std, paired_bootstrap, seed_interval
 
 RECIPE = "smollm2-135m/grpo-arithmetic/cpu"
 SECTION = "claim 1, pure RL over seeds"

@@ -14,15 +14,11 @@ import argparse
 import multiprocessing
 import random
 import re
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from minireason.tasks import get_task  # noqa: E402
-from minireason.tasks.math_answers import MathAnswers  # noqa: E402
-from tests.nasty_inputs import nasty_completions  # noqa: E402
+from minireason.tasks import get_task
+from minireason.tasks.math_answers import MathAnswers
+from minireason.testing.nasty_inputs import nasty_completions
 
 _ALLOWED = re.compile(r"^[\d+\-*/().\s]+$")
 

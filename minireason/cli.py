@@ -358,7 +358,8 @@ def cmd_eval(argv: list[str]) -> None:
     from rich.console import Console
 
     from minireason.models import load_model
-    from minireason.scaling import Strategy, comparison_table, evaluate_strategy, log_to_wandb, plot_runs, save_run
+    from minireason.reports.evals import comparison_table, log_to_wandb, plot_runs, save_run
+    from minireason.scaling import Strategy, evaluate_strategy
 
     args, strategy = parse("eval", (EvalArgs, Strategy), argv, epilog=EVAL_EPILOG)
     try:
@@ -384,7 +385,7 @@ def cmd_eval(argv: list[str]) -> None:
 def cmd_compare(argv: list[str]) -> None:
     from rich.console import Console
 
-    from minireason.scaling import comparison_table, load_runs, log_to_wandb, paired_markdown, plot_runs, runs_markdown
+    from minireason.reports.evals import comparison_table, load_runs, log_to_wandb, paired_markdown, plot_runs, runs_markdown
 
     args = parse("compare", (CompareArgs,), argv, leading="runs")
     try:
@@ -444,7 +445,7 @@ def cmd_train(argv: list[str]) -> None:
     options) can follow as a flag. A killed run, started again with the same command, resumes from its last
     checkpoint. `minireason train RECIPE --help` lists the recipe's options with the values it sets."""
     from minireason.recipes import load_recipe, recipe_help, run
-    from minireason.tables import markdown_table
+    from minireason.reports.markdown import markdown_table
 
     if not argv or argv[0] in ("-h", "--help"):
         print(f"usage: minireason train RECIPE [--option value ...]\n\n{cmd_train.__doc__}")

@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from minireason.evaluation import load_samples, sample_figures
+from minireason.evaluation import sample_figures
 from minireason.recipes import load_recipe, run
 from minireason.recipes.data import evaluate_base
+from minireason.reports.samples import load_samples
 from minireason.stats import paired_bootstrap
 
 PURE_RL_RECIPE = "smollm2-135m/grpo-arithmetic/cpu"

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from minireason.answer_format import ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, extract_answer, wrap
 from minireason.journey import Trace, shape_changes, stitch_attempts
-from minireason.tables import markdown_table
+from minireason.reports.markdown import markdown_table
 from minireason.tasks import get_task, task_from_row
 from minireason.tasks.math_answers import last_boxed
 

@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 from minireason.answer_format import ANSWER_CLOSE, is_well_formed, with_prefilled_think
+from minireason.reports.samples import save_samples
 from minireason.sampling import eos_token_ids, sample_ids
 from minireason.stats import wilson_interval
 from minireason.tasks import render_prompt, task_from_row
@@ -32,11 +32,9 @@ class EvalResult:
                 "seconds": round(self.seconds, 1)}
 
     def save_samples(self, path: str | Path) -> None:
-        """One JSON line per problem: its id, completion, token count, and whether it is correct and well formed."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as out:
-            for sample in self.samples:
-                out.write(json.dumps(sample, ensure_ascii=False) + "\n")
+        """One JSON line per problem (``reports.samples``): its id, completion, token count, and whether it is
+        correct and well formed."""
+        save_samples(path, self.samples)
 
 
 def sample_figures(samples: list[dict]) -> dict:
@@ -51,11 +49,6 @@ def sample_figures(samples: list[dict]) -> dict:
     return {"accuracy": correct / n, "ci95": list(wilson_interval(correct, n)), "format_rate": formed / n,
             "format_ci95": list(wilson_interval(formed, n)), "mean_tokens": sum(s["tokens"] for s in samples) / n,
             "n": n}
-
-
-def load_samples(path: str | Path) -> list[dict]:
-    """What ``EvalResult.save_samples`` wrote."""
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 256, batch_size: int = 64,

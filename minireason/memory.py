@@ -273,7 +273,7 @@ def card_of(recipe_name: str) -> str | None:
 
 def report(stages: list, card: str | None = None) -> str:
     """The breakdown of each stage on ``card`` (None: every card's total), then a verdict per card."""
-    from minireason.tables import markdown_table
+    from minireason.reports.markdown import markdown_table
 
     lines = []
     shown = [card] if card else []

@@ -7,7 +7,7 @@ whichever model or strategy produced them.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -63,14 +63,16 @@ def best_of_n(scores: Sequence[float]) -> int:
     return max(range(len(scores)), key=lambda i: (scores[i], -i))
 
 
-def maj_at_k(answer_groups: Sequence[Sequence[str | None]], correct: Callable[[int, str], bool], k: int) -> float:
-    """Share of problems whose majority answer over the first ``k`` samples is correct.
+def voted_correct(samples: Sequence[dict], weights: Sequence[float] | None = None) -> bool:
+    """Whether the majority answer of scored samples (each with its vote key ``answer`` and ``correct``) is right:
+    maj@k over a problem's first k samples, or weighted best-of-N with the samples' scores as ``weights``.
 
-    ``answer_groups[p]`` holds problem p's normalised answers (None where there was none);
-    ``correct(p, answer)`` asks the verifier.
+    >>> samples = [{"answer": "12", "correct": True}, {"answer": "13", "correct": False},
+    ...            {"answer": "13", "correct": False}]
+    >>> voted_correct(samples), voted_correct(samples, weights=[0.9, 0.2, 0.3]), voted_correct(samples[:1])
+    (False, True, True)
+    >>> voted_correct([{"answer": None, "correct": False}])  # no answer: no vote, not right
+    False
     """
-    hits = 0
-    for p, answers in enumerate(answer_groups):
-        voted = majority_answer(list(answers[:k]))
-        hits += voted is not None and correct(p, voted)
-    return hits / len(answer_groups) if answer_groups else 0.0
+    answer = majority_answer([s["answer"] for s in samples], weights)
+    return answer is not None and any(s["correct"] for s in samples if s["answer"] == answer)

@@ -11,16 +11,14 @@ carries logic of its own. ``SIZE`` in each notebook's parameters cell picks how 
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
 
 from minireason.recipes.catalog import describe, recipe_names, recipe_root
-from minireason.tables import markdown_table, section_markers
+from minireason.reports.markdown import markdown_table, section_markers
 
 SIZES = ("auto", "tiny", "cpu", "gpu")
-
 
 
 def tiny_flags(grpo: bool) -> list[str]:
@@ -220,63 +218,6 @@ def memory() -> dict:
     return snapshot
 
 
-def training_log(output_dir: str | Path) -> list[dict]:
-    """The Trainer's log history of a finished run (``output_dir/trainer_state.json``)."""
-    path = Path(output_dir) / "trainer_state.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no trainer_state.json; has this run finished?")
-    return json.loads(path.read_text())["log_history"]
-
-
-def timing(output_dir: str | Path, planned_steps: int | None = None) -> dict:
-    """Steps, seconds per step, and what ``planned_steps`` would take at that pace on this machine."""
-    log = training_log(output_dir)
-    final = next(entry for entry in reversed(log) if "train_runtime" in entry)
-    steps = final["step"]
-    report = {"steps": steps, "seconds": round(final["train_runtime"], 1),
-              "seconds_per_step": round(final["train_runtime"] / max(steps, 1), 2)}
-    if planned_steps:
-        report["planned_steps"] = planned_steps
-        report["planned_minutes"] = round(report["seconds_per_step"] * planned_steps / 60, 1)
-    return report
-
-
-def plot_history(runs: dict[str, str | Path], keys: list[str], path: str | Path | None = None):
-    """One panel per logged metric (``reward``, ``loss``, ``rewards/accuracy_reward/mean`` …),
-    one line per run; saved to ``path`` when given. Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
-    for axis, key in zip(axes[0], keys):
-        for label, output_dir in runs.items():
-            points = [(entry["step"], entry[key]) for entry in training_log(output_dir) if key in entry]
-            if points:
-                axis.plot(*zip(*points), marker="o", label=label)
-        axis.set(xlabel="step", title=key)
-        axis.grid(alpha=0.3)
-        if axis.lines:
-            axis.legend()
-        else:  # e.g. a run shorter than logging_steps
-            axis.text(0.5, 0.5, "not logged", ha="center", va="center", transform=axis.transAxes)
-    figure.tight_layout()
-    if path:
-        figure.savefig(path, dpi=120)
-    return figure
-
-
-def results_table(results: dict[str, dict]) -> str:
-    """A Markdown table of evaluations: ``EvalResult.summary()`` dicts, stage summaries (whose evaluation
-    fields start with ``eval_``) or the demo's stages, one row per label, with the accuracy's 95% interval."""
-    rows = []
-    for label, summary in results.items():
-        summary = {key.removeprefix("eval_"): value for key, value in summary.items()}
-        low, high = summary["ci95"]
-        rows.append([label, f"{summary['accuracy']:.1%}", f"{low:.1%} - {high:.1%}", f"{summary['format_rate']:.1%}",
-                     f"{summary['mean_tokens']:.0f}", summary["n"]])
-    return markdown_table(["model", "accuracy", "95% CI", "format", "mean tokens", "problems"], rows,
-                          numeric=[False, True, False, True, True, True])
-
-
 def reward_table(row: dict, completions: list[str], rewards: list[str] = ("accuracy", "format", "reflection")) -> str:
     """A Markdown table of what each reward gives each completion for one problem: how GRPO sees them."""
     from minireason.rewards import REWARDS
@@ -286,19 +227,6 @@ def reward_table(row: dict, completions: list[str], rewards: list[str] = ("accur
     rows = [[f"`{completion.replace('|', chr(92) + '|').replace(chr(10), ' ')}`",
              *(f"{scores[name][i]:g}" for name in rewards)] for i, completion in enumerate(completions)]
     return markdown_table(["completion", *rewards], rows, numeric=[False] + [True] * len(rewards))
-
-
-def check_summary(summary: dict, output_dir: str | Path) -> list[dict]:
-    """Assert that a stage's summary reports what its saved samples say (every SIZE, tiny included): the same
-    number of problems, the share correct and the share well formed. Returns the samples."""
-    from minireason.evaluation import load_samples, sample_figures
-
-    samples = load_samples(Path(output_dir) / "eval_samples.jsonl")
-    figures = sample_figures(samples)
-    assert summary["eval_n"] == figures["n"] == len(samples), (summary["eval_n"], len(samples))
-    for key in ("accuracy", "format_rate"):
-        assert summary[f"eval_{key}"] == figures[key], (key, summary[f"eval_{key}"], figures[key])
-    return samples
 
 
 def adapter_trained(final: str | Path) -> bool:

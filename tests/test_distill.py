@@ -14,7 +14,7 @@ from minireason.distill import DistillConfig, distill, load_records, to_kit_form
 from minireason.recipes import load_recipe, run
 from minireason.tasks import get_task, task_from_row
 from minireason.teachers import HFTeacher, SolverTeacher, make_teacher
-from tests.flaky_server import FlakyServer, countdown_reply
+from minireason.testing.flaky_server import FlakyServer, countdown_reply
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,12 +11,12 @@ from minireason.notebook import (
     recipe_for,
     recipe_steps,
     resolve_size,
-    results_table,
     reward_table,
     stages_for,
-    timing,
 )
 from minireason.recipes.catalog import recipe_root
+from minireason.reports.evals import results_table
+from minireason.reports.training import timing
 from minireason.rewards import REWARDS
 from minireason.tasks import get_task
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from minireason.evaluation import load_samples
 from minireason.notebook import tiny_flags
 from minireason.recipes import load_recipe, run
 from minireason.recipes.data import task_data
+from minireason.reports.samples import load_samples
 
 pytestmark = pytest.mark.slow  # every recipe trains on the tiny model
 

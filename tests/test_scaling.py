@@ -8,16 +8,13 @@ from fractions import Fraction
 
 import pytest
 
-from minireason.metrics import best_of_n, maj_at_k, majority_answer, pass_at_k
+from minireason.metrics import best_of_n, majority_answer, pass_at_k, voted_correct
 from minireason.models import load_model
+from minireason.reports.evals import load_runs, paired_difference, paired_markdown, runs_markdown
 from minireason.scaling import (
     Strategy,
     budget_forced,
     evaluate_strategy,
-    load_runs,
-    paired_difference,
-    paired_markdown,
-    runs_markdown,
     summarise,
 )
 from minireason.tasks import get_task
@@ -56,8 +53,9 @@ def test_majority_vote_ties_weights_and_abstentions():
     # maj@k over three problems: votes 2-1 right, 1-2 wrong, and no answers at all.
     groups = [["12", "12", "13"], ["5", "6", "6"], [None, None, None]]
     gold = ["12", "5", "1"]
-    assert maj_at_k(groups, lambda p, answer: answer == gold[p], k=3) == pytest.approx(1 / 3)
-    assert maj_at_k(groups, lambda p, answer: answer == gold[p], k=1) == pytest.approx(2 / 3)
+    samples = [[{"answer": answer, "correct": answer == gold[p]} for answer in group] for p, group in enumerate(groups)]
+    assert [voted_correct(problem) for problem in samples] == [True, False, False]
+    assert [voted_correct(problem[:1]) for problem in samples] == [True, True, False]
 
 
 def _sample(correct, answer, tokens=10, score=None):
@@ -226,7 +224,7 @@ def test_embedded_model_under_every_strategy(tmp_path):
 
 @pytest.mark.slow
 def test_eval_logs_metrics_and_samples_to_wandb_offline(tiny, tmp_path, offline_wandb):
-    from minireason.scaling import log_to_wandb
+    from minireason.reports.evals import log_to_wandb
     from tests.wandb_log import read_run, records
 
     model, tokenizer = tiny

@@ -17,7 +17,7 @@ from minireason.rewards import REWARDS
 from minireason.tasks import get_task
 from minireason.tasks.countdown import check_equation
 from minireason.tasks.expressions import evaluate, tokenize
-from tests.nasty_inputs import nasty_completions
+from minireason.testing.nasty_inputs import nasty_completions
 
 COUNTDOWN_ROW = {"numbers": [44, 19, 35], "target": 98, "task": "countdown"}
 ARITHMETIC_ROW = {"a": 44, "b": 54, "op": "add", "answer": 98, "task": "arithmetic"}

@@ -1,0 +1,8 @@
+"""Every reader and writer of results, in one place; the jobs that produce results import these.
+
+- ``markdown``: the table builder behind every table the kit prints or writes, and the writer of docs sections;
+- ``evals``: evaluations saved and read back (``eval.json`` and the samples), their tables, plots and W&B logs,
+  paired comparisons of runs;
+- ``verdicts``: a claim's paired difference over problems and seeds, and its verdict;
+- ``training``: a trained run's log, compute and pace, and step meters for benchmarks.
+"""

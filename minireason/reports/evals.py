@@ -1,0 +1,205 @@
+"""Evaluations saved and read back, and what is made of them: Markdown and rich tables, plots, W&B logs, paired
+comparisons of runs.
+
+A strategy evaluation (``minireason eval``) is a folder: ``eval.json`` (label, config, strategy, metrics) and
+``samples.jsonl`` (one line per problem with its samples). A training stage's evaluation is ``eval_samples.jsonl``
+(one scored sample per line) beside the stage's summary.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from minireason.metrics import voted_correct
+from minireason.reports.markdown import markdown_table
+from minireason.reports.samples import load_samples
+from minireason.scaling import ScalingResult, Strategy
+from minireason.stats import mcnemar_exact, paired_bootstrap
+
+
+def save_run(result: ScalingResult, out: str | Path, label: str, config: dict) -> Path:
+    """``out/eval.json`` (label, config, strategy, metrics) and ``out/samples.jsonl`` (every sample)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps({"label": label, "config": config, "strategy": result.strategy,
+                                               "metrics": result.metrics}, indent=2) + "\n")
+    with open(out / "samples.jsonl", "w", encoding="utf-8") as handle:
+        for problem in result.samples:
+            handle.write(json.dumps(problem, ensure_ascii=False) + "\n")
+    return out / "eval.json"
+
+def load_runs(paths: list[str | Path]) -> list[dict]:
+    """Saved runs from their folders (or eval.json files)."""
+    runs = []
+    for path in paths:
+        path = Path(path)
+        file = path / "eval.json" if path.is_dir() else path
+        if not file.exists():
+            raise FileNotFoundError(f"{path}: no eval.json (write one with `minireason eval … --out {path}`)")
+        run = json.loads(file.read_text())
+        if (file.parent / "samples.jsonl").exists():  # per problem: what paired comparisons need
+            run["problems"] = [json.loads(line) for line in (file.parent / "samples.jsonl").read_text(
+                encoding="utf-8").splitlines() if line.strip()]
+        runs.append(run)
+    return runs
+
+def paired_difference(baseline: dict, other: dict) -> dict | None:
+    """``other - baseline`` on the problems both answered (matched by id), or None when they share none.
+
+    Two figures, each a paired bootstrap over problems: pass@1 (each problem's share of right samples) and
+    maj@j at the smaller of the two runs' k (greedy correctness when both have one sample). On the maj@j
+    right/wrong outcomes, McNemar's exact test gives ``p_value``, with the problems ``gained`` and ``lost``.
+    """
+    if "problems" not in baseline or "problems" not in other:
+        return None
+    mine = {problem["id"]: problem for problem in other["problems"]}
+    shared = [(problem, mine[problem["id"]]) for problem in baseline["problems"] if problem["id"] in mine]
+    if not shared:
+        return None
+    j = min(len(shared[0][0]["samples"]), len(shared[0][1]["samples"]))
+    before = [(sum(s["correct"] for s in a["samples"]) / len(a["samples"]), voted_correct(a["samples"][:j]))
+              for a, _ in shared]
+    after = [(sum(s["correct"] for s in b["samples"]) / len(b["samples"]), voted_correct(b["samples"][:j]))
+             for _, b in shared]
+    pass1 = paired_bootstrap([x for x, _ in before], [x for x, _ in after], resamples=2000)
+    voted = paired_bootstrap([float(v) for _, v in before], [float(v) for _, v in after], resamples=2000)
+    return {"problems": len(shared), "k": j, "pass@1": pass1, f"maj@{j}": voted,
+            **mcnemar_exact([v for _, v in before], [v for _, v in after])}
+
+def paired_markdown(runs: list[dict]) -> str:
+    """Each run against the first, on the problems they share: the paired table of ``minireason compare``."""
+    rows = []
+    for run in runs[1:]:
+        diff = paired_difference(runs[0], run)
+        if diff is None:
+            rows.append([run["label"], runs[0]["label"], "0", "no shared problems", "", "", ""])
+            continue
+        voted = diff[f"maj@{diff['k']}"]
+        rows.append([run["label"], runs[0]["label"], str(diff["problems"]),
+                     f"{diff['pass@1']['mean']:+.1%} ({diff['pass@1']['low']:+.1%} to {diff['pass@1']['high']:+.1%})",
+                     f"maj@{diff['k']} {voted['mean']:+.1%} ({voted['low']:+.1%} to {voted['high']:+.1%})",
+                     f"{diff['gained']} / {diff['lost']}", f"{diff['p_value']:.3g}"])
+    return markdown_table(["run", "vs", "problems", "Δ pass@1 (95% CI)", "Δ majority vote (95% CI)",
+                           "gained / lost", "p (exact McNemar)"], rows,
+                          numeric=[False, False, True, True, True, True, True])
+
+_COLUMNS = ("k", "pass@1", "pass@k", "maj@k", "best-of-k", "weighted best-of-k", "format", "reflection",
+            "tokens/sample", "tokens/problem")
+
+def share_with_interval(metrics: dict, key: str) -> str:
+    """``45.3% (38.1-52.0)``: a share and its 95% interval over problems, where the run recorded one."""
+    interval = metrics.get("ci95", {}).get(key)
+    text = f"{metrics[key]:.1%}"
+    return f"{text} ({interval[0]:.1%}-{interval[1]:.1%})" if interval else text
+
+def _cells(run: dict) -> list[str]:
+    """One run's row: each at the run's own k."""
+    metrics = run["metrics"]
+    k = metrics["samples_per_problem"]
+    keys = ["pass@1", f"pass@{k}", f"maj@{k}", f"best_of_{k}", f"weighted_best_of_{k}", "format_rate"]
+    return [str(k), *(share_with_interval(metrics, key) for key in keys), f"{metrics['reflection_rate']:.1%}",
+            f"{metrics['mean_tokens']:.0f}", f"{metrics['tokens_per_problem']:.0f}"]
+
+def comparison_table(runs: list[dict]):
+    """A rich table: one row per run, accuracy next to the tokens spent."""
+    from rich.table import Table
+
+    table = Table(title="accuracy vs compute (95% intervals over problems)")
+    table.add_column("run")
+    table.add_column("strategy")
+    for column in _COLUMNS:
+        table.add_column(column, justify="right")
+    for run in runs:
+        table.add_row(run["label"], Strategy(**run["strategy"]).name(), *_cells(run))
+    return table
+
+def runs_markdown(runs: list[dict]) -> str:
+    """The same comparison as Markdown, for docs and reports."""
+    rows = [[run["label"], Strategy(**run["strategy"]).name(), *_cells(run)] for run in runs]
+    return markdown_table(["run", "strategy", *_COLUMNS], rows, numeric=[False, False] + [True] * len(_COLUMNS))
+
+def plot_runs(runs: list[dict], path: str | Path) -> None:
+    """Two panels: accuracy vs k (pass@k solid, maj@k dashed) and maj@k vs tokens spent per problem."""
+    from matplotlib.figure import Figure  # no pyplot: a notebook's or a desktop's backend is left alone
+
+    figure = Figure(figsize=(11, 4))
+    by_k, by_tokens = figure.subplots(1, 2)
+    for run in runs:
+        metrics, label = run["metrics"], run["label"]
+        ks = sorted(int(key[5:]) for key in metrics if key.startswith("pass@"))
+        line, = by_k.plot(ks, [metrics[f"pass@{j}"] for j in ks], marker="o", label=f"{label} pass@k")
+        by_k.plot(ks, [metrics[f"maj@{j}"] for j in ks], marker="s", linestyle="--", color=line.get_color(),
+                  label=f"{label} maj@k")
+        intervals = metrics.get("ci95", {})
+        if all(f"pass@{j}" in intervals for j in ks):  # shaded: the 95% interval over problems
+            by_k.fill_between(ks, *zip(*(intervals[f"pass@{j}"] for j in ks)), color=line.get_color(), alpha=0.15)
+        spent = metrics["tokens_per_problem"] / metrics["samples_per_problem"]  # a search's pruned steps included
+        by_tokens.plot([spent * j for j in ks], [metrics[f"maj@{j}"] for j in ks], marker="s",
+                       color=line.get_color(), label=label)
+    by_k.set(xscale="log", xlabel="samples per problem (k)", ylabel="accuracy", title="accuracy vs k")
+    by_tokens.set(xscale="log", xlabel="tokens spent per problem", ylabel="maj@k accuracy",
+                  title="accuracy vs compute")
+    for axes in (by_k, by_tokens):
+        axes.set_ylim(0, 1)
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+def log_to_wandb(runs: list[dict], project: str, samples: list[dict] | None = None) -> None:
+    """One W&B run: each run's metrics as a table row, plus sample completions when given."""
+    import wandb
+
+    from minireason.tracking import configure_wandb, flat_figures
+
+    configure_wandb(project)
+    keys = sorted({key for run in runs for key in flat_figures(run["metrics"])})
+    table = wandb.Table(columns=["run", "strategy", *keys],
+                        data=[[run["label"], Strategy(**run["strategy"]).name(),
+                               *[flat_figures(run["metrics"]).get(key) for key in keys]] for run in runs])
+    run = wandb.init(project=project, job_type="eval", config={"runs": [r["label"] for r in runs]})
+    logged = {"eval/comparison": table}
+    if samples:
+        logged["eval/samples"] = wandb.Table(
+            columns=["id", "completion", "correct", "answer", "tokens"],
+            data=[[p["id"], s["completion"], s["correct"], s["answer"], s["tokens"]]
+                  for p in samples[:20] for s in p["samples"][:4]])
+    if len(runs) == 1:  # one run: its metrics as plain numbers too (intervals as _low/_high), history and summary
+        metrics = {f"eval/{k}": v for k, v in flat_figures(runs[0]["metrics"]).items()}
+        logged.update(metrics)
+        run.summary.update(metrics)
+    run.log(logged)
+    run.finish()
+
+
+def results_table(results: dict[str, dict]) -> str:
+    """A Markdown table of evaluations: ``EvalResult.summary()`` dicts, stage summaries (whose evaluation
+    fields start with ``eval_``) or the demo's stages, one row per label, with the accuracy's 95% interval."""
+    rows = []
+    for label, summary in results.items():
+        summary = {key.removeprefix("eval_"): value for key, value in summary.items()}
+        low, high = summary["ci95"]
+        rows.append([label, f"{summary['accuracy']:.1%}", f"{low:.1%} - {high:.1%}", f"{summary['format_rate']:.1%}",
+                     f"{summary['mean_tokens']:.0f}", summary["n"]])
+    return markdown_table(["model", "accuracy", "95% CI", "format", "mean tokens", "problems"], rows,
+                          numeric=[False, True, False, True, True, True])
+
+def check_summary(summary: dict, output_dir: str | Path) -> list[dict]:
+    """Check that a stage's summary reports what its saved samples say (every SIZE, tiny included): the same
+    number of problems, the share correct and the share well formed. Returns the samples; a mismatch raises."""
+    from minireason.evaluation import sample_figures
+
+    samples = load_samples(Path(output_dir) / "eval_samples.jsonl")
+    figures = sample_figures(samples)
+    for key in ("n", "accuracy", "format_rate"):
+        if summary[f"eval_{key}"] != figures[key]:
+            raise ValueError(f"{output_dir}: the summary's eval_{key} is {summary[f'eval_{key}']}, its samples say "
+                             f"{figures[key]}")
+    return samples
+
+
+def correctness(report: dict, stage: str, key: str = "correct") -> list[int]:
+    """Per held-out problem, 1 if the stage answered it right (``key``: or wrote it well formed), from the
+    samples file the demo's report names."""
+    return [int(s[key]) for s in load_samples(report["sample_files"][stage])]
