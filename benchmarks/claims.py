@@ -41,7 +41,7 @@ from minireason.notebook import claim_section_name
 from minireason.reports.evals import correctness
 from minireason.reports.markdown import command_line, fill_section, markdown_table
 from minireason.reports.samples import load_samples
-from minireason.reports.training import compute
+from minireason.reports.training import training_compute
 from minireason.reports.verdicts import compare, diff_row, diff_table
 from minireason.stats import seed_interval
 
@@ -101,7 +101,7 @@ def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) ->
     compute = {}
     for s in seeds:
         folders = {stage: Path(reports[s]["sample_files"][stage]).parent for stage in arms}
-        logs = {stage: compute(folder) for stage, folder in folders.items()}
+        logs = {stage: training_compute(folder) for stage, folder in folders.items()}
         logs["SFT + GRPO"] = {key: logs["SFT"][key] + logs["SFT + GRPO"][key] for key in ("seconds", "tokens")}
         compute[s] = logs
     compute_rows = [[stage, f"{sum(compute[s][stage]['seconds'] for s in seeds) / len(seeds) / 60:.1f}",
@@ -202,7 +202,7 @@ def journey_runs(out: Path, task: str, arms: list[str], seeds: list[int], scale:
                 missing.append(f"{task} {arm} seed {seed}")
                 continue
             summary = summary or run([config])[0]
-            summaries.setdefault(arm, []).append({**summary, "seed": seed, "log": compute(Path(config.output_dir)),
+            summaries.setdefault(arm, []).append({**summary, "seed": seed, "log": training_compute(Path(config.output_dir)),
                                                   "samples": load_samples(Path(config.output_dir) / "eval_samples.jsonl"),
                                                   "eval_rows": task_data(config)[2]})
     return summaries, missing

@@ -169,7 +169,7 @@ def rewrite(rewriter, row: dict, completion: str) -> str | None:
     return rewriter.complete(messages)
 
 
-def judge(row: dict, samples: list, cfg: DistillConfig, rewriter=None) -> dict:
+def verify_samples(row: dict, samples: list, cfg: DistillConfig, rewriter=None) -> dict:
     """The record of one problem: its kept traces and why the others were rejected.
 
     A sample is a string, or a ``Trace`` (the solver's) that carries its error counts.
@@ -303,7 +303,7 @@ def distill(cfg: DistillConfig, teacher=None, rewriter=None, progress: bool = Tr
                 if any(s is None for s in samples):  # the teacher gave up on a request: retry next run
                     failed += 1
                     continue
-                finished.append(judge(row, samples, cfg, rewriter))
+                finished.append(verify_samples(row, samples, cfg, rewriter))
             _append(handle, finished)
             records.update((record["id"], record) for record in finished)
             bar.update(len(chunk))

@@ -28,6 +28,7 @@ import functools
 import json
 from pathlib import Path
 
+from minireason.grpo_trainer import PLAIN_LOGITS_LIMIT
 from minireason.hardware import CARDS, GIB
 from minireason.models import MODEL_CONFIGS
 
@@ -39,7 +40,7 @@ CUDA_CONTEXT = 0.5 * GIB
 GPU_DTYPES_ON_CPU = ["--bf16", "true", "--gradient_checkpointing", "true", "--max_completion_length", "16",
                      "--num_generations", "2", "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1",
                      "--use_vllm", "false"]
-FUSED_TILE = 4096 * 32768  # TRL's fused LM head scores 4,096 tokens × 32,768 vocabulary columns at a time
+FUSED_TILE_TOKENS, FUSED_TILE_COLUMNS = 4096, 32768  # TRL's fused LM head scores one such tile at a time
 
 
 @dataclasses.dataclass
@@ -172,13 +173,13 @@ def estimate(stage, card: str | None = None, workload: Workload | None = None) -
     else:
         parts["activations"] = tokens * shape.layers * per_layer
     scored = rows * workload.completion_tokens if workload.generation_sequences else tokens
-    plain = shared and scored * shape.vocab <= 2**28  # FastGRPOTrainer's plain path (PLAIN_LOGITS_LIMIT)
+    plain = shared and scored * shape.vocab <= PLAIN_LOGITS_LIMIT  # FastGRPOTrainer's plain log-softmax
     if plain:  # the logits, then in fp32: divided by the temperature, their log-softmax, and its exp (the entropy)
         parts["logits (loss)"] = scored * shape.vocab * (compute + 3 * 4)
     else:  # TRL's fused LM head (SFT; GRPO under checkpointing): one tile of scores at a time. On a GPU a Triton
         # kernel folds each tile in place (not yet measured); elsewhere its torch fallback holds ~8 fp32 copies of
         # the tile at once in the backward pass (y, z, log p, p, the gradient, the one-hot target and two terms).
-        tile = min(scored if gpu else tokens, 4096) * min(shape.vocab, 32768)
+        tile = min(scored if gpu else tokens, FUSED_TILE_TOKENS) * min(shape.vocab, FUSED_TILE_COLUMNS)
         parts["logits (loss)"] = tile * (compute + (4 if gpu else 8.25 * 4))
     if workload.generation_sequences:
         length = workload.prompt_tokens + workload.completion_tokens

@@ -87,8 +87,8 @@ class Strategy:
                 raise ValueError("beam search and budget forcing do not combine: choose one")
             if self.beam_width < 1 or self.step_tokens < 1 or not self.step_end:
                 raise ValueError("beam search needs beam_width and step_tokens positive and at least one step_end")
-            load_scorer(self.step_scorer)
-        load_scorer(self.scorer)  # fail before any generation
+            get_reward(self.step_scorer)
+        get_reward(self.scorer)  # fail before any generation
 
     @property
     def forced(self) -> bool:
@@ -103,11 +103,6 @@ class Strategy:
         if self.search == "beam":
             parts.append(f"beam width={self.beam_width} by {self.step_scorer}")
         return " ".join(parts)
-
-
-def load_scorer(spec: str) -> Callable:
-    """A reward function from its registry name or ``module:function`` (``minireason.rewards.get_reward``)."""
-    return get_reward(spec)
 
 
 def prompt_text(tokenizer, row: dict, prompt: str, style: str | None = None) -> str:
@@ -190,7 +185,7 @@ def evaluate_strategy(model, tokenizer, rows: list[dict], strategy: Strategy, ba
         torch.manual_seed(strategy.sample_seed)
     spent = None
     if strategy.search == "beam":
-        step_scorer = load_scorer(strategy.step_scorer)
+        step_scorer = get_reward(strategy.step_scorer)
         found, spent = beam_search(complete, prompts[::k], lambda p, texts: scores(step_scorer, p, texts), k,
                                    strategy.beam_width, strategy.max_new_tokens, strategy.step_tokens,
                                    tuple(strategy.step_end))
@@ -199,7 +194,7 @@ def evaluate_strategy(model, tokenizer, rows: list[dict], strategy: Strategy, ba
         outputs = budget_forced(complete, prompts, strategy)
     else:
         outputs = complete(prompts, strategy.max_new_tokens)
-    scorer = load_scorer(strategy.scorer)
+    scorer = get_reward(strategy.scorer)
     problems = []
     for p, row in enumerate(rows):
         task = task_from_row(row["task"], row["task_params"])

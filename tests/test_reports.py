@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from minireason.reports.training import compute
+from minireason.reports.training import training_compute
 from minireason.reports.verdicts import compare
 
 
@@ -28,9 +28,9 @@ def test_verdicts_by_hand():
     assert compare([[0, 1] * 10, [0, 1] * 10], [[1, 0] * 10, [1, 0] * 10], direction=-1)["verdict"] == "undecided"
 
 
-def test_compute_reads_seconds_and_tokens_from_the_trainer_state(tmp_path):
+def test_training_compute_reads_seconds_and_tokens_from_the_trainer_state(tmp_path):
     log = [{"step": 1, "num_tokens": 100.0}, {"step": 2, "num_tokens": 250.0}, {"step": 2, "train_runtime": 12.5}]
     (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": log}))
-    assert compute(tmp_path) == {"seconds": 12.5, "tokens": 250.0}
+    assert training_compute(tmp_path) == {"seconds": 12.5, "tokens": 250.0}
     with pytest.raises(FileNotFoundError, match="has this run finished"):
-        compute(tmp_path / "missing")
+        training_compute(tmp_path / "missing")

@@ -12,6 +12,7 @@ import dataclasses
 import yaml
 
 from minireason.answer_format import check_prompt_style
+from minireason.models import DEFAULT_LORA
 from minireason.tasks import get_task
 
 
@@ -24,11 +25,12 @@ class RecipeArgs:
         default=None, metadata={"help": "A saved LoRA adapter to start from (e.g. the SFT stage's output)."})
     load_in_4bit: bool = dataclasses.field(default=False, metadata={"help": "QLoRA: nf4 base weights (bitsandbytes)."})
     lora: bool = dataclasses.field(default=True, metadata={"help": "Train LoRA adapters instead of all weights."})
-    lora_r: int = dataclasses.field(default=16, metadata={"help": "LoRA rank."})
+    lora_r: int = dataclasses.field(default=DEFAULT_LORA["r"], metadata={"help": "LoRA rank."})
     # alpha / r = 2 at every rank, so a recipe that raises r for a bigger card keeps the update's scale.
     lora_alpha: int | None = dataclasses.field(default=None, metadata={
         "help": "LoRA scale numerator (alpha / r scales the update). Default: 2 x lora_r."})
-    lora_dropout: float = dataclasses.field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
+    lora_dropout: float = dataclasses.field(default=DEFAULT_LORA["lora_dropout"], metadata={
+        "help": "Dropout on the LoRA input."})
     task: str = dataclasses.field(default="countdown", metadata={"help": "countdown, arithmetic or math."})
     task_params: dict | str | None = dataclasses.field(
         default=None, metadata={"help": "Task parameters as a YAML/JSON mapping, e.g. '{op: add, digits: 2}'."})
@@ -74,7 +76,7 @@ class RecipeArgs:
         if self.eval_max_new_tokens is None:
             self.eval_max_new_tokens = 128
         if self.lora_alpha is None:
-            self.lora_alpha = 2 * self.lora_r
+            self.lora_alpha = DEFAULT_LORA["lora_alpha"] // DEFAULT_LORA["r"] * self.lora_r
         # Settled here, not when training starts: TrainingArguments checks precision against the device as
         # it is built. Reading the device changes nothing.
         import torch

@@ -116,6 +116,7 @@ def build_trainer(cfg: GRPORecipe) -> tuple[FastGRPOTrainer, list[dict]]:
 
 
 def train(cfg: GRPORecipe) -> dict:
-    """Train (5), save the adapter to ``output_dir/final`` (6), evaluate on held-out problems (7): ``run_stage``."""
+    """Steps 1-4 are ``build_trainer``'s; ``run_stage`` takes 5-7: train (resuming), save the adapter to
+    ``output_dir/final``, evaluate on held-out problems."""
     return run_stage(cfg, build_trainer, lambda trainer: {"reward_curve": [
         [entry["step"], entry["reward"]] for entry in trainer.state.log_history if "reward" in entry]})

@@ -55,6 +55,19 @@ def claim_output_dir(cfg) -> None:
     os.replace(partial, path)
 
 
+def trained_run(output_dir: str | Path) -> dict:
+    """What ``claim_output_dir`` recorded of a trained run, as an evaluation loads it: the model (the saved
+    ``final/`` weights after full fine-tuning), the LoRA adapter, 4-bit loading, the task and the prompt style."""
+    path = Path(output_dir) / "run_config.json"
+    if not path.exists():
+        raise ValueError(f"{output_dir} holds no run_config.json: not a folder written by `minireason train`")
+    settings = json.loads(path.read_text())["settings"]
+    lora, final = settings.get("lora", True), str(Path(output_dir) / "final")
+    return {"model": settings["model"] if lora else final, "adapter": final if lora else None,
+            "load_in_4bit": settings.get("load_in_4bit", False), "task": settings["task"],
+            "task_params": settings.get("task_params") or {}, "prompt_style": settings.get("prompt_style")}
+
+
 def resumable_checkpoint(output_dir: str) -> str | None:
     """The newest complete checkpoint in ``output_dir``; incomplete ones (killed mid-save) are deleted.
 
@@ -225,11 +238,13 @@ def run_stage(cfg, build_trainer: Callable, details: Callable[[object], dict]) -
         trainer.add_callback(HeldOutCurve(trainer, eval_rows[:cfg.curve_problems], cfg.curve_every,
                                           cfg.eval_max_new_tokens, cfg.prompt_style))
 
+    # Train, from the last complete checkpoint when a killed run is started again.
     checkpoint = resumable_checkpoint(cfg.output_dir)
     if checkpoint:
         print(f"minireason: resuming from {checkpoint}")
     trainer.train(resume_from_checkpoint=checkpoint)
 
+    # Save the model (the adapter, under LoRA) and the log history.
     final = Path(cfg.output_dir) / "final"
     trainer.save_model(str(final))
     trainer.save_state()  # output_dir/trainer_state.json: the log history, for plots and timings
@@ -238,6 +253,7 @@ def run_stage(cfg, build_trainer: Callable, details: Callable[[object], dict]) -
                **details(trainer)}
     if not trainer.is_world_process_zero():  # launched as several processes: the first evaluates and writes
         return summary
+    # Evaluate greedily on the held-out problems, and write the summary.
     if eval_rows:
         trainer.processing_class.padding_side = "left"  # generation pads on the left (SFT trains on the right)
         result = evaluate(trainer.model, trainer.processing_class, eval_rows,

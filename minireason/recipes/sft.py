@@ -194,5 +194,6 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
 
 
 def train(cfg: SFTRecipe) -> dict:
-    """Train, save the adapter to ``output_dir/final``, evaluate on held-out problems: ``run_stage``."""
+    """Steps 1-3 are ``build_trainer``'s; ``run_stage`` takes the rest: train (resuming), save the adapter to
+    ``output_dir/final``, evaluate on held-out problems."""
     return run_stage(cfg, build_trainer, lambda trainer: {"data": cfg.dataset_path or cfg.data_style})

@@ -105,7 +105,7 @@ class SFTStepMeter(TrainerCallback):
         return {"s_per_step": seconds, "train_tok_s": tokens / seconds}
 
 
-def compute(output_dir: str | Path) -> dict:
+def training_compute(output_dir: str | Path) -> dict:
     """A finished run's compute, from its own log: wall seconds of training and tokens seen."""
     history = training_log(output_dir)
     tokens = max((entry["num_tokens"] for entry in history if "num_tokens" in entry), default=0)

@@ -1,0 +1,135 @@
+"""`minireason demo`, `train`, `estimate`, `recipes` and `model prepare`: recipes run, sized and listed."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+from minireason.cli.parsing import HelpFormatter, fail, parse
+
+
+@dataclasses.dataclass
+class DemoArgs:
+    """R1-Zero and R1 side by side on the embedded SmolLM2-135M, on 2 CPU cores, in about 15 minutes.
+
+    Pure RL (GRPO from the base model, from a prompt with one solved example), a cold-start SFT, and GRPO after
+    that SFT, each beside the base model on its own prompt, all scored on the same held-out 2-digit additions
+    with 95% intervals. Writes report.json and a plot of both GRPO reward curves, and logs each stage to W&B
+    (offline without a key). Recipe options can follow and apply to every stage: --seed 3 trains with another
+    seed on the same held-out problems (any seed: pure RL was judged on ten), --n_eval 256 scores more."""
+
+    out: str = dataclasses.field(default="outputs/demo", metadata={"help": "Report folder."})
+
+def cmd_model_prepare(argv: list[str]) -> None:
+    """Build a built-in model's cache (smollm2-135m or tiny) and print its folder."""
+    from minireason.models import resolve_model
+
+    probe = argparse.ArgumentParser(prog="minireason model prepare", description=cmd_model_prepare.__doc__)
+    probe.add_argument("name", nargs="?", default="smollm2-135m", help="smollm2-135m or tiny (default: %(default)s)")
+    print(resolve_model(probe.parse_args(argv).name))
+
+def cmd_demo(argv: list[str]) -> None:
+    from minireason.demo import run_demo
+
+    args, overrides = parse("demo", (DemoArgs,), argv, partial=True, epilog=(
+        "recipes: smollm2-135m/grpo-arithmetic/cpu (pure RL) and smollm2-135m/sft-then-grpo/cpu (SFT, then GRPO)\n"
+        "examples:\n  minireason demo\n  minireason demo --seed 3 --out outputs/demo-seed3\n"
+        "  python benchmarks/pure_rl_seeds.py   # pure RL at seeds 0-9, 256 problems: docs/claims.md"))
+    try:
+        run_demo(args.out, overrides)
+    except ValueError as error:
+        fail(error)
+
+def cmd_train(argv: list[str]) -> None:
+    """Train from a recipe: a shipped name (smollm2-135m/sft/cpu; `minireason recipes` lists them) or a YAML file.
+    Every field of the recipe's config (TRL's GRPOConfig or SFTConfig, plus minireason's model, task and reward
+    options) can follow as a flag. A killed run, started again with the same command, resumes from its last
+    checkpoint. `minireason train RECIPE --help` lists the recipe's options with the values it sets."""
+    from minireason.recipes import load_recipe, recipe_help, run
+    from minireason.reports.markdown import markdown_table
+
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"usage: minireason train RECIPE [--option value ...]\n\n{cmd_train.__doc__}")
+        return
+    recipe, overrides = argv[0], argv[1:]
+    try:
+        if "-h" in overrides or "--help" in overrides:
+            print(recipe_help(recipe))
+            return
+        stages = load_recipe(recipe, overrides)
+    except (ValueError, FileNotFoundError) as error:
+        fail(error)
+    summaries = run(stages)
+    for summary in summaries:
+        print(json.dumps(summary, indent=2))
+    if len(summaries) > 1:  # a comparison (journey-vs-shortcut) or a pipeline (sft-then-grpo): one line each
+        rows = [[stage.output_dir, summary.get("data", "-"), f"{summary.get('eval_accuracy', 0):.1%}",
+                 f"{summary.get('eval_format_rate', 0):.1%}", f"{summary.get('eval_mean_tokens', 0):.0f}"]
+                for stage, summary in zip(stages, summaries)]
+        print("\n" + markdown_table(["stage", "data", "eval accuracy", "format rate", "mean tokens"], rows,
+                                    numeric=[False, False, True, True, True]))
+
+@dataclasses.dataclass
+class EstimateArgs:
+    """Peak accelerator memory of a recipe, by component, and whether it fits each common card: before anything
+    is downloaded or loaded. The model's shape comes from its config.json (shipped for the recipes' models); the
+    token counts from the recipe and its task's prompts. ESTIMATES: docs/memory.md says how close they came to
+    measured peaks."""
+
+    recipe: str = dataclasses.field(default="", metadata={"required": True, "help": "A shipped name or a YAML path."})
+    card: str | None = dataclasses.field(default=None, metadata={
+        "help": "Break the estimate down on this card: T4 16 GB, L4 24 GB, A100 40 GB, A100 80 GB or H100 80 GB "
+                "(default: the card the recipe's name says, e.g. t4-16gb)."})
+
+def cmd_estimate(argv: list[str]) -> None:
+    from minireason.memory import CARDS, card_of, report
+    from minireason.recipes import load_recipe
+
+    args, overrides = parse("estimate", (EstimateArgs,), argv, partial=True, leading="recipe", epilog=(
+        "examples:\n  minireason estimate qwen2.5-3b/grpo-countdown/t4-16gb\n"
+        "  minireason estimate qwen2.5-3b/grpo-countdown/t4-16gb --card 'L4 24 GB' --max_completion_length 768\n"
+        "Recipe options can follow, as for `minireason train`."))
+    card = args.card or card_of(args.recipe) or "T4 16 GB"
+    if card not in CARDS:
+        fail(ValueError(f"card must be one of {', '.join(CARDS)}, got {card!r}"))
+    try:
+        stages = load_recipe(args.recipe, overrides)
+        print(f"recipe {args.recipe}: ESTIMATES (minireason.memory; validated on CPU, docs/memory.md)\n")
+        print(report(stages, card))
+    except (ValueError, FileNotFoundError) as error:
+        fail(error)
+
+def cmd_recipes(argv: list[str]) -> None:
+    """List the shipped recipes (name, method, model, hardware and what to expect), or `copy NAME DEST` to write
+    an editable copy to train from."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from minireason.recipes.catalog import copy_recipe, describe, recipe_names
+
+    parser = argparse.ArgumentParser(prog="minireason recipes", description=cmd_recipes.__doc__,
+                                     epilog="examples:\n  minireason recipes\n  minireason recipes copy "
+                                            "qwen2.5-3b/grpo-countdown/t4-16gb my-countdown.yaml\n"
+                                            "  minireason train my-countdown.yaml",
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("action", nargs="?", choices=["list", "copy"], default="list")
+    parser.add_argument("name", nargs="?", help="copy: the recipe to copy")
+    parser.add_argument("dest", nargs="?", help="copy: the file (or folder) to write")
+    args = parser.parse_args(argv)
+    if args.action == "copy":
+        if not (args.name and args.dest):
+            parser.error("copy needs NAME and DEST")
+        try:
+            print(f"wrote {copy_recipe(args.name, args.dest)}; train it with: minireason train {args.dest}")
+        except (FileNotFoundError, FileExistsError) as error:
+            fail(error)
+        return
+    table = Table(title="shipped recipes (minireason train NAME)", show_lines=True)
+    for column in ("name", "method", "model", "hardware", "memory", "expected (time, metric; from the header)"):
+        table.add_column(column, overflow="fold")
+    for info in map(describe, recipe_names()):
+        memory = info.memory.split(" (")[0] + (" (estimate)" if "estimate" in info.memory else "")
+        table.add_row(info.name, info.method, info.model, info.hardware, memory, info.expected)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
