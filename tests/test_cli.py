@@ -61,10 +61,44 @@ def test_score_command(capsys):
     (["data", "distill", "--config", "no-such.yaml", "--out", "never"], "no recipe 'no-such.yaml'"),
     (["data", "distill", "--n", "2", "--out", "never"], "give --task and --n, or --config"),
     (["data", "journey", "--task", "countdown", "--n", "2", "--error-rate", "2", "--out", "never"], "error_rate"),
+    (["data", "generate", "--task", "countdown", "--n", "-3"], "n must be a non-negative integer, got -3"),
+    (["eval", "--task", "countdown", "--n_problems", "0"], "n_problems and batch_size must be at least 1"),
+    (["eval", "--task", "countdown", "--samples", "0"], "samples and max_new_tokens must be positive"),
+    (["eval", "--task", "countdown", "--scorer", "nonsense"], "unknown reward 'nonsense'"),
+    (["train", "solver/distill-17k/cpu"], "run it with `minireason data distill --config solver/distill-17k/cpu`"),
 ])
 def test_bad_input_gives_clear_errors(args, message):
     result = run(*args)
     assert result.returncode != 0 and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# Recipes: each case loads TRL's configs (~6 s the first time in a process), so they run in this one process.
+BAD_RECIPE_INPUT = [
+    (["train", "smollm2-135m/sft-distill-17k/cpu"],  # run where the data set was never built
+     "no data set at data/distill-17k/data: build it first: minireason data distill --config solver/distill-17k/cpu"),
+    (["estimate", "qwen2.5-3b/grpo-countdown/t4-16gb", "--num_generations", "0"],
+     "num_generations must be at least 2, got 0"),
+    (["train", "smollm2-135m/grpo-countdown/cpu", "--n_train", "-5"], "n_train must be at least 1, got -5"),
+    (["train", "smollm2-135m/grpo-countdown/cpu", "--per_device_train_batch_size", "0"],
+     "per_device_train_batch_size must be at least 1, got 0"),
+    (["train", "smollm2-135m/grpo-countdown/cpu", "--reward_funcs", "accuracy", "nonsense"], "unknown reward 'nonsense'"),
+    (["train", "smollm2-135m/grpo-countdown/cpu", "--task_params", "{colour: red}"],
+     "unknown parameter(s) ['colour'] for task 'countdown'"),
+    (["train", "smollm2-135m/grpo-countdown/cpu", "--task", "chess"], "unknown task 'chess'"),
+    (["train", "smollm2-135m/grpo-countdown/cpu", "--no_such_option", "1"], "unknown option(s) ['--no_such_option']"),
+]
+
+
+@pytest.mark.slow
+def test_bad_recipe_input_ends_in_one_line_that_names_the_fix(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for args, message in BAD_RECIPE_INPUT:
+        with pytest.raises(SystemExit) as exit_:
+            main(args)
+        said = f"{exit_.value.code}\n{capsys.readouterr().err}"
+        assert message in said, (args, said)
+        assert list(tmp_path.iterdir()) == []  # refused before anything was written
 
 
 @pytest.mark.slow

@@ -50,9 +50,9 @@ def cmd_data_generate(argv: list[str]) -> None:
     args = parse("data generate", (GenerateArgs,), argv)
     try:
         task = args.make_task()
+        rows = task.generate(args.n, seed=args.seed)
     except ValueError as error:
         fail(error)
-    rows = task.generate(args.n, seed=args.seed)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     try:
         for row in tqdm(rows, desc="writing", unit="row", disable=not args.out):

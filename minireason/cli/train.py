@@ -61,7 +61,10 @@ def cmd_train(argv: list[str]) -> None:
         stages = load_recipe(recipe, overrides)
     except (ValueError, FileNotFoundError) as error:
         fail(error)
-    summaries = run(stages)
+    try:
+        summaries = run(stages)
+    except FileNotFoundError as error:  # a data set not built yet: the message names the command that builds it
+        fail(error)
     for summary in summaries:
         print(json.dumps(summary, indent=2))
     if len(summaries) > 1:  # a comparison (journey-vs-shortcut) or a pipeline (sft-then-grpo): one line each
@@ -126,10 +129,10 @@ def cmd_recipes(argv: list[str]) -> None:
         except (FileNotFoundError, FileExistsError) as error:
             fail(error)
         return
-    table = Table(title="shipped recipes (minireason train NAME)", show_lines=True)
-    for column in ("name", "method", "model", "hardware", "memory", "expected (time, metric; from the header)"):
+    table = Table(title="shipped recipes", show_lines=True)
+    for column in ("name", "method", "model", "memory", "run with", "expected (time, metric; from the header)"):
         table.add_column(column, overflow="fold")
     for info in map(describe, recipe_names()):
         memory = info.memory.split(" (")[0] + (" (estimate)" if "estimate" in info.memory else "")
-        table.add_row(info.name, info.method, info.model, info.hardware, memory, info.expected)
+        table.add_row(info.name, info.method, info.model, memory, info.launch, info.expected)
     Console(width=None if sys.stdout.isatty() else 200).print(table)

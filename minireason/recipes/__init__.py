@@ -62,9 +62,7 @@ def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
     ``--max_steps 2`` (applied to every stage that has that option).
     """
     values = _read(source)
-    method = values.get("method", "grpo")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    method = _method(source, values)
     overrides = list(overrides)
     GRPORecipe, SFTRecipe = _classes()["grpo"], _classes()["sft"]  # noqa: N806 (classes)
     if method in ("grpo", "sft"):
@@ -102,6 +100,18 @@ def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
     return stages
 
 
+def _method(source: str | Path | dict, values: dict) -> str:
+    """The recipe's training method; a data recipe (``method: distill``) is named with the command that runs it."""
+    method = values.get("method", "grpo")
+    if method == "distill":
+        name = "this recipe" if isinstance(source, dict) else source
+        raise ValueError(f"{name} makes a data set (method: distill), it trains nothing: run it with "
+                         f"`minireason data distill --config {name}`")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    return method
+
+
 def _read(source: str | Path | dict) -> dict:
     values = dict(source) if isinstance(source, dict) else yaml.safe_load(find_recipe(source).read_text())
     if not isinstance(values, dict):
@@ -112,9 +122,7 @@ def _read(source: str | Path | dict) -> dict:
 def recipe_help(source: str | Path) -> str:
     """``--help`` for a recipe: every option of each stage's config, its default being what the recipe sets."""
     values = _read(source)
-    method = values.get("method", "grpo")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    method = _method(source, values)
     shared = {k: v for k, v in values.items() if k not in ("sft", "grpo")}
     GRPORecipe, SFTRecipe = _classes()["grpo"], _classes()["sft"]  # noqa: N806 (classes)
     stages = {"grpo": [("", GRPORecipe, values)], "sft": [("", SFTRecipe, values)],
@@ -134,8 +142,12 @@ def recipe_help(source: str | Path) -> str:
 
 
 def run(stages: list) -> list[dict]:
-    """Run each stage in order; returns each stage's summary."""
+    """Run each stage in order; returns each stage's summary. Every stage's data set is checked first, so a
+    pipeline stops before its first stage trains, not after."""
     from minireason.recipes import grpo, sft
 
+    for stage in stages:
+        if getattr(stage, "dataset_path", None):
+            sft.require_data_set(stage.dataset_path)
     trainers = {"grpo": grpo.train, "sft": sft.train}
     return [trainers[stage.method](stage) for stage in stages]

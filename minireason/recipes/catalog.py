@@ -60,6 +60,8 @@ class RecipeInfo:
     expected: str  # the header's time and metric line(s), as written
     summary: str  # the header's first line: what the recipe is
     memory: str = "-"  # the header's memory line: an estimate (`minireason estimate`) until measured
+    launch: str = "-"  # the header's launch command, without its comment
+    out: str | None = None  # where a data recipe (method: distill) writes its data set
 
     @property
     def measured(self) -> bool:
@@ -82,8 +84,25 @@ def describe(name: str) -> RecipeInfo:
             header.append(body.strip())
     expected = next((line.removeprefix("expected:").strip() for line in header if line.startswith("expected:")), "-")
     memory = next((line.removeprefix("memory:").strip() for line in header if line.startswith("memory:")), "-")
+    launch = next((line.removeprefix("launch:").split("#")[0].split("  (")[0].strip() for line in header
+                   if line.startswith("launch:")), "-")
     return RecipeInfo(name=name, method=values.get("method", "grpo"), model=str(values.get("model", "-")),
-                      hardware=path.stem, expected=expected, summary=header[0] if header else "", memory=memory)
+                      hardware=path.stem, expected=expected, summary=header[0] if header else "", memory=memory,
+                      launch=launch, out=values.get("out"))
+
+
+def data_recipe_writing(dataset_path: str | Path) -> RecipeInfo | None:
+    """The shipped data recipe whose data set is ``dataset_path`` (a distill recipe writes ``out/data``), if any.
+
+    >>> data_recipe_writing("data/distill-17k/data").launch
+    'minireason data distill --config solver/distill-17k/cpu'
+    >>> data_recipe_writing("my/own/data") is None
+    True
+    """
+    for info in map(describe, recipe_names()):
+        if info.method == "distill" and info.out and Path(info.out) / "data" == Path(dataset_path):
+            return info
+    return None
 
 
 def copy_recipe(name: str, dest: str | Path) -> Path:

@@ -68,13 +68,12 @@ class RecipeArgs:
         self.task_params = as_mapping(self.task_params)
         check_prompt_style(self.prompt_style)
         get_task(self.task, **self.task_params)  # fail now, not after loading a model
-        if self.curve_every < 0 or self.curve_problems < 1:
-            raise ValueError(f"curve_every must be >= 0 and curve_problems >= 1, got {self.curve_every} and "
-                             f"{self.curve_problems}")
         if isinstance(self.report_to, str):
             self.report_to = [self.report_to]
         if self.eval_max_new_tokens is None:
             self.eval_max_new_tokens = 128
+        if problems := too_small({name: getattr(self, name) for name in SMALLEST if hasattr(self, name)}):
+            raise ValueError("; ".join(problems))
         if self.lora_alpha is None:
             self.lora_alpha = DEFAULT_LORA["lora_alpha"] // DEFAULT_LORA["r"] * self.lora_r
         # Settled here, not when training starts: TrainingArguments checks precision against the device as
@@ -129,6 +128,25 @@ class RecipeArgs:
             return model, None, None
         return (resolve_model(self.model), self.peft_config() if self.lora else None,
                 quantization_config(dtype) if self.load_in_4bit else None)
+
+
+# The smallest value of each size a recipe has. Below it a run trains or scores nothing, or fails deep inside TRL
+# (a group of 0 completions divides by zero); GRPO's advantage compares completions, so a group needs two.
+SMALLEST = {"n_train": 1, "n_eval": 0, "eval_max_new_tokens": 1, "curve_every": 0, "curve_problems": 1, "lora_r": 1,
+            "per_device_train_batch_size": 1, "gradient_accumulation_steps": 1, "num_generations": 2,
+            "max_completion_length": 1}
+
+
+def too_small(sizes: dict) -> list[str]:
+    """What is wrong with ``sizes`` (a recipe's values by name): each one below its ``SMALLEST``.
+
+    >>> too_small({"num_generations": 0, "n_train": 5, "lora_r": -1})
+    ['num_generations must be at least 2, got 0', 'lora_r must be at least 1, got -1']
+    >>> too_small({"n_eval": 0, "max_completion_length": None})  # None: TRL's own default applies
+    []
+    """
+    return [f"{name} must be at least {SMALLEST[name]}, got {value}" for name, value in sizes.items()
+            if value is not None and value < SMALLEST[name]]
 
 
 def as_mapping(value: dict | str | None) -> dict:

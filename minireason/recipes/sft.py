@@ -18,6 +18,7 @@ from trl import SFTConfig, SFTTrainer
 from minireason.answer_format import THINK_OPEN
 from minireason.journey import CATCH_STYLES, journey_examples
 from minireason.models import adapters_to_fp32, load_tokenizer
+from minireason.recipes.catalog import data_recipe_writing
 from minireason.recipes.config import RecipeArgs
 from minireason.recipes.data import drop_eval_questions, task_data
 from minireason.recipes.runs import run_stage
@@ -121,9 +122,18 @@ def tokenized_trace(tokenizer, prompt, completion: str, style: str, masked: list
     return {"input_ids": prompt_ids + encoded["input_ids"], "completion_mask": [0] * len(prompt_ids) + keep}
 
 
+def require_data_set(path: str) -> None:
+    """Refuse a data set that is not there yet, naming the shipped recipe that builds it where one does."""
+    if not Path(path).exists():
+        builder = data_recipe_writing(path)
+        how = f"build it first: {builder.launch}" if builder else "write it with `minireason data distill` first"
+        raise FileNotFoundError(f"no data set at {path}: {how}")
+
+
 def load_sft_data(path: str) -> Dataset:
     """prompt+completion (or messages) columns from a save_to_disk folder, parquet or JSONL; other columns
     (ids, counts, sources) are dropped so the trainer sees one format."""
+    require_data_set(path)
     if Path(path).is_dir():
         dataset = load_from_disk(path)
     else:
