@@ -9,6 +9,7 @@
 """
 
 import logging
+import warnings
 
 __version__ = "0.1.0"
 
@@ -24,3 +25,8 @@ class _NoOptionalKernelWarning(logging.Filter):
 
 
 logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_NoOptionalKernelWarning())
+
+# PEFT's PeftModel reads ``model.is_gradient_checkpointing``, which transformers renamed ``is_activation_checkpointing``
+# and warns about on every adapter a run builds. The call is PEFT's (the kit's own code uses the new names), and
+# nothing a user can change silences it, so this one message is left out; any other deprecation still shows.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)

@@ -55,7 +55,7 @@ class FastGRPOTrainer(GRPOTrainer):
     # -- loss ----------------------------------------------------------------------------
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
                                            compute_entropy=False, compute_aux_loss=False, **multimodal):
-        shareable = (self.share_prompt_prefix and not compute_aux_loss and not self.args.gradient_checkpointing
+        shareable = (self.share_prompt_prefix and not compute_aux_loss and not self.args.activation_checkpointing
                      and all(value is None for value in multimodal.values()))
         if not shareable:
             return super()._get_per_token_logps_and_entropies(

@@ -37,7 +37,7 @@ CUDA_CONTEXT = 0.5 * GIB
 # compute (2 bytes, as fp16 on a T4), fp32 adapters, checkpointed layers. With a model of the recipe's widths and
 # two of its layers (``models.random_weights_model``), every term the estimate has is exercised at its real size
 # per layer; `benchmarks/gpu_recipes.py --validate` and tests/test_memory.py measure it against the estimate.
-GPU_DTYPES_ON_CPU = ["--bf16", "true", "--gradient_checkpointing", "true", "--max_completion_length", "16",
+GPU_DTYPES_ON_CPU = ["--bf16", "true", "--activation_checkpointing", "true", "--max_completion_length", "16",
                      "--num_generations", "2", "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1",
                      "--use_vllm", "false"]
 FUSED_TILE_TOKENS, FUSED_TILE_COLUMNS = 4096, 32768  # TRL's fused LM head scores one such tile at a time
@@ -125,7 +125,7 @@ class Workload:
 
 
 def on_card(stage, card: str | None) -> tuple[bool, bool, bool, str]:
-    """``(bf16, fp16, gradient_checkpointing, weights' dtype)`` of ``stage`` when it runs on ``card`` (None: this
+    """``(bf16, fp16, activation_checkpointing, weights' dtype)`` of ``stage`` when it runs on ``card`` (None: this
     CPU): what the hardware decided where the stage was built is decided again for the card, as it would be there
     (``minireason.hardware``); what the recipe or a flag set is kept."""
     from minireason.hardware import precision, weights_dtype
@@ -134,7 +134,7 @@ def on_card(stage, card: str | None) -> tuple[bool, bool, bool, str]:
     auto = set(getattr(stage, "hardware_defaults", ()))
     bf16, fp16 = precision(stage.fp16, gpu, CARDS[card].bf16 if gpu else False) if "bf16" in auto else (stage.bf16,
                                                                                                          stage.fp16)
-    checkpointing = gpu if "gradient_checkpointing" in auto else stage.gradient_checkpointing
+    checkpointing = gpu if "activation_checkpointing" in auto else stage.activation_checkpointing
     dtype = weights_dtype(bf16, fp16, not stage.lora) if "dtype" in auto else stage.model_init_kwargs["dtype"]
     return bf16, fp16, checkpointing, dtype
 

@@ -106,6 +106,7 @@ def test_demo_runs_every_stage_on_the_same_problems_and_writes_a_report(tmp_path
     result = run("demo", "--out", str(tmp_path), "--model", "tiny", "--max_steps", "2", "--n_train", "8",
                  "--n_eval", "3", "--eval_max_new_tokens", "4", "--max_completion_length", "6", "--report_to", "none")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "FutureWarning" not in result.stderr  # what a newcomer sees first: no deprecated names
     report = json.loads((tmp_path / "report.json").read_text())
     assert list(report["stages"]) == ["base (pure RL prompt)", "pure RL", "base (SFT prompt)", "SFT", "SFT + GRPO"]
     # Each arm is compared with the base model on its own prompt: pure RL's shows a solved example.

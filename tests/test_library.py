@@ -150,10 +150,19 @@ def test_loading_a_recipe_changes_nothing_outside_it(monkeypatch):
 
 
 def test_an_explicit_setting_is_honoured():
-    (stage,) = load_recipe("smollm2-135m/grpo-arithmetic/cpu", ["--gradient_checkpointing", "true"])
-    assert stage.gradient_checkpointing is True and stage.activation_checkpointing is True
+    for name in ("--activation_checkpointing", "--gradient_checkpointing"):  # the current name, and the old one
+        (stage,) = load_recipe("smollm2-135m/grpo-arithmetic/cpu", [name, "true"])
+        assert stage.gradient_checkpointing is True and stage.activation_checkpointing is True
     (stage,) = load_recipe("smollm2-135m/grpo-arithmetic/cpu")
-    assert stage.gradient_checkpointing is False  # left unset: the CPU's default
+    assert stage.activation_checkpointing is False and stage.gradient_checkpointing is False  # the CPU's default
+
+
+def test_loading_a_recipe_warns_of_no_deprecated_name():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        load_recipe("smollm2-135m/sft-then-grpo/cpu", ["--gradient_checkpointing", "false"])
 
 
 # -- defects, each with the test that found it -------------------------------------------------------

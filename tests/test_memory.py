@@ -48,7 +48,7 @@ def test_the_estimate_follows_the_settings():
     assert estimate(full, "T4 16 GB")["weights"] > 3 * estimate(stage, "T4 16 GB")["weights"]  # 16 bits vs nf4
     (longer,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", ["--max_completion_length", "1024"])
     assert estimate(longer, "T4 16 GB")["activations"] > 2 * estimate(stage, "T4 16 GB")["activations"]
-    (kept,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", ["--gradient_checkpointing", "false"])
+    (kept,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", ["--activation_checkpointing", "false"])
     assert estimate(kept, "T4 16 GB")["activations"] > 10 * estimate(stage, "T4 16 GB")["activations"]
     (vllm,) = load_recipe("qwen2.5-3b/grpo-countdown/h100-80gb")
     assert estimate(vllm, "H100 80 GB")["vLLM (reserved share)"] == pytest.approx(0.3 * CARDS["H100 80 GB"].total_memory)

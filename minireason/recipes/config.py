@@ -59,9 +59,13 @@ class RecipeArgs:
     bf16: bool | None = dataclasses.field(default=None, metadata={
         "help": "bf16 mixed precision. Default: on a GPU with bf16 (fp16 on a T4); off on a CPU, where bf16 "
                 "autocast runs ~25x slower than fp32."})
-    gradient_checkpointing: bool | None = dataclasses.field(default=None, metadata={
+    activation_checkpointing: bool | None = dataclasses.field(default=None, metadata={
         "help": "Recompute activations in the backward pass to save memory. Default: on with a GPU, off on a CPU "
                 "(it only costs time there)."})
+    # transformers renamed the option and warns on the old name, which TRL sets True by default: unset here, the
+    # old name is read once (a recipe or a flag may still use it) and the warning never fires.
+    gradient_checkpointing: bool | None = dataclasses.field(default=None, metadata={
+        "help": "The old name of activation_checkpointing; either works."})
 
     def __post_init__(self):
         """Check and normalise minireason's own fields; nothing outside the config is touched."""
@@ -84,12 +88,14 @@ class RecipeArgs:
 
         gpu = torch.cuda.is_available()
         # What the hardware decided here, so that `minireason estimate` can decide it again for another card.
-        self.hardware_defaults = [name for name in ("bf16", "gradient_checkpointing") if getattr(self, name) is None]
+        if self.activation_checkpointing is None:
+            self.activation_checkpointing = self.gradient_checkpointing
+        self.hardware_defaults = [name for name in ("bf16", "activation_checkpointing") if getattr(self, name) is None]
         self.model_init_kwargs = as_mapping(self.model_init_kwargs)
         if "dtype" not in self.model_init_kwargs:
             self.hardware_defaults.append("dtype")
-        if self.gradient_checkpointing is None:
-            self.gradient_checkpointing = gpu
+        if self.activation_checkpointing is None:
+            self.activation_checkpointing = gpu
         if self.bf16 is None:
             self.bf16, self.fp16 = precision(self.fp16, gpu, bf16_native())
         self.model_init_kwargs.setdefault("dtype", weights_dtype(self.bf16, self.fp16, trains_base_weights=not self.lora))
