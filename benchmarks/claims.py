@@ -280,7 +280,7 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
         "('Wait…' or 'Check:'); *checks that are right*, the check lines whose own arithmetic holds (a check that "
         "computes wrong can pass a wrong step). Pooled over seeds (`minireason.tasks.steps.step_measures`). "
         "*Wrong answers' first wrong step* (arithmetic), where each wrong answer first leaves the reference trace "
-        "(`minireason.journey.first_departure`): a step on an *operand* the problem does not give there (a "
+        "(`minireason.tasks.arithmetic_traces.first_departure`): a step on an *operand* the problem does not give there (a "
         "misread digit), the right digits with a wrong *carry*, the right step with a wrong *value* (the only "
         "error the journey traces inject and correct), steps *missing*, or *after* all its steps were right.", "",
         markdown_table(["task", "arm", "seeds", "accuracy, mean (95% CI over seeds)", "step accuracy", "catch recall",

@@ -31,10 +31,11 @@ import time
 from pathlib import Path
 
 from minireason.answer_format import ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, extract_answer, wrap
-from minireason.journey import Trace, shape_changes, stitch_attempts
+from minireason.journey import shape_changes, stitch_attempts
 from minireason.reports.markdown import markdown_table
 from minireason.tasks import get_task, task_from_row
 from minireason.tasks.math_answers import last_boxed
+from minireason.tasks.traces import Trace
 
 FORMATS = ("disk", "jsonl", "parquet")
 REWRITE_INSTRUCTION = (

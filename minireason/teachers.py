@@ -25,7 +25,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from minireason.journey import Trace, journey_trace, shape_changes
+from minireason.journey import journey_trace, shape_changes
+from minireason.tasks.traces import Trace
 
 
 class Teacher:

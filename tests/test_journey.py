@@ -7,16 +7,10 @@ from fractions import Fraction
 
 import pytest
 
-from minireason.journey import (
-    countdown_trace,
-    journey_examples,
-    journey_trace,
-    solution_steps,
-    stitch_attempts,
-    why_wrong,
-)
+from minireason.journey import journey_examples, journey_trace, stitch_attempts
 from minireason.tasks import get_task
-from minireason.tasks.countdown import reachable_values
+from minireason.tasks.countdown_solver import reachable_values
+from minireason.tasks.countdown_traces import countdown_trace, solution_steps
 
 COUNTDOWN = get_task("countdown").generate(300, seed=3)
 ARITHMETIC = {op: get_task("arithmetic", op=op, digits=[3, 2]).generate(200, seed=3) for op in ("add", "sub", "mul")}
@@ -166,9 +160,10 @@ def test_stitched_attempts_reflect_on_the_real_mistake():
     assert "Wait, 2 * 3 + 4 equals 10, not 20. Let me try again." in trace.completion
     assert trace.completion.index("2*3 is 6") < trace.completion.index("Wait") < trace.completion.index("2+3 is 5")
     assert get_task("countdown").score(trace.completion, row) == 1.0 and trace.errors == trace.corrections == 1
-    assert "exactly once" in why_wrong(row, "2 * 2 * 5")
-    assert "not a valid equation" in why_wrong(row, "(2 + 3 * 4")
-    assert why_wrong(row, None) == "that attempt never reached an answer"
+    assert "exactly once" in get_task("countdown").why_wrong("2 * 2 * 5", row)
+    assert "not a valid equation" in get_task("countdown").why_wrong("(2 + 3 * 4", row)
+    unanswered = stitch_attempts(row, "<think>I give up.</think>", accepted).completion
+    assert "Wait, that attempt never reached an answer. Let me try again." in unanswered
 
 
 def test_solution_steps_follow_precedence():
@@ -216,7 +211,7 @@ def test_every_column_of_a_journey_addition_carries_what_the_column_before_made(
 def test_first_departure_is_the_first_slip_and_clean_traces_have_none(op, shape):
     """The measure of where an answer first goes wrong, on the data: nowhere in a shortcut trace; in a journey
     trace, at its first slip, with the slipped value."""
-    from minireason.journey import first_departure
+    from minireason.tasks.arithmetic_traces import first_departure
 
     rows = ARITHMETIC[op][:80]
     for row, example in zip(rows, journey_examples(rows, "shortcut", **shape)):
@@ -366,7 +361,7 @@ def test_the_recipe_refuses_shapes_it_cannot_apply():
 
 
 def test_own_errors_are_the_models_first_wrong_step_caught_and_corrected():
-    from minireason.journey import own_slips
+    from minireason.tasks.arithmetic_traces import own_slips
 
     rows = [dict(row, task="arithmetic") for row in ARITHMETIC["add"][:40]]
     clean = journey_examples(rows, "shortcut", catch_style="every_step")

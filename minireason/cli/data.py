@@ -19,6 +19,7 @@ class GenerateArgs(TaskArgs):
     seed: int = dataclasses.field(default=0, metadata={"help": "Random seed."})
     out: str | None = dataclasses.field(default=None, metadata={"help": "Output .jsonl (default: standard output)."})
 
+
 @dataclasses.dataclass
 class ScoreArgs(TaskArgs):
     """Print the verifier's score of one completion: 1.0 correct, 0.1 tagged but wrong, 0.0 no answer tag
@@ -27,6 +28,7 @@ class ScoreArgs(TaskArgs):
     row: str = dataclasses.field(default="", metadata={
         "required": True, "help": "The row as JSON, e.g. '{\"numbers\": [1, 2], \"target\": 3}'."})
     completion: str = dataclasses.field(default="-", metadata={"help": "The completion text, or - to read stdin."})
+
 
 @dataclasses.dataclass
 class DistillSource(TaskArgs):
@@ -37,12 +39,14 @@ class DistillSource(TaskArgs):
         "help": "A distill YAML (method: distill) with a sources mix; a shipped name such as solver/distill-17k/cpu "
                 "works too. Flags override it."})
 
+
 def cmd_tasks(argv: list[str]) -> None:
     """List the tasks and their parameters."""
     from minireason.tasks import describe_tasks
 
     parse("tasks", (), argv, description=cmd_tasks.__doc__)
     print(describe_tasks())
+
 
 def cmd_data_generate(argv: list[str]) -> None:
     from tqdm.auto import tqdm
@@ -82,6 +86,7 @@ examples:
   minireason data journey --task countdown --n 2000 --strategy search --out data/searches
   minireason data journey --task countdown --n 500 --teacher hf:smollm2-135m --samples-per-problem 8 --out data/stitched"""
 
+
 def _distill_config(prog: str, argv: list[str], description: str, epilog: str, command_defaults: dict):
     """A DistillConfig from --config (if any), the command's own defaults, then the flags."""
     from minireason.distill import DistillConfig, DistillOptions, read_config
@@ -119,6 +124,7 @@ def _distill_config(prog: str, argv: list[str], description: str, epilog: str, c
     except (TypeError, ValueError) as error:
         fail(error)
 
+
 def _run_distill(cfg) -> None:
     from minireason.distill import card_markdown, distill
 
@@ -129,12 +135,14 @@ def _run_distill(cfg) -> None:
     print(card_markdown(card))
     print(f"data set, JSONL/parquet and data card in {cfg.out}")
 
+
 def cmd_data_distill(argv: list[str]) -> None:
     _run_distill(_distill_config(
         "data distill", argv, "Sky-T1/R1-Distill style data: the teacher writes K traces per problem, each is put in "
         "the <think>…</think><answer>…</answer> format, kept only if the task's verifier accepts it, deduplicated, "
         "and saved with a data card (counts, yield, reject reasons, settings). Killed and started again with the "
         "same command, it resumes where it stopped.", DISTILL_EPILOG, {}))
+
 
 def cmd_data_journey(argv: list[str]) -> None:
     # The same run as distill; this command's defaults make journey traces with the solver.
@@ -153,6 +161,7 @@ def cmd_data_journey(argv: list[str]) -> None:
         except ValueError as error:
             fail(error)
     _run_distill(cfg)
+
 
 def cmd_score(argv: list[str]) -> None:
     args = parse("score", (ScoreArgs,), argv)

@@ -60,6 +60,7 @@ class EvalArgs(TaskArgs):
             self.param = [f"{key}={json.dumps(value)}" for key, value in trained["task_params"].items()]
         self.prompt_style = self.prompt_style or trained["prompt_style"]
 
+
 @dataclasses.dataclass
 class CompareArgs:
     """Read eval.json from each run folder; print one table with 95% intervals over problems, then each run
@@ -81,6 +82,7 @@ examples:
   minireason eval --run outputs/sft --search beam --samples 4 --beam-width 4 --scorer step --out outputs/eval/beam
       # beam search over steps ranked by the step reward; best-of-4 by the same reward: --samples 4 --scorer step
   minireason compare outputs/eval/* --out outputs/eval   # intervals, and each run against the first, paired"""
+
 
 def cmd_eval(argv: list[str]) -> None:
     """Sample, score and report one model under one inference strategy."""
@@ -109,6 +111,7 @@ def cmd_eval(argv: list[str]) -> None:
     print(f"wrote {args.out}/eval.json, samples.jsonl and accuracy.png")
     if args.report_to == "wandb":
         log_to_wandb([run], args.wandb_project, result.samples)
+
 
 def cmd_compare(argv: list[str]) -> None:
     from rich.console import Console

@@ -10,10 +10,12 @@ import dataclasses
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keeps the examples' line breaks and shows every default."""
 
+
 def _param_field():
     return dataclasses.field(default_factory=list, metadata={
         "action": "append", "metavar": "KEY=VALUE",
         "help": "A task parameter, repeatable: --param num_numbers=[3,4] --param max_target=100."})
+
 
 @dataclasses.dataclass
 class TaskArgs:
@@ -27,6 +29,7 @@ class TaskArgs:
         from minireason.tasks import get_task
 
         return get_task(self.task, **parse_params(self.param))
+
 
 def parse_params(pairs: list[str]) -> dict:
     """``key=value`` pairs; values are read as YAML, so ``3``, ``[3, 4]`` and ``add`` work.
@@ -43,6 +46,7 @@ def parse_params(pairs: list[str]) -> dict:
             raise ValueError(f"--param expects key=value, got {pair!r}")
         params[key.strip()] = yaml.safe_load(value)
     return params
+
 
 def parse(prog: str, classes: tuple, argv: list[str], description: str | None = None, epilog: str | None = None,
           defaults: dict | None = None, partial: bool = False, leading: str | None = None):
@@ -64,6 +68,7 @@ def parse(prog: str, classes: tuple, argv: list[str], description: str | None = 
     if rest and not partial:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return (*configs, rest) if partial else (configs[0] if len(configs) == 1 else configs)
+
 
 def fail(error: Exception):
     raise SystemExit(f"error: {error}") from None

@@ -22,6 +22,7 @@ class DemoArgs:
 
     out: str = dataclasses.field(default="outputs/demo", metadata={"help": "Report folder."})
 
+
 def cmd_model_prepare(argv: list[str]) -> None:
     """Build a built-in model's cache (smollm2-135m or tiny) and print its folder."""
     from minireason.models import resolve_model
@@ -29,6 +30,7 @@ def cmd_model_prepare(argv: list[str]) -> None:
     probe = argparse.ArgumentParser(prog="minireason model prepare", description=cmd_model_prepare.__doc__)
     probe.add_argument("name", nargs="?", default="smollm2-135m", help="smollm2-135m or tiny (default: %(default)s)")
     print(resolve_model(probe.parse_args(argv).name))
+
 
 def cmd_demo(argv: list[str]) -> None:
     from minireason.demo import run_demo
@@ -41,6 +43,7 @@ def cmd_demo(argv: list[str]) -> None:
         run_demo(args.out, overrides)
     except ValueError as error:
         fail(error)
+
 
 def cmd_train(argv: list[str]) -> None:
     """Train from a recipe: a shipped name (smollm2-135m/sft/cpu; `minireason recipes` lists them) or a YAML file.
@@ -74,6 +77,7 @@ def cmd_train(argv: list[str]) -> None:
         print("\n" + markdown_table(["stage", "data", "eval accuracy", "format rate", "mean tokens"], rows,
                                     numeric=[False, False, True, True, True]))
 
+
 @dataclasses.dataclass
 class EstimateArgs:
     """Peak accelerator memory of a recipe, by component, and whether it fits each common card: before anything
@@ -85,6 +89,7 @@ class EstimateArgs:
     card: str | None = dataclasses.field(default=None, metadata={
         "help": "Break the estimate down on this card: T4 16 GB, L4 24 GB, A100 40 GB, A100 80 GB or H100 80 GB "
                 "(default: the card the recipe's name says, e.g. t4-16gb)."})
+
 
 def cmd_estimate(argv: list[str]) -> None:
     from minireason.memory import CARDS, card_of, report
@@ -103,6 +108,7 @@ def cmd_estimate(argv: list[str]) -> None:
         print(report(stages, card))
     except (ValueError, FileNotFoundError) as error:
         fail(error)
+
 
 def cmd_recipes(argv: list[str]) -> None:
     """List the shipped recipes (name, method, model, hardware and what to expect), or `copy NAME DEST` to write

@@ -29,6 +29,7 @@ def save_run(result: ScalingResult, out: str | Path, label: str, config: dict) -
             handle.write(json.dumps(problem, ensure_ascii=False) + "\n")
     return out / "eval.json"
 
+
 def load_runs(paths: list[str | Path]) -> list[dict]:
     """Saved runs from their folders (or eval.json files)."""
     runs = []
@@ -43,6 +44,7 @@ def load_runs(paths: list[str | Path]) -> list[dict]:
                 encoding="utf-8").splitlines() if line.strip()]
         runs.append(run)
     return runs
+
 
 def paired_difference(baseline: dict, other: dict) -> dict | None:
     """``other - baseline`` on the problems both answered (matched by id), or None when they share none.
@@ -67,6 +69,7 @@ def paired_difference(baseline: dict, other: dict) -> dict | None:
     return {"problems": len(shared), "k": j, "pass@1": pass1, f"maj@{j}": voted,
             **mcnemar_exact([v for _, v in before], [v for _, v in after])}
 
+
 def paired_markdown(runs: list[dict]) -> str:
     """Each run against the first, on the problems they share: the paired table of ``minireason compare``."""
     rows = []
@@ -87,11 +90,13 @@ def paired_markdown(runs: list[dict]) -> str:
 _COLUMNS = ("k", "pass@1", "pass@k", "maj@k", "best-of-k", "weighted best-of-k", "format", "reflection",
             "tokens/sample", "tokens/problem")
 
+
 def share_with_interval(metrics: dict, key: str) -> str:
     """``45.3% (38.1-52.0)``: a share and its 95% interval over problems, where the run recorded one."""
     interval = metrics.get("ci95", {}).get(key)
     text = f"{metrics[key]:.1%}"
     return f"{text} ({interval[0]:.1%}-{interval[1]:.1%})" if interval else text
+
 
 def _cells(run: dict) -> list[str]:
     """One run's row: each at the run's own k."""
@@ -100,6 +105,7 @@ def _cells(run: dict) -> list[str]:
     keys = ["pass@1", f"pass@{k}", f"maj@{k}", f"best_of_{k}", f"weighted_best_of_{k}", "format_rate"]
     return [str(k), *(share_with_interval(metrics, key) for key in keys), f"{metrics['reflection_rate']:.1%}",
             f"{metrics['mean_tokens']:.0f}", f"{metrics['tokens_per_problem']:.0f}"]
+
 
 def comparison_table(runs: list[dict]):
     """A rich table: one row per run, accuracy next to the tokens spent."""
@@ -114,10 +120,12 @@ def comparison_table(runs: list[dict]):
         table.add_row(run["label"], Strategy(**run["strategy"]).name(), *_cells(run))
     return table
 
+
 def runs_markdown(runs: list[dict]) -> str:
     """The same comparison as Markdown, for docs and reports."""
     rows = [[run["label"], Strategy(**run["strategy"]).name(), *_cells(run)] for run in runs]
     return markdown_table(["run", "strategy", *_COLUMNS], rows, numeric=[False, False] + [True] * len(_COLUMNS))
+
 
 def plot_runs(runs: list[dict], path: str | Path) -> None:
     """Two panels: accuracy vs k (pass@k solid, maj@k dashed) and maj@k vs tokens spent per problem."""
@@ -146,6 +154,7 @@ def plot_runs(runs: list[dict], path: str | Path) -> None:
         axes.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
+
 
 def log_to_wandb(runs: list[dict], project: str, samples: list[dict] | None = None) -> None:
     """One W&B run: each run's metrics as a table row, plus sample completions when given."""
@@ -184,6 +193,7 @@ def results_table(results: dict[str, dict]) -> str:
                      f"{summary['mean_tokens']:.0f}", summary["n"]])
     return markdown_table(["model", "accuracy", "95% CI", "format", "mean tokens", "problems"], rows,
                           numeric=[False, True, False, True, True, True])
+
 
 def check_summary(summary: dict, output_dir: str | Path) -> list[dict]:
     """Check that a stage's summary reports what its saved samples say (every SIZE, tiny included): the same

@@ -17,6 +17,7 @@ def training_log(output_dir: str | Path) -> list[dict]:
         raise FileNotFoundError(f"{path}: no trainer_state.json; has this run finished?")
     return json.loads(path.read_text())["log_history"]
 
+
 def timing(output_dir: str | Path, planned_steps: int | None = None) -> dict:
     """Steps, seconds per step, and what ``planned_steps`` would take at that pace on this machine."""
     log = training_log(output_dir)
@@ -28,6 +29,7 @@ def timing(output_dir: str | Path, planned_steps: int | None = None) -> dict:
         report["planned_steps"] = planned_steps
         report["planned_minutes"] = round(report["seconds_per_step"] * planned_steps / 60, 1)
     return report
+
 
 def plot_history(runs: dict[str, str | Path], keys: list[str], path: str | Path | None = None):
     """One panel per logged metric (``reward``, ``loss``, ``rewards/accuracy_reward/mean`` …),

@@ -22,6 +22,7 @@ def compare(before: list[list[float]], after: list[list[float]], direction: int 
         verdict = "undecided"
     return {**diff, "seed_low": seeds["low"], "seed_high": seeds["high"], "verdict": verdict}
 
+
 def diff_row(name: str, result: dict) -> list[str]:
     return [name, f"{result['mean']:+.1%}", f"{result['low']:+.1%} to {result['high']:+.1%}",
             ", ".join(f"{d:+.1%}" for d in result["per_run"]),
@@ -29,6 +30,7 @@ def diff_row(name: str, result: dict) -> list[str]:
 
 DIFF_HEADERS = ["comparison (same problems)", "mean", "95% CI over problems", "per seed", "95% CI over seeds",
                 "verdict"]
+
 
 def diff_table(rows: list[list[str]]) -> str:
     return markdown_table(DIFF_HEADERS, rows, numeric=[False, True, False, False, False, False])

@@ -8,9 +8,12 @@ as digit separators are tolerated, nothing else is.
 from __future__ import annotations
 
 import dataclasses
+import random
 
 from minireason.answer_format import wrap
+from minireason.tasks.arithmetic_traces import arithmetic_trace, own_slips
 from minireason.tasks.base import Task
+from minireason.tasks.traces import Trace
 
 _OPS = {"add": ("+", lambda a, b: a + b), "sub": ("-", lambda a, b: a - b), "mul": ("×", lambda a, b: a * b)}
 # The longest answer parsed: 2 x 18-digit operands multiply to 36 digits, plus sign and separators.
@@ -117,3 +120,34 @@ class Arithmetic(Task):
             else:
                 work = f"{a} - {tens} = {a - tens}. {a - tens} - {ones} = {answer}"
         return wrap(f"{work}. So {a} {symbol} {b} = {answer}.", str(answer))
+
+    def shortcut_trace(self, row: dict, catch_style: str = "slips", same_endings: bool = False) -> Trace:
+        """The worked sum, step by step (``arithmetic_traces.arithmetic_trace``); with ``catch_style`` every_step,
+        each step is checked as the journey's are.
+
+        >>> print(Arithmetic(op="mul").shortcut_trace({"a": 47, "b": 6, "op": "mul", "answer": 282}).completion)
+        <think>47 × 6.
+        47 × 6 = 282.
+        So 47 × 6 = 282.</think>
+        <answer>282</answer>
+        """
+        return arithmetic_trace(row, "shortcut", catch_style=catch_style, same_endings=same_endings)
+
+    def journey_trace(self, row: dict, error_rate: float = 0.5, rng: random.Random | None = None, *,
+                      strategy: str = "dfs", catch_style: str = "slips", same_endings: bool = False,
+                      own_answer: str | None = None) -> Trace:
+        """The worked sum with slips, each caught by a check and corrected: injected with probability ``error_rate``
+        a step, or the first wrong step of ``own_answer`` (``own_slips``). ``strategy`` is Countdown's.
+
+        >>> row = {"a": 45, "b": 37, "op": "add", "answer": 82}
+        >>> print(Arithmetic(op="add").journey_trace(row, 1.0, catch_style="every_step", same_endings=True).completion)
+        <think>45 + 37.
+        Column 1: 5 + 7 = 13, write 3, carry 1.
+        Check: 13 - 7 = 6, not 5. So Column 1: 5 + 7 = 12, write 2, carry 1.
+        Column 2: 4 + 3 + carry 1 = 7, write 7.
+        Check: 7 - 3 - 1 = 3, not 4. So Column 2: 4 + 3 + carry 1 = 8, write 8.
+        So 45 + 37 = 82.</think>
+        <answer>82</answer>
+        """
+        slips = None if own_answer is None else own_slips(row, own_answer)
+        return arithmetic_trace(row, "journey", error_rate, rng, catch_style, same_endings, slips)

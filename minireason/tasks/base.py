@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from minireason.answer_format import THINK_OPEN, base_model_prompt, chat_messages, completion_text, extract_answer
 from minireason.tasks.steps import check_claims
+from minireason.tasks.traces import Trace
 
 # One question in 8 is reserved for evaluation (``Task.split_rows``): 2-digit additions keep ~1,000 of 8,100.
 HELD_OUT_EVERY = 8
@@ -74,6 +75,46 @@ class Task:
     def reference_completion(self, row: dict) -> str:
         """A short correct ``<think>…</think><answer>…</answer>`` completion (cold-start SFT data)."""
         raise NotImplementedError(f"the {self.name} task has no reference solutions to write traces from")
+
+    def shortcut_trace(self, row: dict, catch_style: str = "slips", same_endings: bool = False) -> Trace:
+        """Journey learning's shortcut arm: the clean worked path to the row's answer, in the shape its journey
+        traces take (``catch_style``, ``same_endings``: arithmetic's), so that the two differ only in the detours.
+        Countdown and arithmetic write them; other tasks get journeys from a teacher's attempts instead
+        (``no_traces`` says so).
+        """
+        raise ValueError(self.no_traces(self.name))
+
+    def journey_trace(self, row: dict, error_rate: float = 0.5, rng: random.Random | None = None, *,
+                      strategy: str = "dfs", catch_style: str = "slips", same_endings: bool = False,
+                      own_answer: str | None = None) -> Trace:
+        """Journey learning's journey arm: a worked path that goes wrong with probability ``error_rate`` a step,
+        notices it, and recovers (a Countdown search backtracks by ``strategy``; an arithmetic slip is caught in
+        ``catch_style``, or taken from ``own_answer``, a model's own worked answer). Ends in the verified answer.
+        """
+        raise ValueError(self.no_traces(self.name))
+
+    @staticmethod
+    def no_traces(name: str | None) -> str:
+        """Why task ``name`` has no traces of its own, and what to do instead.
+
+        >>> Task.no_traces("math")
+        "journey traces are written for countdown and arithmetic rows, not 'math'; for other tasks stitch a teacher's \
+attempts (minireason data journey --teacher …)"
+        """
+        return (f"journey traces are written for countdown and arithmetic rows, not {name!r}; for other tasks "
+                "stitch a teacher's attempts (minireason data journey --teacher …)")
+
+    def why_wrong(self, answer: str, row: dict) -> str:
+        """One clause on why ``answer`` fails the verifier, as a trace would notice it (a stitched journey says it
+        between a rejected attempt and an accepted one). Tasks say more where they can.
+
+        >>> from minireason.tasks import get_task
+        >>> get_task("arithmetic").why_wrong("83", {"answer": 82})
+        '83 is not the right result'
+        """
+        if "answer" in row and not isinstance(row["answer"], (list, dict)):
+            return f"{answer} is not the right result"
+        return f"{answer} does not check out"
 
     def format_example(self, row: dict) -> str:
         """The completion a one-shot prompt shows (``example_prompt``): the format, answered right.

@@ -13,14 +13,18 @@ huge literals and code injection all cost microseconds and score as invalid.
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections import Counter
 
 import numpy as np
 
 from minireason.answer_format import ANSWER_CLOSE, ANSWER_OPEN, completion_text, wrap
 from minireason.tasks.base import Task, int_range
+from minireason.tasks.countdown_solver import SOLUTION_TOLERANCE, equation_reaching, reachable_values
+from minireason.tasks.countdown_traces import countdown_trace
 from minireason.tasks.expressions import MAX_LITERAL_DIGITS, InvalidExpression, evaluate, tokenize
 from minireason.tasks.steps import check_claims
+from minireason.tasks.traces import Trace, fmt_number
 
 TOLERANCE = 1e-5
 
@@ -42,82 +46,6 @@ def check_equation(expression: str, numbers: list[int], target: int) -> bool:
     except InvalidExpression:
         return False
     return abs(value - target) <= TOLERANCE
-
-
-_SYMBOLS = ("+", "*", "-", "-", "/", "/")
-_SWAPPED = (False, False, False, True, False, True)  # b - a and b / a write b first
-_SOLUTION_TOLERANCE = 1e-6
-
-
-def _outer_ops(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Shape (6, len(a), len(b)): a+b, a*b, a-b, b-a, a/b, b/a; a division by zero gives nan."""
-    x, y = a[:, None], b[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.stack(np.broadcast_arrays(x + y, x * y, x - y, y - x, x / y, y / x))
-    out[~np.isfinite(out)] = np.nan
-    return out
-
-
-def _splits(mask: int):
-    """Each unordered split of a bit mask into two non-empty halves, once."""
-    sub = (mask - 1) & mask
-    while sub:
-        if sub < mask ^ sub:
-            yield sub, mask ^ sub
-        sub = (sub - 1) & mask
-
-
-def reachable_values(numbers: list[int]) -> dict[int, np.ndarray]:
-    """For each subset of ``numbers`` (a bit mask), every value its equations reach.
-
-    A subset DP: a set's values are all ops between the values of its two halves, over
-    every split. Values within 1e-9 merge (far inside the verifier's 1e-5 tolerance) but
-    are kept unrounded, so chains like 8 / (3 - 8 / 3) = 24 stay exact enough.
-    """
-    table = {1 << i: np.array([float(x)]) for i, x in enumerate(numbers)}
-    for mask in range(1, 1 << len(numbers)):
-        if mask in table:
-            continue
-        values = np.concatenate([_outer_ops(table[s], table[o]).ravel() for s, o in _splits(mask)])
-        values = values[~np.isnan(values)]
-        _, first = np.unique(np.round(values, 9), return_index=True)
-        table[mask] = values[first]
-    return table
-
-
-def _equation(numbers: list[int], table: dict[int, np.ndarray], mask: int, value: float) -> str | None:
-    """Rebuild one equation for ``value`` over ``mask``, walking back down the DP table."""
-    if mask & (mask - 1) == 0:
-        return str(numbers[mask.bit_length() - 1])
-    for sub, other in _splits(mask):
-        a, b = table[sub], table[other]
-        for op, i, j in zip(*np.nonzero(np.abs(_outer_ops(a, b) - value) < _SOLUTION_TOLERANCE)):
-            left = _equation(numbers, table, sub, a[i])
-            right = _equation(numbers, table, other, b[j])
-            if left and right:
-                if _SWAPPED[op]:
-                    left, right = right, left
-                return f"({left} {_SYMBOLS[op]} {right})"
-    return None
-
-
-def _solution(numbers: list[int], table: dict[int, np.ndarray], target: int) -> str | None:
-    equation = _equation(numbers, table, (1 << len(numbers)) - 1, float(target))
-    return equation if equation and check_equation(equation, numbers, target) else None
-
-
-def solve(numbers: list[int], target: int) -> str | None:
-    """One equation over all ``numbers`` that equals ``target``, or None if there is none.
-
-    Complete under TinyZero's rules (non-integer intermediate steps are allowed), and
-    every equation it returns has passed the exact verifier.
-
-    >>> solve([3, 8, 3, 8], 24)
-    '(8 / (3 - (8 / 3)))'
-    >>> solve([1, 1, 1], 100) is None
-    True
-    """
-    return _solution(numbers, reachable_values(numbers), target)
 
 
 @dataclasses.dataclass
@@ -157,7 +85,7 @@ class Countdown(Task):
             table = reachable_values(numbers)
             reached = table[(1 << count) - 1]
             near = np.round(reached)
-            hits = np.unique(near[(np.abs(reached - near) < _SOLUTION_TOLERANCE)
+            hits = np.unique(near[(np.abs(reached - near) < SOLUTION_TOLERANCE)
                                   & (near >= self.min_target) & (near <= self.max_target)])
             if len(hits):
                 target = int(hits[rng.randrange(len(hits))])
@@ -228,3 +156,74 @@ class Countdown(Task):
         solution, target = row["solution"], row["target"]
         return wrap(f"I need {target} from {row['numbers']}, each number once. Try {solution}: it uses every "
                     f"number once and equals {target}.", solution)
+
+    def shortcut_trace(self, row: dict, catch_style: str = "slips", same_endings: bool = False) -> Trace:
+        """The search's clean path, move by move (``countdown_traces.countdown_trace``): a natural path when one
+        exists, else the stored solution.
+
+        >>> row = {"numbers": [2, 3, 4], "target": 20, "solution": "((2 + 3) * 4)"}
+        >>> print(Countdown().shortcut_trace(row).completion)
+        <think>Numbers [2, 3, 4], target 20.
+        Try 3 + 2 = 5, left [4, 5].
+        Try 5 * 4 = 20. That is the target.
+        So ((3 + 2) * 4) = 20.</think>
+        <answer>((3 + 2) * 4)</answer>
+        """
+        _arithmetic_shape_only(catch_style, same_endings, None)
+        return countdown_trace(row, "shortcut")
+
+    def journey_trace(self, row: dict, error_rate: float = 0.5, rng: random.Random | None = None, *,
+                      strategy: str = "dfs", catch_style: str = "slips", same_endings: bool = False,
+                      own_answer: str | None = None) -> Trace:
+        """A search that backtracks from dead ends: detours into provably dead moves (``dfs``, ``greedy``) with
+        probability ``error_rate`` a step, or a real depth-first search (``search``).
+
+        >>> trace = Countdown().journey_trace({"numbers": [3, 5, 2], "target": 16, "solution": "((5 + 3) * 2)"},
+        ...                                   strategy="search")
+        >>> trace.errors, trace.completion.count("Back to"), trace.completion.endswith("<answer>((5 + 3) * 2)</answer>")
+        (2, 2, True)
+        """
+        _arithmetic_shape_only(catch_style, same_endings, own_answer)
+        return countdown_trace(row, "journey", error_rate, strategy, rng)
+
+    def why_wrong(self, answer: str, row: dict) -> str:
+        """What is wrong with an equation: a number used other than once, its value, or its syntax.
+
+        >>> Countdown().why_wrong("2 * 3 + 4", {"numbers": [2, 3, 4], "target": 20})
+        '2 * 3 + 4 equals 10, not 20'
+        >>> Countdown().why_wrong("2 * 3", {"numbers": [2, 3, 4], "target": 20})
+        '2 * 3 does not use each of [2, 3, 4] exactly once'
+        """
+        try:
+            tokens = tokenize(answer)
+            used = sorted(int(t) for t in tokens if t.isdigit())
+            if used != sorted(row["numbers"]):
+                return f"{answer} does not use each of {row['numbers']} exactly once"
+            return f"{answer} equals {fmt_number(evaluate(tokens))}, not {row['target']}"
+        except (InvalidExpression, ZeroDivisionError, IndexError, ValueError):
+            return f"{answer} is not a valid equation"
+
+
+def _arithmetic_shape_only(catch_style: str, same_endings: bool, own_answer: str | None) -> None:
+    if (catch_style, same_endings, own_answer) != ("slips", False, None):
+        raise ValueError("catch_style, same_endings and own answers shape arithmetic slips; a Countdown journey "
+                         "backtracks from dead ends instead")
+
+
+def _solution(numbers: list[int], table: dict[int, np.ndarray], target: int) -> str | None:
+    equation = equation_reaching(numbers, table, (1 << len(numbers)) - 1, float(target))
+    return equation if equation and check_equation(equation, numbers, target) else None
+
+
+def solve(numbers: list[int], target: int) -> str | None:
+    """One equation over all ``numbers`` that equals ``target``, or None if there is none.
+
+    Complete under TinyZero's rules (non-integer intermediate steps are allowed), and
+    every equation it returns has passed the exact verifier.
+
+    >>> solve([3, 8, 3, 8], 24)
+    '(8 / (3 - (8 / 3)))'
+    >>> solve([1, 1, 1], 100) is None
+    True
+    """
+    return _solution(numbers, reachable_values(numbers), target)
