@@ -67,7 +67,7 @@ def plot_rewards(curves: dict[str, list], path: Path, window: int = 5) -> None:
     figure.savefig(path, dpi=120)
 
 
-def moving_average(values, window: int) -> list[float]:
+def moving_average(values: list[float], window: int) -> list[float]:
     """The mean of each value and up to ``window - 1`` before it.
 
     >>> moving_average([1, 2, 3, 4], 2)

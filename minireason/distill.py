@@ -29,6 +29,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minireason.answer_format import ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, extract_answer, wrap
 from minireason.journey import shape_changes, stitch_attempts
@@ -43,6 +44,9 @@ REWRITE_INSTRUCTION = (
     "reasoning and do not change the final answer. Put the reasoning inside <think> </think> tags and "
     "then only the final answer inside <answer> </answer> tags."
 )
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from minireason.teachers import Teacher
 
 
 @dataclasses.dataclass
@@ -163,14 +167,14 @@ def to_kit_format(text: str | None) -> tuple[str | None, str]:
     return wrap(reasoning, answer.strip()), "ok"
 
 
-def rewrite(rewriter, row: dict, completion: str) -> str | None:
+def rewrite(rewriter: Teacher, row: dict, completion: str) -> str | None:
     """The rewriter's version of a kept trace, or None (the original is kept then)."""
     question = row["prompt"][-1]["content"]
     messages = [{"role": "user", "content": f"{REWRITE_INSTRUCTION}\n\nProblem:\n{question}\n\nSolution:\n{completion}"}]
     return rewriter.complete(messages)
 
 
-def verify_samples(row: dict, samples: list, cfg: DistillConfig, rewriter=None) -> dict:
+def verify_samples(row: dict, samples: list, cfg: DistillConfig, rewriter: Teacher | None = None) -> dict:
     """The record of one problem: its kept traces and why the others were rejected.
 
     A sample is a string, or a ``Trace`` (the solver's) that carries its error counts.
@@ -275,7 +279,8 @@ def problems(cfg: DistillConfig) -> list[dict]:
     return rows
 
 
-def distill(cfg: DistillConfig, teacher=None, rewriter=None, progress: bool = True) -> dict:
+def distill(cfg: DistillConfig, teacher: Teacher | None = None, rewriter: Teacher | None = None,
+            progress: bool = True) -> dict:
     """Run (or resume) a distillation and export it; returns the data card."""
     from tqdm.auto import tqdm
 
@@ -341,7 +346,8 @@ def deduplicate(records: list[dict], source: str) -> tuple[list[dict], int]:
     return examples, duplicates
 
 
-def data_card(cfg, teacher, rewriter, rows, records, examples, duplicates, failed, seconds) -> dict:
+def data_card(cfg: DistillConfig, teacher: Teacher, rewriter: Teacher | None, rows: list[dict], records: list[dict],
+              examples: list[dict], duplicates: int, failed: int, seconds: float) -> dict:
     """Counts a reader needs to trust (or reproduce) the data: per task, yield, rejects, duplicates."""
     per_task: dict[str, dict] = {}
     for record in records:

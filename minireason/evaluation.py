@@ -9,12 +9,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minireason.answer_format import ANSWER_CLOSE, is_well_formed, with_prefilled_think
 from minireason.reports.samples import save_samples
 from minireason.sampling import eos_token_ids, sample_ids
 from minireason.stats import wilson_interval
 from minireason.tasks import render_prompt, task_from_row
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclasses.dataclass
@@ -51,9 +55,9 @@ def sample_figures(samples: list[dict]) -> dict:
             "n": n}
 
 
-def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 256, batch_size: int = 64,
-             temperature: float = 0.0, progress: bool = True, stop: list[str] | None = None,
-             merge_lora: bool = True) -> list[tuple[str, int]]:
+def generate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str],
+             max_new_tokens: int = 256, batch_size: int = 64, temperature: float = 0.0, progress: bool = True,
+             stop: list[str] | None = None, merge_lora: bool = True) -> list[tuple[str, int]]:
     """``(text, n_tokens)`` per prompt; greedy when ``temperature`` is 0.
 
     ``stop``: strings that end a sequence (the text ends with the token that completed one).
@@ -81,8 +85,8 @@ def judge(row: dict, prompt: str, text: str, tokens: int) -> dict:
             "well_formed": is_well_formed(with_prefilled_think(text, prompt))}
 
 
-def evaluate(model, tokenizer, rows: list[dict], max_new_tokens: int = 256, batch_size: int = 64,
-             temperature: float = 0.0, prompt_style: str | None = None, progress: bool = True,
+def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 256,
+             batch_size: int = 64, temperature: float = 0.0, prompt_style: str | None = None, progress: bool = True,
              stop: tuple[str, ...] = (ANSWER_CLOSE,), merge_lora: bool = True) -> EvalResult:
     """Generate one completion per row and score it with the row's own task verifier.
 

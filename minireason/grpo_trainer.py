@@ -18,12 +18,18 @@ Two overrides, each falling back to TRL's own code wherever it does not apply:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from accelerate.utils import DistributedType
 from trl import GRPOTrainer
 
 from minireason.answer_format import ANSWER_CLOSE
 from minireason.sampling import sample_ids, select_rows
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from transformers import PreTrainedModel
+    from trl import GRPOConfig
 
 # Up to this many logits (completions x tokens x vocabulary) the loss takes a plain log-softmax, which on a
 # CPU runs the LM head's forward and backward in half the time of TRL's fused head (measured: 1,472 tokens x
@@ -76,7 +82,8 @@ class FastGRPOTrainer(GRPOTrainer):
         return torch.cat(logps), (torch.cat(entropies) if compute_entropy else None), None
 
 
-def rollout_engine(args, fast_rollouts: bool = True, distributed_type=DistributedType.NO) -> str:
+def rollout_engine(args: GRPOConfig, fast_rollouts: bool = True,
+                   distributed_type: DistributedType = DistributedType.NO) -> str:
     """What samples a GRPO run's rollouts: ``vllm``, ``minireason`` (``sample_ids``: plain temperature sampling
     that stops at the stop strings) or ``transformers`` (TRL's own ``generate``, for everything else).
 
@@ -97,8 +104,8 @@ def rollout_engine(args, fast_rollouts: bool = True, distributed_type=Distribute
     return "minireason" if plain else "transformers"
 
 
-def shared_prefix_forward(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, completion_length: int,
-                          temperature: float | None = None,
+def shared_prefix_forward(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                          completion_length: int, temperature: float | None = None,
                           entropy_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token log-probs and entropies of the last ``completion_length`` tokens of each row (0 where
     masked), running each distinct prompt once.

@@ -27,10 +27,19 @@ import dataclasses
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minireason.grpo_trainer import PLAIN_LOGITS_LIMIT
 from minireason.hardware import CARDS, GIB
 from minireason.models import MODEL_CONFIGS
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from collections.abc import Callable, Iterable
+
+    import torch
+    from transformers import Trainer
+
+    from minireason.recipes.config import RecipeArgs
 
 CUDA_CONTEXT = 0.5 * GIB
 # A GPU recipe's own dtypes and checkpointing on a CPU, for two rollouts of 16 tokens: bf16 base weights and
@@ -124,7 +133,7 @@ class Workload:
     generation_sequences: int  # rollouts sampled at once (0: no generation, SFT)
 
 
-def on_card(stage, card: str | None) -> tuple[bool, bool, bool, str]:
+def on_card(stage: RecipeArgs, card: str | None) -> tuple[bool, bool, bool, str]:
     """``(bf16, fp16, activation_checkpointing, weights' dtype)`` of ``stage`` when it runs on ``card`` (None: this
     CPU): what the hardware decided where the stage was built is decided again for the card, as it would be there
     (``minireason.hardware``); what the recipe or a flag set is kept."""
@@ -139,7 +148,7 @@ def on_card(stage, card: str | None) -> tuple[bool, bool, bool, str]:
     return bf16, fp16, checkpointing, dtype
 
 
-def estimate(stage, card: str | None = None, workload: Workload | None = None) -> dict[str, float]:
+def estimate(stage: RecipeArgs, card: str | None = None, workload: Workload | None = None) -> dict[str, float]:
     """Peak memory in bytes by component for one stage config on ``card`` (None: this machine, a CPU), with the
     settings the card decides (``on_card``)."""
     workload = workload or workload_of(stage)
@@ -202,7 +211,7 @@ def peak(parts: dict[str, float]) -> float:
     return rest + max(training, generation)
 
 
-def workload_of(stage) -> Workload:
+def workload_of(stage: RecipeArgs) -> Workload:
     """The tokens one step of ``stage`` handles: prompts measured with the embedded model's tokenizer on the
     task's own rows (the Qwen tokenizer is not on disk; both split these prompts alike, within a few tokens)."""
     from minireason.tasks import get_task, render_prompt
@@ -235,7 +244,7 @@ def workload_of(stage) -> Workload:
 TRAIN_EFFICIENCY, DECODE_EFFICIENCY, EAGER_DECODE_FLOOR_S = 0.3, 0.5, 0.025
 
 
-def step_seconds(stage, card: str, workload: Workload | None = None) -> dict[str, float]:
+def step_seconds(stage: RecipeArgs, card: str, workload: Workload | None = None) -> dict[str, float]:
     """Seconds one optimiser step of a GRPO ``stage`` would take on ``card``, by arithmetic (see above): the
     rollouts, each decoded to ``max_completion_length``, and the loss (6 FLOPs a parameter and token with gradient
     checkpointing: forward, recompute, backward through the activations; 4 without). An estimate, never a
@@ -290,8 +299,8 @@ def report(stages: list, card: str | None = None) -> str:
                 time = step_seconds(stage, name, workload)
                 lines += [f"step time on {name}, by the card's arithmetic (not measured): ~{time['step']:.0f} s "
                           f"(rollouts {time['rollouts']:.0f} s, loss {time['loss']:.0f} s)", ""]
-    rows = [[v["card"], f"{v['peak_gib']:.1f}", f"{CARDS[v['card']].memory_gib:.1f}", "fits" if v["fits"] else "does not fit"]
-            for v in verdicts(stages, workloads)]
+    rows = [[v["card"], f"{v['peak_gib']:.1f}", f"{CARDS[v['card']].memory_gib:.1f}",
+             "fits" if v["fits"] else "does not fit"] for v in verdicts(stages, workloads)]
     lines += ["every card (the largest stage decides):", "",
               markdown_table(["card", "peak GiB (estimate)", "usable GiB", "verdict"], rows,
                              numeric=[False, True, True, False])]
@@ -305,7 +314,7 @@ def _longest_example(path: str, tokenizer, max_length: int | None, sample: int =
     dataset = load_sft_data(path)
     dataset = dataset.select(range(min(sample, len(dataset))))
 
-    def text(value) -> str:
+    def text(value: str | list[dict]) -> str:
         return value if isinstance(value, str) else " ".join(m.get("content", "") for m in value)
 
     lengths = [len(tokenizer(text(example.get("prompt", "")) + text(example.get("completion", example.get("messages"))),
@@ -371,7 +380,7 @@ class LiveTensorBytes:
     def _free(self, key: int) -> None:
         self.current -= self.live.pop(key, 0)
 
-    def add(self, tensors) -> None:
+    def add(self, tensors: Iterable[torch.Tensor]) -> None:
         self._see(list(tensors))
 
     def __enter__(self):
@@ -382,7 +391,7 @@ class LiveTensorBytes:
         return self._mode.__exit__(*exc)
 
 
-def measure(stage, prepare=None) -> dict[str, float]:
+def measure(stage: RecipeArgs, prepare: Callable[[Trainer], object] | None = None) -> dict[str, float]:
     """Train ``stage`` for its ``max_steps`` and return its measured peak: ``allocated`` and ``reserved`` from
     CUDA's allocator on a GPU; on a CPU, the peak of live tensor bytes (``LiveTensorBytes``), which is what
     ``estimate`` predicts for a CPU. Pass a stage loaded with ``--max_steps``, ``--save_strategy no`` and

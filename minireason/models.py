@@ -19,7 +19,11 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    import torch
+    from transformers import PreTrainedModel
 
 EMBEDDED_MODEL = "smollm2-135m"
 TINY_MODEL = "tiny"
@@ -159,7 +163,7 @@ def default_dtype():
                                         trains_base_weights=False))
 
 
-def quantization_config(compute_dtype=None):
+def quantization_config(compute_dtype: torch.dtype | None = None):
     """bitsandbytes nf4 with double quantisation, the QLoRA setting."""
     from transformers import BitsAndBytesConfig
 
@@ -182,7 +186,7 @@ def lora_config(lora: Any):
     return LoraConfig(task_type="CAUSAL_LM", **{**DEFAULT_LORA, **lora})
 
 
-def adapters_to_fp32(model) -> int:
+def adapters_to_fp32(model: PreTrainedModel) -> int:
     """Put a 4-bit model's trainable parameters back in float32; returns how many were cast.
 
     TRL (1.16) casts them to bf16 when it builds a trainer on a quantized model. AdamW then updates bf16 values
@@ -202,7 +206,7 @@ def adapters_to_fp32(model) -> int:
     return cast
 
 
-def set_lora_dropout(model, p: float) -> None:
+def set_lora_dropout(model: PreTrainedModel, p: float) -> None:
     """Set the dropout on every LoRA input of ``model`` (a saved adapter keeps the rate it was trained with)."""
     import torch
 
@@ -224,7 +228,7 @@ def load_tokenizer(name_or_path: str):
     return tokenizer
 
 
-def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, dtype=None,
+def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, dtype: torch.dtype | None = None,
                device_map: str | dict | None = None, adapter: str | None = None):
     """Return ``(model, tokenizer)``.
 

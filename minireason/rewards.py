@@ -92,7 +92,8 @@ def step_reward(completions: list, **kwargs) -> list[float]:
     rows = _rows(len(completions), kwargs)
     if rows and "task" not in rows[0]:
         raise ValueError("step needs a 'task' column in the data set (rows from minireason.tasks have one)")
-    return [task_from_row(row["task"], row.get("task_params", "")).step_score(c, row) for c, row in zip(completions, rows)]
+    tasks = [task_from_row(row["task"], row.get("task_params", "")) for row in rows]
+    return [task.step_score(completion, row) for task, completion, row in zip(tasks, completions, rows)]
 
 
 # Language codes to the Unicode script names (the first word of a character's name).

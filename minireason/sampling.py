@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import StopStringCriteria
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 
 def draw_tokens(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -61,7 +65,7 @@ def _is_quantized(model) -> bool:
 
 
 @contextlib.contextmanager
-def inference_mode(model, merge_lora: bool = True):
+def inference_mode(model: PreTrainedModel, merge_lora: bool = True):
     """Eval mode (no dropout) with LoRA adapters merged into the weights; restored on exit.
 
     Merging into 4-bit weights would re-quantise them, so quantised models keep their adapters apart.
@@ -82,9 +86,9 @@ def inference_mode(model, merge_lora: bool = True):
         model.train(was_training)
 
 
-def sample_ids(model, prompt_ids: list[list[int]], max_new_tokens: int, temperature: float, pad_token_id: int,
-               eos_token_ids: list[int], tokenizer=None, stop: list[str] | tuple[str, ...] = (),
-               merge_lora: bool = True) -> list[list[int]]:
+def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_tokens: int, temperature: float,
+               pad_token_id: int, eos_token_ids: list[int], tokenizer: PreTrainedTokenizerBase | None = None,
+               stop: list[str] | tuple[str, ...] = (), merge_lora: bool = True) -> list[list[int]]:
     """Completion token ids for each prompt, in one batch; greedy when ``temperature`` is 0.
 
     A completion ends with its first end-of-sequence token (kept, as TRL keeps it) or with the
@@ -158,7 +162,7 @@ def _cache_of(outputs):
     return getattr(outputs, "cache", None) or outputs.past_key_values
 
 
-def select_rows(cache, rows: torch.Tensor):
+def select_rows(cache: DynamicCache, rows: torch.Tensor):
     """A cache holding ``rows`` of ``cache``'s batch, in that order (rows may repeat)."""
     from transformers import DynamicCache
 
@@ -168,7 +172,7 @@ def select_rows(cache, rows: torch.Tensor):
                                         for layer in cache.layers])
 
 
-def eos_token_ids(model, tokenizer) -> list[int]:
+def eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
     """The tokens that end a completion: the tokenizer's end-of-sequence and the model's own (chat models
     often end turns with another token)."""
     configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)

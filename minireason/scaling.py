@@ -24,6 +24,7 @@ import codecs
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from minireason.answer_format import ANSWER_OPEN, DIRECT_INSTRUCTION, THINK_CLOSE
 from minireason.evaluation import generate, judge
@@ -32,6 +33,9 @@ from minireason.rewards import get_reward, reflection_reward
 from minireason.search import beam_search
 from minireason.stats import bootstrap_interval
 from minireason.tasks import render_prompt, task_from_row
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 FORCE_ANSWER = f"\n{THINK_CLOSE}\n{ANSWER_OPEN}"
 WAIT = "\nWait,"
@@ -105,7 +109,7 @@ class Strategy:
         return " ".join(parts)
 
 
-def prompt_text(tokenizer, row: dict, prompt: str, style: str | None = None) -> str:
+def prompt_text(tokenizer: PreTrainedTokenizerBase, row: dict, prompt: str, style: str | None = None) -> str:
     """The rendered prompt: the task's own chain-of-thought prompt in ``style`` (``chat`` or ``base``, as
     ``evaluate`` and the recipes render it), or the question with a direct-answer instruction."""
     if prompt == "cot":
@@ -161,8 +165,9 @@ class ScalingResult:
     prompt_style: str  # chat or base: how the prompts were rendered
 
 
-def evaluate_strategy(model, tokenizer, rows: list[dict], strategy: Strategy, batch_size: int = 16,
-                      progress: bool = True, prompt_style: str | None = None) -> ScalingResult:
+def evaluate_strategy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict],
+                      strategy: Strategy, batch_size: int = 16, progress: bool = True,
+                      prompt_style: str | None = None) -> ScalingResult:
     """Sample ``strategy.samples`` completions per row, score them, and compute every metric."""
     if not rows:
         raise ValueError("evaluate_strategy needs at least one problem")
@@ -171,7 +176,7 @@ def evaluate_strategy(model, tokenizer, rows: list[dict], strategy: Strategy, ba
     prompt_style = prompt_style or ("chat" if tokenizer.chat_template is not None else "base")
     prompts = [prompt_text(tokenizer, row, strategy.prompt, prompt_style) for row in rows for _ in range(k)]
 
-    def complete(prefixes, max_new_tokens, stop=None):
+    def complete(prefixes: list[str], max_new_tokens: int, stop: list[str] | None = None):
         return generate(model, tokenizer, prefixes, max_new_tokens, batch_size, strategy.temperature, progress, stop)
 
     def scores(scorer: Callable, p: int, texts: list[str]) -> list[float]:

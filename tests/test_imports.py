@@ -1,5 +1,6 @@
-"""The package's modules import one another without a cycle, counting the imports inside functions too: a cycle
-hidden by a function-level import still ties its modules into one knot that cannot be read or tested apart."""
+"""The package's source holds together: its modules import one another without a cycle, counting the imports
+inside functions too (a cycle hidden by a function-level import still ties its modules into one knot that cannot be
+read or tested apart), and every public function says the type of each parameter."""
 
 import ast
 from pathlib import Path
@@ -68,3 +69,21 @@ def test_the_graph_sees_function_level_imports():
     # scaling imports torch only inside a function, and evaluation at the top: both kinds are read.
     assert "minireason.evaluation" in graph["minireason.scaling"]
     assert len(graph) > 30 and sum(len(edges) for edges in graph.values()) > 60
+
+
+def untyped_parameters(path: Path) -> list[str]:
+    """``module:line function(params)`` for each public function or method of ``path`` with a parameter left
+    without a type (``self`` and ``cls`` aside)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
+            params = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+            missing = [arg.arg for arg in params if arg.annotation is None and arg.arg not in ("self", "cls")]
+            if missing:
+                found.append(f"{module_name(path)}:{node.lineno} {node.name}({', '.join(missing)})")
+    return found
+
+
+def test_every_public_parameter_has_a_type():
+    untyped = [entry for path in sorted(PACKAGE.rglob("*.py")) for entry in untyped_parameters(path)]
+    assert untyped == [], "parameters without a type: " + "; ".join(untyped)

@@ -47,7 +47,8 @@ class EvalArgs(TaskArgs):
         if not self.task:
             raise ValueError("give --task, or --run with a trained run's folder")
         if self.n_problems < 1 or self.batch_size < 1:
-            raise ValueError(f"n_problems and batch_size must be at least 1, got {self.n_problems} and {self.batch_size}")
+            raise ValueError(f"n_problems and batch_size must be at least 1, got {self.n_problems} and "
+                             f"{self.batch_size}")
 
     def _from_run(self) -> None:
         """Take the model, adapter, task and prompt style the run was trained with."""

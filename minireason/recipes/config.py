@@ -98,7 +98,8 @@ class RecipeArgs:
             self.activation_checkpointing = gpu
         if self.bf16 is None:
             self.bf16, self.fp16 = precision(self.fp16, gpu, bf16_native())
-        self.model_init_kwargs.setdefault("dtype", weights_dtype(self.bf16, self.fp16, trains_base_weights=not self.lora))
+        dtype = weights_dtype(self.bf16, self.fp16, trains_base_weights=not self.lora)
+        self.model_init_kwargs.setdefault("dtype", dtype)
         if gpu:
             # The whole model on this process's GPU. TRL's default, "auto", splits it over every visible GPU (a
             # Kaggle box has two T4s), which only adds transfers for a model that fits one; under `accelerate

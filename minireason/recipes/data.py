@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from minireason.tasks import get_task
 
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from datasets import Dataset
 
-def task_data(cfg):
+    from minireason.recipes.config import RecipeArgs
+
+
+def task_data(cfg: RecipeArgs):
     """``(task, train_rows, eval_rows)``. Evaluation questions are the task's held-out ones (``Task.split_rows``),
     drawn with ``eval_seed``: every run of a task, whatever its seed or size, is scored on the same problems
     and never trains on them."""
@@ -13,7 +20,7 @@ def task_data(cfg):
     return task, task.split_rows(cfg.n_train, cfg.seed), task.split_rows(cfg.n_eval, cfg.eval_seed, held_out=True)
 
 
-def evaluate_base(cfg):
+def evaluate_base(cfg: RecipeArgs):
     """The stage's starting model (its adapter included, if any) on the held-out problems the stage
     evaluates on after training, greedy: the "before" of a before/after. The model is freed after."""
     import gc
@@ -35,7 +42,7 @@ def evaluate_base(cfg):
             torch.cuda.empty_cache()
 
 
-def drop_eval_questions(dataset, eval_rows: list[dict]):
+def drop_eval_questions(dataset: Dataset, eval_rows: list[dict]):
     """``(dataset, dropped)``: the SFT examples whose prompt asks none of the evaluation questions.
 
     Generated training rows never hold a held-out question (``Task.split_rows``), but a data set from disk
@@ -48,7 +55,7 @@ def drop_eval_questions(dataset, eval_rows: list[dict]):
     if not questions:
         return dataset, 0
 
-    def asks_none(example) -> bool:
+    def asks_none(example: dict) -> bool:
         prompt = example.get("prompt", example.get("messages"))
         text = prompt if isinstance(prompt, str) else " ".join(
             m.get("content", "") for m in prompt if isinstance(m, dict) and m.get("role") != "assistant")

@@ -12,8 +12,14 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from transformers import TrainerCallback
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from transformers import Trainer, TrainerControl, TrainerState, TrainingArguments
+
+    from minireason.recipes.config import RecipeArgs
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # Fields that change where and how a run reports, not what it trains: a run may resume or be re-run with
@@ -23,7 +29,7 @@ _BOOKKEEPING = ("output_dir", "logging_dir", "run_name", "report_to", "wandb_pro
                 "disable_tqdm", "max_steps", "push_to_hub", "hub_model_id", "curve_every", "curve_problems")
 
 
-def run_settings(cfg) -> dict:
+def run_settings(cfg: RecipeArgs) -> dict:
     """The settings that make a run what it is (every config field but ``_BOOKKEEPING``), as JSON values."""
     settings = json.loads(json.dumps(cfg.to_dict(), default=str))
     return {key: value for key, value in sorted(settings.items()) if key not in _BOOKKEEPING}
@@ -33,7 +39,7 @@ def settings_hash(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def claim_output_dir(cfg) -> None:
+def claim_output_dir(cfg: RecipeArgs) -> None:
     """Write ``output_dir/run_config.json`` (the settings, their hash, the prompt style that ``minireason eval
     --run`` reads), or refuse a folder that holds a run with other settings: resuming it, or returning its
     summary, would mix two runs under one name."""
@@ -95,7 +101,7 @@ def resumable_checkpoint(output_dir: str) -> str | None:
     return str(max(complete)[1]) if complete else None
 
 
-def finished_summary(cfg) -> dict | None:
+def finished_summary(cfg: RecipeArgs) -> dict | None:
     """The saved summary of this run (same settings, ``claim_output_dir``) if it already reached ``max_steps``,
     or, trained by epochs (``max_steps`` unset), if it was trained by epochs too: its schedule was the same.
 
@@ -129,13 +135,14 @@ class CostCallback(TrainerCallback):
         self.started = time.time()
         self.offset_hours = 0.0
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         # A resumed run keeps counting from what the checkpoint had spent.
         previous = [entry for entry in state.log_history if "cost/device_hours" in entry]
         self.offset_hours = previous[-1]["cost/device_hours"] if previous else 0.0
         self.started = time.time()
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs: dict | None = None,
+               **kwargs):
         if logs is None:
             return
         hours = self.offset_hours + (time.time() - self.started) / 3600 * self.devices
@@ -144,7 +151,7 @@ class CostCallback(TrainerCallback):
         logs["cost/wall_minutes"] = round((time.time() - self.started) / 60, 3)
 
 
-def track_cost(trainer, gpu_hour_cost: float) -> None:
+def track_cost(trainer: Trainer, gpu_hour_cost: float) -> None:
     """Add ``CostCallback`` ahead of the reporting callbacks, so W&B sees the cost fields."""
     trainer.callback_handler.callbacks.insert(0, CostCallback(gpu_hour_cost))
 
@@ -162,11 +169,11 @@ class HeldOutCurve(TrainerCallback):
         self.trainer, self.rows, self.every = trainer, rows, every
         self.max_new_tokens, self.prompt_style = max_new_tokens, prompt_style
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         if state.global_step == 0:
             self._measure(state)
 
-    def on_step_end(self, args, state, control, **kwargs):
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         if state.global_step % self.every == 0 and state.global_step < state.max_steps:
             self._measure(state)
 
@@ -200,7 +207,7 @@ def held_out_curve(log_history: list[dict], final_samples: list[dict], n: int, s
     return [points[key] for key in sorted(points)]
 
 
-def log_summary(cfg, summary: dict) -> None:
+def log_summary(cfg: RecipeArgs, summary: dict) -> None:
     """Write the run's final figures to ``output_dir/summary.json`` and to the W&B run, if any,
     then close that run (each stage of a recipe is one W&B run)."""
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
@@ -216,7 +223,7 @@ def log_summary(cfg, summary: dict) -> None:
         wandb.finish()
 
 
-def run_stage(cfg, build_trainer: Callable, details: Callable[[object], dict]) -> dict:
+def run_stage(cfg: RecipeArgs, build_trainer: Callable, details: Callable[[object], dict]) -> dict:
     """Train one stage, resuming from its last complete checkpoint; save the model to ``output_dir/final``;
     evaluate it (greedy) on the held-out problems; write and return the summary.
 
@@ -249,7 +256,8 @@ def run_stage(cfg, build_trainer: Callable, details: Callable[[object], dict]) -
     trainer.save_model(str(final))
     trainer.save_state()  # output_dir/trainer_state.json: the log history, for plots and timings
 
-    summary = {"method": cfg.method, "steps": trainer.state.global_step, "max_steps": cfg.max_steps, "final": str(final),
+    summary = {"method": cfg.method, "steps": trainer.state.global_step, "max_steps": cfg.max_steps,
+               "final": str(final),
                **details(trainer)}
     if not trainer.is_world_process_zero():  # launched as several processes: the first evaluates and writes
         return summary

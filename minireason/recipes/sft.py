@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datasets import Dataset, load_dataset, load_from_disk
 from trl import SFTConfig, SFTTrainer
@@ -23,6 +24,11 @@ from minireason.recipes.config import RecipeArgs
 from minireason.recipes.data import drop_eval_questions, task_data
 from minireason.recipes.runs import run_stage
 from minireason.tasks import row_prompt
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from transformers import PreTrainedTokenizerBase
+
+    from minireason.tasks import Task
 
 
 @dataclasses.dataclass
@@ -92,7 +98,7 @@ class SFTRecipe(RecipeArgs, SFTConfig):
         super().__post_init__()
 
 
-def sft_example(task, row: dict, style: str, completion: str | None = None) -> dict:
+def sft_example(task: Task, row: dict, style: str, completion: str | None = None) -> dict:
     """A prompt-completion pair from a task row and a trace (by default its reference solution)."""
     completion = completion or task.reference_completion(row)
     if style == "chat":
@@ -102,7 +108,8 @@ def sft_example(task, row: dict, style: str, completion: str | None = None) -> d
     return {"prompt": row_prompt(row, style), "completion": completion}
 
 
-def tokenized_trace(tokenizer, prompt, completion: str, style: str, masked: list[tuple[int, int]] = ()) -> dict:
+def tokenized_trace(tokenizer: PreTrainedTokenizerBase, prompt: str | list[dict], completion: str, style: str,
+                    masked: list[tuple[int, int]] = ()) -> dict:
     """``input_ids`` and ``completion_mask`` (TRL's pre-tokenized format) for a prompt and a trace; the loss
     leaves out the prompt and the ``masked`` character spans of the trace (a journey's wrong values)."""
     if style == "chat":
@@ -145,7 +152,7 @@ def load_sft_data(path: str) -> Dataset:
     return dataset.select_columns(columns)
 
 
-def trace_examples(cfg: SFTRecipe, tokenizer, rows: list[dict]) -> list[dict]:
+def trace_examples(cfg: SFTRecipe, tokenizer: PreTrainedTokenizerBase, rows: list[dict]) -> list[dict]:
     """The task's problems as shortcut or journey traces, tokenized here so that a journey's errors can be left
     out of the loss (``mask_errors``); every arm of an experiment goes through this one path."""
     shape = {"catch_style": cfg.catch_style, "same_endings": cfg.same_endings} if cfg.task == "arithmetic" else {}

@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from transformers import TrainerCallback
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from transformers import Trainer, TrainerControl, TrainerState, TrainingArguments
 
 
 def training_log(output_dir: str | Path) -> list[dict]:
@@ -71,10 +75,10 @@ class StepMeter(TrainerCallback):
 
         trainer._generate_single_turn = timed_generate
 
-    def on_step_begin(self, args, state, control, **kwargs):
+    def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         self._rollout_seconds, self._tokens, self._started = 0.0, 0, time.perf_counter()
 
-    def on_step_end(self, args, state, control, **kwargs):
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         self.steps.append({"seconds": time.perf_counter() - self._started, "rollout_seconds": self._rollout_seconds,
                            "tokens": self._tokens, "completions": args.generation_batch_size})
 
@@ -95,10 +99,10 @@ class SFTStepMeter(TrainerCallback):
         self.steps: list[tuple[float, int]] = []
         self._started = 0.0
 
-    def on_step_begin(self, args, state, control, **kwargs):
+    def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         self._started = time.perf_counter()
 
-    def on_step_end(self, args, state, control, **kwargs):
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         self.steps.append((time.perf_counter() - self._started, state.num_input_tokens_seen))
 
     def summary(self) -> dict:
@@ -115,7 +119,7 @@ def training_compute(output_dir: str | Path) -> dict:
     return {"seconds": runtime, "tokens": tokens}
 
 
-def step_meter(trainer) -> StepMeter | SFTStepMeter:
+def step_meter(trainer: Trainer) -> StepMeter | SFTStepMeter:
     """A meter attached to ``trainer``: ``StepMeter`` for GRPO (seconds a step, rollout time and tokens), else
     ``SFTStepMeter``. Read it with ``.summary()`` after training."""
     meter = StepMeter(trainer) if hasattr(trainer, "_generate_single_turn") else SFTStepMeter()

@@ -11,12 +11,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from typing import TYPE_CHECKING
 
 from minireason.answer_format import check_prompt_style, extract_answer
 from minireason.tasks.arithmetic import Arithmetic
 from minireason.tasks.base import Task
 from minireason.tasks.countdown import Countdown
 from minireason.tasks.math_answers import MathAnswers
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from transformers import PreTrainedTokenizerBase
 
 _SCALAR_TYPES = {"int": int, "float": (int, float), "str": str}
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (Countdown, Arithmetic, MathAnswers)}
@@ -61,7 +65,7 @@ def _params_json(params: str | dict) -> str:
     return params if isinstance(params, str) else json.dumps(params, sort_keys=True)
 
 
-def render_prompt(tokenizer, row: dict, style: str | None = None) -> str:
+def render_prompt(tokenizer: PreTrainedTokenizerBase, row: dict, style: str | None = None) -> str:
     """A task row's prompt as text for ``generate``: through the chat template (``chat``) or as written
     (``base``). ``None`` picks ``chat`` when the tokenizer has a template; a trained run's style should be
     passed instead (it is in the run's ``run_config.json``)."""

@@ -73,8 +73,9 @@ def _arithmetic_steps(a: int, b: int, op: str) -> list[_Step]:
         total = partials[0]
         for part in partials[1:]:
             check = f"{total + part} - {part} = {total}"
-            steps.append(_Step(f"{total} + {part}", total + part, check,
-                               lambda claimed, total=total, part=part: _undone(f"{claimed} - {part}", claimed - part, total)))
+            undo = (lambda claimed, total=total, part=part:
+                    _undone(f"{claimed} - {part}", claimed - part, total))
+            steps.append(_Step(f"{total} + {part}", total + part, check, undo))
             total += part
     elif op == "add":
         # Column addition, ones first. The slip style's check redoes the column with its carry spelled out; the

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from minireason.tasks.countdown_traces import countdown_trace
 from minireason.tasks.expressions import MAX_LITERAL_DIGITS, InvalidExpression, evaluate, tokenize
 from minireason.tasks.steps import check_claims
 from minireason.tasks.traces import Trace, fmt_number
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from typing import Any
 
 TOLERANCE = 1e-5
 
@@ -119,7 +123,7 @@ class Countdown(Task):
         except InvalidExpression:
             return None
 
-    def step_score(self, completion, row: dict) -> float:
+    def step_score(self, completion: Any, row: dict) -> float:
         """The verifier on a partial trace: each claimed step must be true and use numbers in hand (the given
         ones or earlier results), and an answer, once opened, may use each given number at most once; once
         closed, it must be a full solution. The target is in the question, so no gold answer is read.

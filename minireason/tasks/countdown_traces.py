@@ -132,7 +132,8 @@ def search_lines(numbers: list[int], target: int, max_lines: int = MAX_SEARCH_LI
             text, expression = f"{fmt_number(a)} {op} {fmt_number(b)} = {fmt_number(result)}", f"({ea} {op} {eb})"
             if len(rest) == 1:
                 found = expression if rest[0] == target else None
-                lines.append(f"Try {text}. " + ("That is the target." if found else f"{fmt_number(rest[0])} is not {target}."))
+                verdict = "That is the target." if found else f"{fmt_number(rest[0])} is not {target}."
+                lines.append(f"Try {text}. {verdict}")
             elif tuple(sorted(rest)) in dead:
                 continue
             else:
