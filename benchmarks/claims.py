@@ -37,9 +37,8 @@ import time
 from pathlib import Path
 
 from minireason.demo import BASE, STAGES, run_demo
-from minireason.notebook import claim_section_name
 from minireason.reports.evals import correctness
-from minireason.reports.markdown import command_line, fill_section, markdown_table
+from minireason.reports.markdown import claim_section_name, command_line, fill_section, markdown_table
 from minireason.reports.samples import load_samples
 from minireason.reports.training import training_compute
 from minireason.reports.verdicts import compare, diff_row, diff_table

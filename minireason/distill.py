@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from minireason.answer_format import ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, extract_answer, wrap
 from minireason.journey import shape_changes, stitch_attempts
-from minireason.reports.markdown import markdown_table
+from minireason.reports.cards import card_markdown, log_data_card
 from minireason.tasks import get_task, task_from_row
 from minireason.tasks.math_answers import last_boxed
 from minireason.tasks.traces import Trace
@@ -141,6 +141,7 @@ def read_config(path: str) -> dict:
 
 # -- one problem ------------------------------------------------------------------------------
 
+
 def to_kit_format(text: str | None) -> tuple[str | None, str]:
     r"""``(completion, "ok")`` in the kit's format, or ``(None, reason)`` when there is no answer.
 
@@ -224,6 +225,7 @@ def verify_samples(row: dict, samples: list, cfg: DistillConfig, rewriter: Teach
 
 # -- the append-only record file ----------------------------------------------------------------
 
+
 def load_records(path: Path) -> dict[str, dict]:
     """Records by problem id; a torn last line (a kill mid-write) is cut off the file first."""
     if not path.exists():
@@ -248,6 +250,7 @@ def _append(handle, records: list[dict]) -> None:
 
 
 # -- the run ------------------------------------------------------------------------------------
+
 
 def check_same_run(cfg: DistillConfig, out: Path) -> None:
     """Refuse to resume into a folder whose records came from other problems, teacher or sampling;
@@ -320,7 +323,7 @@ def distill(cfg: DistillConfig, teacher: Teacher | None = None, rewriter: Teache
                      time.perf_counter() - started)
     export(examples, card, out, cfg)
     if cfg.report_to == "wandb":
-        log_to_wandb(card, examples, cfg.wandb_project)
+        log_data_card(card, examples, cfg.wandb_project)
     if failed:
         print(f"minireason: {failed} problems got no reply after every retry; run the same command again to "
               "retry just those", file=sys.stderr)
@@ -411,42 +414,3 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def card_markdown(card: dict) -> str:
-    teacher = card["teacher"]
-    settings = ", ".join(f"{k} {v}" for k, v in teacher.items() if k not in ("name", "requests") and v is not None)
-    journey = card["journey"] or teacher.get("style") == "journey"
-    lines = [f"# {'Journey-learning' if journey else 'Distilled'} reasoning traces (minireason)", "",
-             f"Teacher: `{teacher['name']}` ({settings or 'defaults'}); {card['samples_per_problem']} sample(s) per problem, "
-             f"up to {card['keep_per_problem']} kept; journey stitching: {card['journey']}; seed {card['seed']}.", "",
-             f"**{card['rows']} rows** from {card['problems_done']} of {card['problems']} problems; "
-             f"yield {card['yield']:.1%} of teacher samples verified; {card['duplicates_removed']} duplicates removed; "
-             f"mean trace {card['mean_trace_chars']} characters.", ""]
-    rows = [[task, s["problems"], s["samples"], s["verified"], f"{s['yield']:.1%}", s["rows"],
-             ", ".join(f"{k} {v}" for k, v in sorted(s["rejected"].items())) or "-"]
-            for task, s in card["per_task"].items()]
-    lines.append(markdown_table(["task", "problems", "samples", "verified", "yield", "rows", "rejected"], rows,
-                                numeric=[False, True, True, True, True, True, False]))
-    lines += ["", "Sources (regenerate the problems with `minireason data generate`):", "", "```json",
-              json.dumps(card["sources"], indent=2), "```", "", "Full figures: `data_card.json`.", ""]
-    return "\n".join(lines)
-
-
-def log_to_wandb(card: dict, examples: list[dict], project: str) -> None:
-    import wandb
-
-    from minireason.tracking import configure_wandb
-
-    configure_wandb(project)
-    run = wandb.init(project=project, job_type="distill", config={k: card[k] for k in (
-        "teacher", "rewriter", "sources", "seed", "samples_per_problem", "keep_per_problem", "journey")})
-    metrics = {"data/rows": card["rows"], "data/yield": card["yield"], "data/duplicates_removed":
-               card["duplicates_removed"], "data/mean_trace_chars": card["mean_trace_chars"],
-               "data/problems_failed": card["problems_failed"]}
-    for task, stats in card["per_task"].items():
-        metrics[f"data/{task}/yield"] = stats["yield"]
-        metrics.update({f"data/{task}/rejected/{k}": v for k, v in stats["rejected"].items()})
-    table = wandb.Table(columns=["id", "task", "completion"],
-                        data=[[e["id"], e["task"], e["completion"][0]["content"]] for e in examples[:50]])
-    run.log({**metrics, "data/samples": table})
-    run.summary.update(metrics)
-    run.finish()

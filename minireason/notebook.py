@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from minireason.recipes.catalog import describe, recipe_names, recipe_root
-from minireason.reports.markdown import markdown_table, section_markers
+from minireason.reports.markdown import claim_section_name, markdown_table, read_section
 
 SIZES = ("auto", "tiny", "cpu", "gpu")
 
@@ -240,11 +240,6 @@ def adapter_trained(final: str | Path) -> bool:
 CLAIMS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "claims.md"
 
 
-def claim_section_name(claim: int) -> str:
-    """The name of claim ``claim``'s measured section of docs/claims.md (``benchmarks/claims.py`` writes it)."""
-    return f"claim {claim}"
-
-
 def claims_section(claim: int, page: Path = CLAIMS_PAGE) -> str:
     """Claim ``claim``'s measured section of docs/claims.md (1: pure RL and SFT, 3: journey vs shortcut, 4: inference
     scaling), as Markdown for a notebook: the figures over three seeds with intervals that a short run sits beside.
@@ -257,9 +252,7 @@ def claims_section(claim: int, page: Path = CLAIMS_PAGE) -> str:
     >>> claims_section(4, page)
     'Claim 4 is not measured on this page yet: `python benchmarks/claims.py --claims 4`.'
     """
-    start, end = section_markers(claim_section_name(claim))
-    text = page.read_text() if page.exists() else ""
-    if start not in text:
+    section = read_section(page, claim_section_name(claim))
+    if section is None:
         return f"Claim {claim} is not measured on this page yet: `python benchmarks/claims.py --claims {claim}`."
-    section = text.split(start, 1)[1].split(end, 1)[0].strip()
     return section.replace("](img/", "](../docs/img/")  # the notebooks sit in notebooks/, the page in docs/

@@ -126,7 +126,8 @@ def _distill_config(prog: str, argv: list[str], description: str, epilog: str, c
 
 
 def _run_distill(cfg) -> None:
-    from minireason.distill import card_markdown, distill
+    from minireason.distill import distill
+    from minireason.reports.cards import card_markdown
 
     try:
         card = distill(cfg)

@@ -4,5 +4,7 @@
 - ``evals``: evaluations saved and read back (``eval.json`` and the samples), their tables, plots and W&B logs,
   paired comparisons of runs;
 - ``verdicts``: a claim's paired difference over problems and seeds, and its verdict;
+- ``cards``: a distilled data set's card as Markdown and as a W&B run;
+- ``samples``: scored samples written and read;
 - ``training``: a trained run's log, compute and pace, and step meters for benchmarks.
 """

@@ -62,3 +62,22 @@ def fill_section(page: str | Path, name: str, block: str, title: str = "") -> No
     else:
         text = text.rstrip("\n") + f"\n\n{start}\n{block}{end}\n"
     page.write_text(text)
+
+
+def read_section(page: str | Path, name: str) -> str | None:
+    """What ``fill_section`` wrote into section ``name`` of ``page``, or None when the page has no such section.
+
+    >>> import tempfile; page = Path(tempfile.mkdtemp()) / "p.md"
+    >>> fill_section(page, "x", "one"); read_section(page, "x"), read_section(page, "y")
+    ('one', None)
+    """
+    start, end = section_markers(name)
+    text = Path(page).read_text() if Path(page).exists() else ""
+    if start not in text:
+        return None
+    return text.split(start, 1)[1].split(end, 1)[0].strip()
+
+
+def claim_section_name(claim: int) -> str:
+    """The name of claim ``claim``'s measured section of docs/claims.md (``benchmarks/claims.py`` writes it)."""
+    return f"claim {claim}"
