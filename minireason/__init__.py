@@ -4,7 +4,8 @@
 - ``minireason.answer_format``: the ``<think>…</think><answer>…</answer>`` format, its prompts and its checks.
 - ``minireason.rewards``: TRL reward functions (format, accuracy, language consistency, shaping).
 - ``minireason.models``: model + tokenizer loading (embedded SmolLM2-135M, 4-bit, LoRA).
-- ``minireason.evaluation``: batched generation and scoring.
+- ``minireason.scaling``: the evaluator, from a stage's greedy score to pass@k, maj@k, best-of-N and budget forcing.
+- ``minireason.reports``: every reader and writer of results: tables, plots, W&B, docs sections, verdicts.
 - ``minireason.recipes``: the recipes' configs, by name (``minireason recipes``), and the code that runs them.
 """
 

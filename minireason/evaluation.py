@@ -1,21 +1,22 @@
-"""Batched generation and scoring of a model on task rows: the kit's basic yardstick.
+"""What every evaluation is made of: batched generation (``generate``), one sample scored (``judge``), and a
+training stage's result (``EvalResult``: accuracy, the share of completions the verifier accepts, with its Wilson
+interval; format rate, the share well formed; mean completion length in tokens; every sample).
 
-``evaluate`` reports accuracy (share of completions the verifier accepts), format rate
-(share well formed), and mean completion length in tokens, plus every sample.
+The one evaluator is ``scaling.evaluate_strategy``; ``scaling.evaluate``, how a stage scores itself, is its greedy
+one-sample case.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from minireason.answer_format import ANSWER_CLOSE, is_well_formed, with_prefilled_think
+from minireason.answer_format import is_well_formed, with_prefilled_think
 from minireason.reports.samples import save_samples
 from minireason.sampling import eos_token_ids, sample_ids
 from minireason.stats import wilson_interval
-from minireason.tasks import render_prompt, task_from_row
+from minireason.tasks import task_from_row
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -85,21 +86,3 @@ def judge(row: dict, prompt: str, text: str, tokens: int) -> dict:
             "well_formed": is_well_formed(with_prefilled_think(text, prompt))}
 
 
-def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 256,
-             batch_size: int = 64, temperature: float = 0.0, prompt_style: str | None = None, progress: bool = True,
-             stop: tuple[str, ...] = (ANSWER_CLOSE,), merge_lora: bool = True) -> EvalResult:
-    """Generate one completion per row and score it with the row's own task verifier.
-
-    Completions end at ``</answer>`` as GRPO's rollouts do, so a model is judged on what it was trained to write.
-    """
-    if not rows:
-        raise ValueError("evaluate needs at least one row")
-    started = time.perf_counter()
-    prompts = [render_prompt(tokenizer, row, prompt_style) for row in rows]
-    completions = generate(model, tokenizer, prompts, max_new_tokens, batch_size, temperature, progress, list(stop),
-                           merge_lora)
-    samples = [{"id": row.get("id"), **judge(row, prompt, text, n_tokens)}
-               for row, prompt, (text, n_tokens) in zip(rows, prompts, completions)]
-    figures = sample_figures(samples)
-    return EvalResult(accuracy=figures["accuracy"], format_rate=figures["format_rate"],
-                      mean_tokens=figures["mean_tokens"], seconds=time.perf_counter() - started, samples=samples)

@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from minireason.answer_format import ANSWER_OPEN, DIRECT_INSTRUCTION, THINK_CLOSE
-from minireason.evaluation import generate, judge
+from minireason.answer_format import ANSWER_CLOSE, ANSWER_OPEN, DIRECT_INSTRUCTION, THINK_CLOSE
+from minireason.evaluation import EvalResult, generate, judge, sample_figures
 from minireason.metrics import best_of_n, pass_at_k, voted_correct
 from minireason.rewards import get_reward, reflection_reward
 from minireason.search import beam_search
@@ -167,8 +167,11 @@ class ScalingResult:
 
 def evaluate_strategy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict],
                       strategy: Strategy, batch_size: int = 16, progress: bool = True,
-                      prompt_style: str | None = None) -> ScalingResult:
-    """Sample ``strategy.samples`` completions per row, score them, and compute every metric."""
+                      prompt_style: str | None = None, stop: tuple[str, ...] = (),
+                      merge_lora: bool = True) -> ScalingResult:
+    """Sample ``strategy.samples`` completions per row, score them, and compute every metric. ``stop``: strings that
+    end a sampled completion; ``merge_lora=False`` leaves a training model's weights bit-identical
+    (``sampling.inference_mode``)."""
     if not rows:
         raise ValueError("evaluate_strategy needs at least one problem")
     started = time.perf_counter()
@@ -177,7 +180,8 @@ def evaluate_strategy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     prompts = [prompt_text(tokenizer, row, strategy.prompt, prompt_style) for row in rows for _ in range(k)]
 
     def complete(prefixes: list[str], max_new_tokens: int, stop: list[str] | None = None):
-        return generate(model, tokenizer, prefixes, max_new_tokens, batch_size, strategy.temperature, progress, stop)
+        return generate(model, tokenizer, prefixes, max_new_tokens, batch_size, strategy.temperature, progress, stop,
+                        merge_lora)
 
     def scores(scorer: Callable, p: int, texts: list[str]) -> list[float]:
         """``scorer`` (TRL's reward signature) on problem ``p``'s texts, with the row's columns."""
@@ -198,13 +202,13 @@ def evaluate_strategy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     elif strategy.forced:
         outputs = budget_forced(complete, prompts, strategy)
     else:
-        outputs = complete(prompts, strategy.max_new_tokens)
+        outputs = complete(prompts, strategy.max_new_tokens, list(stop) or None)
     scorer = get_reward(strategy.scorer)
     problems = []
     for p, row in enumerate(rows):
-        task = task_from_row(row["task"], row["task_params"])
+        task = task_from_row(row["task"], row.get("task_params", ""))
         texts = [text for text, _ in outputs[p * k : (p + 1) * k]]
-        problems.append({"id": row["id"], "samples": [
+        problems.append({"id": row.get("id"), "samples": [
             {**judge(row, prompts[p * k], text, tokens), "answer": task.vote_key(text, row), "score": float(score),
              "reflects": bool(reflection_reward([text])[0])}
             for (text, tokens), score in zip(outputs[p * k : (p + 1) * k], scores(scorer, p, texts))]})
@@ -213,6 +217,26 @@ def evaluate_strategy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     metrics = summarise(problems, k)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     return ScalingResult(dataclasses.asdict(strategy), metrics, problems, prompt_style)
+
+
+def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 256,
+             batch_size: int = 64, temperature: float = 0.0, prompt_style: str | None = None, progress: bool = True,
+             stop: tuple[str, ...] = (ANSWER_CLOSE,), merge_lora: bool = True) -> EvalResult:
+    """One completion per row (greedy unless ``temperature``), scored by the row's verifier: ``evaluate_strategy``'s
+    one-sample case, as a training stage scores itself.
+
+    Completions end at ``</answer>`` as GRPO's rollouts do, so a model is judged on what it was trained to write.
+    """
+    if not rows:
+        raise ValueError("evaluate needs at least one row")
+    started = time.perf_counter()
+    strategy = Strategy(samples=1, temperature=temperature, max_new_tokens=max_new_tokens)
+    result = evaluate_strategy(model, tokenizer, rows, strategy, batch_size, progress, prompt_style, stop, merge_lora)
+    samples = [{"id": problem["id"], **{key: sample[key] for key in ("completion", "tokens", "correct", "well_formed")}}
+               for problem in result.samples for sample in problem["samples"]]
+    figures = sample_figures(samples)
+    return EvalResult(accuracy=figures["accuracy"], format_rate=figures["format_rate"],
+                      mean_tokens=figures["mean_tokens"], seconds=time.perf_counter() - started, samples=samples)
 
 
 # The accuracy figures that get a 95% interval over problems (bootstrap), beside every pass@j and maj@j.

@@ -27,8 +27,8 @@ def evaluate_base(cfg: RecipeArgs):
 
     import torch
 
-    from minireason.evaluation import evaluate
     from minireason.models import load_model
+    from minireason.scaling import evaluate
 
     _, _, eval_rows = task_data(cfg)
     model, tokenizer = load_model(cfg.model, load_in_4bit=cfg.load_in_4bit, adapter=cfg.adapter)

@@ -178,7 +178,7 @@ class HeldOutCurve(TrainerCallback):
             self._measure(state)
 
     def _measure(self, state) -> None:
-        from minireason.evaluation import evaluate
+        from minireason.scaling import evaluate
 
         if not state.is_world_process_zero:
             return
@@ -230,7 +230,7 @@ def run_stage(cfg: RecipeArgs, build_trainer: Callable, details: Callable[[objec
     ``build_trainer(cfg) -> (trainer, eval_rows)`` is the method's own part (model, data, rewards, trainer);
     ``details(trainer)`` adds the method's own summary fields.
     """
-    from minireason.evaluation import evaluate
+    from minireason.scaling import evaluate
     from minireason.tasks.steps import step_measures
     from minireason.tracking import configure_wandb
 

@@ -167,9 +167,9 @@ def own_answers(cfg: SFTRecipe, rows: list[dict]) -> dict[str, str]:
     """Row id → the ``own_errors_from`` run's answer to it (sampled once at T 0.7, seeded; kept and reused)."""
     import torch
 
-    from minireason.evaluation import evaluate
     from minireason.models import load_model
     from minireason.reports.samples import load_samples
+    from minireason.scaling import evaluate
 
     path = Path(cfg.output_dir) / "own_answers.jsonl"
     if not path.exists():
