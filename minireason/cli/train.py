@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
 
-from minireason.cli.parsing import HelpFormatter, fail, parse
+from minireason.cli.parsing import fail, parse
 
 
 @dataclasses.dataclass
@@ -23,13 +22,22 @@ class DemoArgs:
     out: str = dataclasses.field(default="outputs/demo", metadata={"help": "Report folder."})
 
 
-def cmd_model_prepare(argv: list[str]) -> None:
+@dataclasses.dataclass
+class PrepareArgs:
     """Build a built-in model's cache (smollm2-135m or tiny) and print its folder."""
+
+    name: str = dataclasses.field(default="smollm2-135m", metadata={"help": "smollm2-135m or tiny."})
+
+
+def cmd_model_prepare(argv: list[str]) -> None:
     from minireason.models import resolve_model
 
-    probe = argparse.ArgumentParser(prog="minireason model prepare", description=cmd_model_prepare.__doc__)
-    probe.add_argument("name", nargs="?", default="smollm2-135m", help="smollm2-135m or tiny (default: %(default)s)")
-    print(resolve_model(probe.parse_args(argv).name))
+    args = parse("model prepare", (PrepareArgs,), argv, leading="name",
+                 epilog="examples:\n  minireason model prepare\n  minireason model prepare tiny")
+    try:
+        print(resolve_model(args.name))
+    except ValueError as error:
+        fail(error)
 
 
 def cmd_demo(argv: list[str]) -> None:
@@ -110,31 +118,36 @@ def cmd_estimate(argv: list[str]) -> None:
         fail(error)
 
 
+@dataclasses.dataclass
+class RecipesArgs:
+    """List the shipped recipes (name, method, model, memory, the command that runs each, and what to expect), or
+    `copy NAME DEST` to write an editable copy to train from."""
+
+    action: list[str] = dataclasses.field(default_factory=list, metadata={
+        "metavar": "WORD", "help": "Nothing (or list): the table. copy NAME DEST: write recipe NAME to DEST, a file "
+                                   "or a folder."})
+
+
 def cmd_recipes(argv: list[str]) -> None:
-    """List the shipped recipes (name, method, model, hardware and what to expect), or `copy NAME DEST` to write
-    an editable copy to train from."""
     from rich.console import Console
     from rich.table import Table
 
     from minireason.recipes.catalog import copy_recipe, describe, recipe_names
 
-    parser = argparse.ArgumentParser(prog="minireason recipes", description=cmd_recipes.__doc__,
-                                     epilog="examples:\n  minireason recipes\n  minireason recipes copy "
-                                            "qwen2.5-3b/grpo-countdown/t4-16gb my-countdown.yaml\n"
-                                            "  minireason train my-countdown.yaml",
-                                     formatter_class=HelpFormatter)
-    parser.add_argument("action", nargs="?", choices=["list", "copy"], default="list")
-    parser.add_argument("name", nargs="?", help="copy: the recipe to copy")
-    parser.add_argument("dest", nargs="?", help="copy: the file (or folder) to write")
-    args = parser.parse_args(argv)
-    if args.action == "copy":
-        if not (args.name and args.dest):
-            parser.error("copy needs NAME and DEST")
+    args = parse("recipes", (RecipesArgs,), argv, leading="action", epilog=(
+        "examples:\n  minireason recipes\n  minireason recipes copy qwen2.5-3b/grpo-countdown/t4-16gb my-countdown.yaml\n"
+        "  minireason train my-countdown.yaml"))
+    if args.action[:1] == ["copy"]:
+        if len(args.action) != 3:
+            fail(ValueError("copy needs NAME and DEST: minireason recipes copy NAME DEST"))
+        name, dest = args.action[1:]
         try:
-            print(f"wrote {copy_recipe(args.name, args.dest)}; train it with: minireason train {args.dest}")
+            print(f"wrote {copy_recipe(name, dest)}; train it with: minireason train {dest}")
         except (FileNotFoundError, FileExistsError) as error:
             fail(error)
         return
+    if args.action not in ([], ["list"]):
+        fail(ValueError(f"unknown action {' '.join(args.action)!r}: minireason recipes [list | copy NAME DEST]"))
     table = Table(title="shipped recipes", show_lines=True)
     for column in ("name", "method", "model", "memory", "run with", "expected (time, metric; from the header)"):
         table.add_column(column, overflow="fold")
