@@ -6,5 +6,6 @@
 - ``verdicts``: a claim's paired difference over problems and seeds, and its verdict;
 - ``cards``: a distilled data set's card as Markdown and as a W&B run;
 - ``samples``: scored samples written and read;
+- ``seeds``: a recipe over seeds (the demo's stages, pure RL): summaries, tables, plots;
 - ``training``: a trained run's log, compute and pace, and step meters for benchmarks.
 """

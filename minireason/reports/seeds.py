@@ -1,0 +1,191 @@
+"""A recipe judged over several seeds, as the benchmarks report it: the demo's stages (``benchmarks/demo_seeds.py``)
+and pure RL (``benchmarks/pure_rl_seeds.py``). Each gets its summary over seeds, its Markdown and its plot."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+from minireason.demo import BASE, STAGES, moving_average
+from minireason.evaluation import sample_figures
+from minireason.reports.evals import correctness
+from minireason.reports.markdown import markdown_table
+from minireason.reports.training import training_log
+from minireason.stats import mean_std, paired_bootstrap, seed_interval
+
+# -- the demo over seeds ------------------------------------------------------------------------------------
+
+ARMS = ("pure RL", "SFT then GRPO")  # the demo's two GRPO reward curves
+
+
+def demo_seeds_summary(runs: dict[int, Path]) -> dict:
+    """The demo's stages over seeds (``runs``: seed → the demo's output folder): accuracy and format per seed and
+    as mean ± std, the paired differences of each GRPO arm, and each arm's training reward, first steps and last."""
+    reports = {seed: json.loads((run / "report.json").read_text()) for seed, run in runs.items()}
+    stages = {}
+    for stage in STAGES:
+        accuracy = [reports[seed]["stages"][stage]["accuracy"] for seed in runs]
+        formats = [reports[seed]["stages"][stage]["format_rate"] for seed in runs]
+        stages[stage] = {"accuracy": accuracy, "accuracy_mean_std": mean_std(accuracy), "format_rate": formats,
+                         "format_mean_std": mean_std(formats),
+                         "ci95": [reports[seed]["stages"][stage]["ci95"] for seed in runs]}
+    paired = {}
+    for after, before in (("pure RL", BASE), ("SFT + GRPO", "SFT")):
+        paired[f"{after} - {before}"] = paired_bootstrap([correctness(reports[seed], before) for seed in runs],
+                                                         [correctness(reports[seed], after) for seed in runs])
+    rewards = {}
+    for arm in ARMS:
+        curves = [[reward for _, reward in reports[seed]["reward_curves"][arm]] for seed in runs]
+        rewards[arm] = [{"first5": sum(c[:5]) / len(c[:5]), "last5": sum(c[-5:]) / len(c[-5:])} for c in curves]
+    return {"stages": stages, "paired": paired, "rewards": rewards,
+            "curves": {arm: {seed: reports[seed]["reward_curves"][arm] for seed in runs} for arm in ARMS},
+            "n": reports[next(iter(runs))]["held_out_problems"]}
+
+
+def plot_reward_curves(curves: dict, path: Path) -> None:
+    """Both GRPO arms' training reward, every seed: a 5-step mean as a line, each step as a dot."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4))
+    axes = figure.subplots()
+    for (arm, by_seed), colour in zip(curves.items(), ("tab:blue", "tab:orange")):
+        for i, (_seed, curve) in enumerate(by_seed.items()):
+            steps, rewards = zip(*curve)
+            axes.plot(steps, moving_average(rewards, 5), color=colour, alpha=0.8,
+                      label=f"{arm} (5-step mean, one line per seed)" if i == 0 else None)
+            axes.plot(steps, rewards, "o", color=colour, alpha=0.2, markersize=2)
+    axes.set(xlabel="GRPO step", ylabel="mean reward", title="GRPO training reward, SmolLM2-135M, 2 CPU cores")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+
+
+def demo_seeds_markdown(summary: dict, seeds: list[int], command: str, minutes: float, image: str) -> str:
+    """``demo_seeds_summary`` as the tables of docs/grpo-on-cpu.md, under the command that measured it."""
+    pct = lambda x: f"{x:.1%}"  # noqa: E731
+    lines = [f"Measured {datetime.date.today()} on this machine in {minutes:.0f} min with `{command}`; "
+             f"{summary['n']} held-out problems, the same for every seed and stage, greedy decoding.", ""]
+    rows = []
+    for stage, row in summary["stages"].items():
+        (mean, std), (fmean, fstd) = row["accuracy_mean_std"], row["format_mean_std"]
+        per_seed = ", ".join(f"{pct(a)} ({pct(lo)}-{pct(hi)})" for a, (lo, hi) in zip(row["accuracy"], row["ci95"]))
+        rows.append([stage, f"{pct(mean)} ± {pct(std)}", per_seed, f"{pct(fmean)} ± {pct(fstd)}"])
+    lines.append(markdown_table(["stage", "accuracy, mean ± std", "per seed (95% Wilson interval)",
+                                 "format rate, mean ± std"], rows, numeric=[False, True, False, True]))
+    rows = [[name, f"{diff['mean']:+.1%}", f"{diff['low']:+.1%} to {diff['high']:+.1%}",
+             ", ".join(f"{d:+.1%}" for d in diff["per_run"])] for name, diff in summary["paired"].items()]
+    lines += ["", markdown_table(["paired difference (same problems, all seeds)", "mean", "95% CI", "per seed"], rows,
+                                 numeric=[False, True, False, False])]
+    rows = [[arm, ", ".join(f"{r['first5']:.2f} → {r['last5']:.2f}" for r in per_seed)]
+            for arm, per_seed in summary["rewards"].items()]
+    lines += ["", markdown_table(["GRPO arm", "training reward, first 5 steps → last 5, per seed"], rows)]
+    lines += ["", f"![GRPO reward curves, every seed]({image})", ""]
+    return "\n".join(lines)
+
+
+# -- pure RL over seeds ------------------------------------------------------------------------------------
+
+# Issue 21's bar for pure RL on 2 cores: accuracy >= 30% at 9 seeds of 10, a mean >= 40%, format >= 95% at
+# every seed, and training <= 7 minutes a seed.
+ACCURACY_FLOOR, SEEDS_OVER_FLOOR, MEAN_TARGET, FORMAT_FLOOR, MINUTES_CAP = 0.30, 0.9, 0.40, 0.95, 7.0
+# The curve "takes off" at its first point this far above the base model (accuracy) or at this rate (format).
+ACCURACY_LIFT, FORMAT_TAKEOFF = 0.10, 0.90
+
+
+def takeoff(curve: list[list], column: int, level: float) -> int | None:
+    """The first step of ``curve`` (``[step, accuracy, format_rate]`` rows) whose ``column`` reaches ``level``.
+
+    >>> takeoff([[0, 0.1, 0.5], [5, 0.15, 0.95], [10, 0.3, 1.0]], 1, 0.2), takeoff([[0, 0.1, 0.5]], 2, 0.9)
+    (10, None)
+    """
+    return next((row[0] for row in curve if row[column] >= level), None)
+
+
+def training_minutes(output_dir: Path) -> float:
+    """The trainer's own runtime less the held-out curve's evaluations (which a plain run does not pay)."""
+    history = training_log(output_dir)
+    runtime = next(entry["train_runtime"] for entry in reversed(history) if "train_runtime" in entry)
+    return (runtime - sum(entry.get("curve/seconds", 0) for entry in history)) / 60
+
+
+def pure_rl_summary(base: list[dict], runs: dict[int, dict]) -> dict:
+    """The figures over seeds; ``runs[seed]`` holds ``samples``, ``curve`` and ``minutes``."""
+    base_figures = sample_figures(base)
+    per_seed = {}
+    for seed, result in runs.items():
+        figures = sample_figures(result["samples"])
+        curve = result["curve"]
+        per_seed[seed] = {**{key: figures[key] for key in ("accuracy", "ci95", "format_rate")},
+                          "minutes": result["minutes"], "curve": curve,
+                          "format_takeoff": takeoff(curve, 2, FORMAT_TAKEOFF),
+                          "accuracy_takeoff": takeoff(curve, 1, curve[0][1] + ACCURACY_LIFT) if curve else None}
+    accuracy = [row["accuracy"] for row in per_seed.values()]
+    formats = [row["format_rate"] for row in per_seed.values()]
+    minutes = [row["minutes"] for row in per_seed.values()]
+    over_floor = sum(a >= ACCURACY_FLOOR for a in accuracy)
+    mean = mean_std(accuracy)[0]
+    targets = [
+        [f"accuracy >= {ACCURACY_FLOOR:.0%} at >= {SEEDS_OVER_FLOOR:.0%} of seeds", f"{over_floor} of {len(accuracy)}",
+         over_floor >= SEEDS_OVER_FLOOR * len(accuracy)],
+        [f"mean accuracy >= {MEAN_TARGET:.0%}", f"{mean:.1%}", mean >= MEAN_TARGET],
+        [f"format >= {FORMAT_FLOOR:.0%} at every seed", f"worst {min(formats):.1%}", min(formats) >= FORMAT_FLOOR],
+        [f"training <= {MINUTES_CAP:.0f} min a seed", f"worst {max(minutes):.1f} min", max(minutes) <= MINUTES_CAP],
+    ]
+    return {"base": {key: base_figures[key] for key in ("accuracy", "format_rate", "n")},
+            "per_seed": per_seed, "accuracy_mean_std": mean_std(accuracy), "format_mean_std": mean_std(formats),
+            "accuracy_over_seeds": seed_interval(accuracy, (0.0, 1.0)), "worst": min(accuracy),
+            "paired": paired_bootstrap([[s["correct"] for s in base]] * len(runs),
+                                       [[s["correct"] for s in runs[seed]["samples"]] for seed in runs]),
+            "targets": targets}
+
+
+def plot_pure_rl_curves(summary: dict, path: Path) -> None:
+    """Held-out accuracy and format rate along training: every seed thin, the mean over seeds thick."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4))
+    axes = figure.subplots()
+    curves = [row["curve"] for row in summary["per_seed"].values()]
+    for column, label, colour in ((1, "accuracy", "tab:blue"), (2, "format rate", "tab:orange")):
+        for curve in curves:
+            axes.plot([p[0] for p in curve], [p[column] for p in curve], color=colour, alpha=0.25, linewidth=1)
+        steps = sorted({p[0] for curve in curves for p in curve})
+        means = [sum(p[column] for c in curves for p in c if p[0] == s) / sum(p[0] == s for c in curves for p in c)
+                 for s in steps]
+        axes.plot(steps, means, color=colour, linewidth=2.5, label=f"{label}, mean of {len(curves)} seeds")
+    axes.set(xlabel="GRPO step", ylabel="held-out rate (greedy)", ylim=(0, 1.02),
+             title="Pure RL, SmolLM2-135M on 2-digit additions, 2 CPU cores")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+
+
+def pure_rl_markdown(summary: dict, header: str, image: str) -> str:
+    """``pure_rl_summary`` as docs/claims.md's section: per seed, over seeds, against the base, the targets."""
+    pct = lambda x: f"{x:.1%}"  # noqa: E731
+    step = lambda s: "-" if s is None else str(s)  # noqa: E731
+    rows = [[seed, pct(r["accuracy"]), f"{pct(r['ci95'][0])} - {pct(r['ci95'][1])}", pct(r["format_rate"]),
+             f"{r['minutes']:.1f}", step(r["format_takeoff"]), step(r["accuracy_takeoff"])]
+            for seed, r in summary["per_seed"].items()]
+    (mean, std), (fmean, fstd) = summary["accuracy_mean_std"], summary["format_mean_std"]
+    over, minutes = summary["accuracy_over_seeds"], [r["minutes"] for r in summary["per_seed"].values()]
+    rows.append(["mean ± std", f"{pct(mean)} ± {pct(std)}", f"{pct(over['low'])} - {pct(over['high'])} (t, seeds)",
+                 f"{pct(fmean)} ± {pct(fstd)}", f"{sum(minutes) / len(minutes):.1f}", "", ""])
+    base, paired = summary["base"], summary["paired"]
+    lines = [header, "",
+             markdown_table(["seed", "accuracy", "95% CI", "format", "training min", "format takes off",
+                             "accuracy takes off"], rows, numeric=[False, True, False, True, True, True, True]), "",
+             f"Base model on the same prompt and problems: accuracy {pct(base['accuracy'])}, format "
+             f"{pct(base['format_rate'])}. Pure RL - base, paired over problems and seeds: {paired['mean']:+.1%} "
+             f"(95% CI {paired['low']:+.1%} to {paired['high']:+.1%}). Worst seed: {pct(summary['worst'])}.", "",
+             f"Take-off: the first curve point with format >= {FORMAT_TAKEOFF:.0%}, and with accuracy "
+             f"{ACCURACY_LIFT * 100:.0f} points above the base model's on the curve's problems ('-': never).", "",
+             markdown_table(["target", "measured", "met"],
+                            [[name, value, "yes" if met else "**no**"] for name, value, met in summary["targets"]]),
+             "", f"![held-out accuracy and format rate along training, every seed]({image})"]
+    return "\n".join(lines)
