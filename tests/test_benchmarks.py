@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from minireason.demo import BASE
+from minireason.demo import BASE, STAGES
 from minireason.notebook import tiny_flags
 
 pytestmark = pytest.mark.slow  # runs the benchmark scripts on the tiny model
@@ -19,6 +19,17 @@ def load(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_demo_seeds_runs_the_demo_at_each_seed_and_fills_its_section(tiny_model_path, tmp_path):
+    page = tmp_path / "grpo-on-cpu.md"
+    page.write_text("intro\n")
+    summary = load("demo_seeds").main(["--seeds", "0", "1", "--n-eval", "4", "--out", str(tmp_path / "runs"),
+                                       "--docs", str(page), *tiny_flags(grpo=True)])
+    assert summary["n"] == 4 and list(summary["stages"]) == list(STAGES)
+    assert all(len(stage["accuracy"]) == 2 for stage in summary["stages"].values())  # one figure per seed
+    assert set(summary["paired"]) == {f"pure RL - {BASE}", "SFT + GRPO - SFT"}
+    assert (tmp_path / "img" / "grpo-on-cpu.png").exists() and "<!-- demo_seeds:start -->" in page.read_text()
 
 
 def test_pure_rl_seeds_runs_each_seed_with_its_curve_and_fills_its_section(tiny_model_path, tmp_path):
