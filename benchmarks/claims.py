@@ -40,8 +40,8 @@ from minireason.demo import BASE, STAGES, run_demo
 from minireason.reports.evals import correctness
 from minireason.reports.markdown import claim_section_name, command_line, fill_section, markdown_table
 from minireason.reports.samples import load_samples
-from minireason.reports.training import training_compute
-from minireason.reports.verdicts import compare, diff_row, diff_table
+from minireason.reports.training import mean_curve, plot_learning_curves, training_compute
+from minireason.reports.verdicts import compare, diff_row, diff_table, plot_verdicts
 from minireason.stats import seed_interval
 
 # The size of each claim's runs. cpu: what docs/claims.md reports (2 cores); tiny: the tests' random 2-layer model.
@@ -65,6 +65,7 @@ pct = lambda x: f"{x:+.1%}" if x < 0 else f"{x:.1%}"  # noqa: E731
 
 
 # -- claims 1 and 2: the demo's four stages ---------------------------------------------------------------
+
 
 def saved_demo_report(out: Path, seed: int, scale: dict, model: str) -> dict | None:
     """The demo's report at ``seed`` if it finished with this scale's problems and this model."""
@@ -265,7 +266,7 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
                 results[f"3. {arm} - {base}, {task}"] = compare([correct[base][s] for s in seeds_run],
                                                                  [correct[arm][s] for s in seeds_run])
     if image is not None and curves:
-        plot_curves(curves, image)
+        plot_learning_curves(curves, image)
     text = "\n".join([
         f"`{JOURNEY_RECIPE}`, one SFT run per arm and seed: {scale['journey_train']} training problems, the same for "
         "every arm; every arm takes the recipe's optimiser steps over packed traces (the same steps and tokens); "
@@ -307,30 +308,8 @@ def curve_lines(curves: dict, scale: dict) -> list[str]:
             "", "![claim 3's learning curves](img/claims-journey-curves.png)", ""]
 
 
-def mean_curve(curves: list[list[list]]) -> list[list[float]]:
-    """``[step, accuracy]`` averaged over seeds at the steps every seed measured."""
-    steps = sorted(set.intersection(*({point[0] for point in curve} for curve in curves)))
-    return [[step, sum(point[1] for curve in curves for point in curve if point[0] == step) / len(curves)]
-            for step in steps]
-
-
-def plot_curves(curves: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4))
-    for name, curve in curves.items():
-        axis.plot([p[0] for p in curve], [p[1] for p in curve], marker="o", label=name)
-    axis.set(xlabel="optimiser step", ylabel="held-out accuracy (mean over seeds)", title="Claim 3: learning curves")
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-
-
 # -- claim 4: inference-time scaling ------------------------------------------------------------------------
+
 
 def strategies(scale: dict) -> dict:
     from minireason.scaling import Strategy
@@ -443,27 +422,6 @@ def mean_metrics(per_seed: list[dict]) -> dict:
 
 # -- the page -----------------------------------------------------------------------------------------------
 
-def plot(sections: dict, path: Path) -> None:
-    """One panel per claim: each comparison's per-seed differences (dots) and bootstrap interval (bar)."""
-    from matplotlib.figure import Figure
-
-    results = {name: result for section in sections.values() for name, result in section["results"].items()}
-    figure = Figure(figsize=(8, 0.45 * len(results) + 1.2))
-    axes = figure.subplots()
-    for y, result in enumerate(reversed(list(results.values()))):
-        colour = {"holds": "tab:green", "mixed": "tab:olive", "one seed only": "tab:olive",
-                  "undecided": "tab:grey"}.get(result["verdict"], "tab:red")
-        axes.plot([result["low"], result["high"]], [y, y], color=colour, linewidth=4, alpha=0.6)
-        axes.plot(result["per_run"], [y] * len(result["per_run"]), "o", color="black", markersize=3)
-    axes.axvline(0, color="black", linewidth=0.8)
-    axes.set_yticks(range(len(results)), list(reversed(list(results))), fontsize=7)
-    axes.set(xlabel="difference in accuracy (bar: 95% CI over problems; dots: seeds)",
-             title="The seed's claims at CPU scale, SmolLM2-135M")
-    axes.grid(alpha=0.3, axis="x")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-
 
 TITLES = {1: "Claims 1 and 2: pure RL, and SFT against pure RL", 3: "Claim 3: journey vs shortcut learning",
           4: "Claim 4: inference-time scaling"}
@@ -533,7 +491,7 @@ def main(argv: list[str] | None = None) -> dict:
                      for claim, section in sections.items()})
     record.write_text(json.dumps(measured, indent=2))
     image = images / "claims.png"
-    plot({claim: measured[claim] for claim in sorted(measured)}, image)
+    plot_verdicts({claim: measured[claim] for claim in sorted(measured)}, image)
     summary = {claim: section["results"] for claim, section in sections.items()}
     for claim, text in texts.items():
         spent = (f"{minutes[claim]:.0f} min this invocation" if args.jobs == 1 else

@@ -125,3 +125,27 @@ def step_meter(trainer: Trainer) -> StepMeter | SFTStepMeter:
     meter = StepMeter(trainer) if hasattr(trainer, "_generate_single_turn") else SFTStepMeter()
     trainer.add_callback(meter)
     return meter
+
+
+def mean_curve(curves: list[list[list]]) -> list[list[float]]:
+    """``[step, accuracy]`` averaged over seeds at the steps every seed measured."""
+    steps = sorted(set.intersection(*({point[0] for point in curve} for curve in curves)))
+    return [[step, sum(point[1] for curve in curves for point in curve if point[0] == step) / len(curves)]
+            for step in steps]
+
+
+def plot_learning_curves(curves: dict, path: Path) -> None:
+    """Held-out accuracy by optimiser step, one line per arm (``curves``: arm → ``[step, accuracy]`` points)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4))
+    for name, curve in curves.items():
+        axis.plot([p[0] for p in curve], [p[1] for p in curve], marker="o", label=name)
+    axis.set(xlabel="optimiser step", ylabel="held-out accuracy (mean over seeds)", title="Claim 3: learning curves")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)

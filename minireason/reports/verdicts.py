@@ -3,6 +3,8 @@ over problems, each seed's own difference, the seeds' t-interval, and a word for
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from minireason.reports.markdown import markdown_table
 from minireason.stats import paired_bootstrap, seed_interval
 
@@ -34,3 +36,25 @@ DIFF_HEADERS = ["comparison (same problems)", "mean", "95% CI over problems", "p
 
 def diff_table(rows: list[list[str]]) -> str:
     return markdown_table(DIFF_HEADERS, rows, numeric=[False, True, False, False, False, False])
+
+
+def plot_verdicts(sections: dict, path: Path) -> None:
+    """One panel per claim: each comparison's per-seed differences (dots) and bootstrap interval (bar)."""
+    from matplotlib.figure import Figure
+
+    results = {name: result for section in sections.values() for name, result in section["results"].items()}
+    figure = Figure(figsize=(8, 0.45 * len(results) + 1.2))
+    axes = figure.subplots()
+    for y, result in enumerate(reversed(list(results.values()))):
+        colour = {"holds": "tab:green", "mixed": "tab:olive", "one seed only": "tab:olive",
+                  "undecided": "tab:grey"}.get(result["verdict"], "tab:red")
+        axes.plot([result["low"], result["high"]], [y, y], color=colour, linewidth=4, alpha=0.6)
+        axes.plot(result["per_run"], [y] * len(result["per_run"]), "o", color="black", markersize=3)
+    axes.axvline(0, color="black", linewidth=0.8)
+    axes.set_yticks(range(len(results)), list(reversed(list(results))), fontsize=7)
+    axes.set(xlabel="difference in accuracy (bar: 95% CI over problems; dots: seeds)",
+             title="The seed's claims at CPU scale, SmolLM2-135M")
+    axes.grid(alpha=0.3, axis="x")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
