@@ -1,5 +1,5 @@
-"""minireason.reports: the verdict statistics by hand, a run's compute read from its own log, and the benchmarks'
-summaries over seeds on known inputs."""
+"""Results read back: the verdict statistics by hand, a run's compute and settings from its own files, and the
+benchmarks' summaries over seeds on known inputs."""
 
 import json
 from pathlib import Path
@@ -88,3 +88,18 @@ def test_pure_rl_seeds_judges_the_recipe_on_its_mean_and_worst_seed():
     assert met == {"accuracy": False, "mean": True, "format": False, "training": True}
     table = pure_rl_markdown(summary, "header", "img.png")
     assert "| 2 | 0.0% |" in table and "| mean accuracy >= 40% | 41.7% | yes |" in table
+
+
+def test_a_trained_run_is_read_as_it_was_recorded(tmp_path):
+    from minireason.recipes.runs import trained_run
+
+    settings = {"model": "tiny", "lora": True, "load_in_4bit": True, "task": "arithmetic",
+                "task_params": {"op": "add"}, "prompt_style": "base"}
+    (tmp_path / "run_config.json").write_text(json.dumps({"hash": "x", "settings": settings}))
+    assert trained_run(tmp_path) == {"model": "tiny", "adapter": str(tmp_path / "final"), "load_in_4bit": True,
+                                     "task": "arithmetic", "task_params": {"op": "add"}, "prompt_style": "base"}
+    full = {**settings, "lora": False}  # full fine-tuning saved a whole model, which is the model to load
+    (tmp_path / "run_config.json").write_text(json.dumps({"hash": "x", "settings": full}))
+    assert trained_run(tmp_path)["model"] == str(tmp_path / "final") and trained_run(tmp_path)["adapter"] is None
+    with pytest.raises(ValueError, match="not a folder written by `minireason train`"):
+        trained_run(tmp_path / "elsewhere")
