@@ -30,22 +30,27 @@ def _reachable(host: str, port: int, timeout: float = 2.0) -> bool:
         return False
 
 
-def flat_figures(figures: dict) -> dict[str, float]:
-    """The numbers of a summary as W&B charts them: intervals become two numbers, ``<name>_low`` and ``_high``.
+def flat_figures(figures: dict, prefix: str = "") -> dict[str, float]:
+    """The numbers of a summary as W&B charts them: intervals become two numbers, ``<name>_low`` and ``_high``, and
+    a nested group of figures (a stage's ``eval_steps``) becomes ``<group>/<name>``; text and curves are left out.
 
     >>> flat_figures({"accuracy": 0.5, "ci95": [0.4, 0.6], "n": 128, "label": "x"})
     {'accuracy': 0.5, 'ci95_low': 0.4, 'ci95_high': 0.6, 'n': 128}
     >>> flat_figures({"pass@1": 0.5, "ci95": {"pass@1": [0.4, 0.6]}})
     {'pass@1': 0.5, 'pass@1_ci95_low': 0.4, 'pass@1_ci95_high': 0.6}
+    >>> flat_figures({"eval_steps": {"step_accuracy": 1.0, "recovery": None, "counts": {"steps": 3}}})
+    {'eval_steps/step_accuracy': 1.0, 'eval_steps/counts/steps': 3}
     """
     flat: dict[str, float] = {}
     for key, value in figures.items():
-        if isinstance(value, dict):  # {"pass@1": [low, high], …}: one interval per figure
+        if isinstance(value, dict) and key.endswith("ci95"):  # {"pass@1": [low, high], …}: one interval a figure
             for name, (low, high) in value.items():
-                flat[f"{name}_{key}_low"], flat[f"{name}_{key}_high"] = low, high
+                flat[f"{prefix}{name}_{key}_low"], flat[f"{prefix}{name}_{key}_high"] = low, high
+        elif isinstance(value, dict):
+            flat.update(flat_figures(value, f"{prefix}{key}/"))
         elif isinstance(value, (list, tuple)):
             if len(value) == 2 and key.endswith("ci95"):
-                flat[f"{key}_low"], flat[f"{key}_high"] = value
+                flat[f"{prefix}{key}_low"], flat[f"{prefix}{key}_high"] = value
         elif isinstance(value, (int, float)):
-            flat[key] = value
+            flat[f"{prefix}{key}"] = value
     return flat

@@ -42,6 +42,28 @@ def test_wandb_logs_offline_without_a_key(tmp_path, offline_wandb, tiny_model_pa
     assert any("completions" in key for key in logged["summary"])  # the table of sample completions
 
 
+def test_a_stage_summary_with_step_measures_reaches_wandb(tmp_path, offline_wandb):
+    """The summary of a stage whose answers write their arithmetic carries ``eval_steps``, a nested group (the
+    CPU demo's pure-RL stage ended in a TypeError here while logging it)."""
+    import types
+
+    import wandb
+
+    from minireason.recipes.runs import log_summary
+    from minireason.tasks.steps import step_measures
+
+    steps = step_measures([{"completion": "<think>41 + 58 = 99.</think>\n<answer>99</answer>", "correct": True}])
+    wandb.init(project="minireason", mode="offline")
+    log_summary(types.SimpleNamespace(output_dir=str(tmp_path / "stage")),
+                {"steps": 2, "eval_accuracy": 1.0, "eval_ci95": [0.2, 1.0], "eval_steps": steps,
+                 "reward_curve": [[1, 0.5], [2, 1.0]]})
+    (run_dir,) = offline_wandb.glob("offline-run-*")
+    summary = read_run(run_dir)["summary"]
+    assert summary["final/eval_steps/step_accuracy"] == 1.0 and summary["final/eval_steps/counts/steps"] == 1
+    assert summary["final/eval_ci95_low"] == 0.2 and "final/reward_curve" not in summary
+    assert json.loads((tmp_path / "stage" / "summary.json").read_text())["eval_steps"] == steps
+
+
 def _train_command(recipe: Path, output_dir: Path) -> list[str]:
     return [sys.executable, "-m", "minireason", "train", str(recipe), "--output_dir", str(output_dir)]
 
