@@ -30,6 +30,7 @@ def card_markdown(card: dict) -> str:
 
 
 def log_data_card(card: dict, examples: list[dict], project: str) -> None:
+    """One W&B run for a distilled set: its settings as the config, counts and yields per task, 50 sample traces."""
     import wandb
 
     from minireason.tracking import configure_wandb
