@@ -62,10 +62,6 @@ def test_score_command(capsys):
     (["data", "distill", "--n", "2", "--out", "never"], "give --task and --n, or --config"),
     (["data", "journey", "--task", "countdown", "--n", "2", "--error-rate", "2", "--out", "never"], "error_rate"),
     (["data", "generate", "--task", "countdown", "--n", "-3"], "n must be a non-negative integer, got -3"),
-    (["eval", "--task", "countdown", "--n_problems", "0"], "n_problems and batch_size must be at least 1"),
-    (["eval", "--task", "countdown", "--samples", "0"], "samples and max_new_tokens must be positive"),
-    (["eval", "--task", "countdown", "--scorer", "nonsense"], "unknown reward 'nonsense'"),
-    (["train", "solver/distill-17k/cpu"], "run it with `minireason data distill --config solver/distill-17k/cpu`"),
 ])
 def test_bad_input_gives_clear_errors(args, message):
     result = run(*args)
@@ -73,8 +69,12 @@ def test_bad_input_gives_clear_errors(args, message):
     assert "Traceback" not in result.stderr
 
 
-# Recipes: each case loads TRL's configs (~6 s the first time in a process), so they run in this one process.
+# Run in this process, where the recipes are imported already (conftest): a subprocess pays ~2 s to import them.
 BAD_RECIPE_INPUT = [
+    (["eval", "--task", "countdown", "--n_problems", "0"], "n_problems and batch_size must be at least 1"),
+    (["eval", "--task", "countdown", "--samples", "0"], "samples and max_new_tokens must be positive"),
+    (["eval", "--task", "countdown", "--scorer", "nonsense"], "unknown reward 'nonsense'"),
+    (["train", "solver/distill-17k/cpu"], "run it with `minireason data distill --config solver/distill-17k/cpu`"),
     (["train", "smollm2-135m/sft-distill-17k/cpu"],  # run where the data set was never built
      "no data set at data/distill-17k/data: build it first: minireason data distill --config solver/distill-17k/cpu"),
     (["estimate", "qwen2.5-3b/grpo-countdown/t4-16gb", "--num_generations", "0"],
@@ -90,7 +90,6 @@ BAD_RECIPE_INPUT = [
 ]
 
 
-@pytest.mark.slow
 def test_bad_recipe_input_ends_in_one_line_that_names_the_fix(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for args, message in BAD_RECIPE_INPUT:
