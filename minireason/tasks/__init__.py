@@ -43,11 +43,15 @@ def get_task(name: str, **params) -> Task:
     return cls(**params)
 
 
+def task_from_row(name: str, params: str | dict = "") -> Task:
+    """The task a row came from: rows carry ``task`` and ``task_params``, JSON text in a data set or a dict in a row
+    built by hand. One instance per task and parameters, so what a task caches (its one-shot example) is kept."""
+    return _task(name, params if isinstance(params, str) else json.dumps(params, sort_keys=True))
+
+
 @functools.lru_cache(maxsize=64)
-def task_from_row(name: str, params_json: str = "") -> Task:
-    """The task a data set row came from (rows carry ``task`` and ``task_params``)."""
-    params = json.loads(params_json) if params_json else {}
-    return get_task(name, **params)
+def _task(name: str, params_json: str) -> Task:
+    return get_task(name, **(json.loads(params_json) if params_json else {}))
 
 
 def row_prompt(row: dict, style: str) -> list[dict] | str:
@@ -57,12 +61,7 @@ def row_prompt(row: dict, style: str) -> list[dict] | str:
         return row["prompt"]
     if style == "base":
         return row["prompt_base"]
-    return task_from_row(row["task"], _params_json(row.get("task_params", ""))).example_prompt(row)
-
-
-def _params_json(params: str | dict) -> str:
-    """A row's ``task_params``: JSON text in a data set, a dict where a caller built the row by hand."""
-    return params if isinstance(params, str) else json.dumps(params, sort_keys=True)
+    return task_from_row(row["task"], row.get("task_params", "")).example_prompt(row)
 
 
 def render_prompt(tokenizer: PreTrainedTokenizerBase, row: dict, style: str | None = None) -> str:
