@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from minireason.evaluation import sample_figures
 from minireason.metrics import voted_correct
 from minireason.reports.markdown import markdown_table
 from minireason.reports.samples import load_samples
@@ -198,8 +199,6 @@ def results_table(results: dict[str, dict]) -> str:
 def check_summary(summary: dict, output_dir: str | Path) -> list[dict]:
     """Check that a stage's summary reports what its saved samples say (every SIZE, tiny included): the same
     number of problems, the share correct and the share well formed. Returns the samples; a mismatch raises."""
-    from minireason.evaluation import sample_figures
-
     samples = load_samples(Path(output_dir) / "eval_samples.jsonl")
     figures = sample_figures(samples)
     for key in ("n", "accuracy", "format_rate"):
