@@ -37,9 +37,8 @@ import time
 from pathlib import Path
 
 from minireason.demo import BASE, STAGES, run_demo
-from minireason.reports.evals import correctness
+from minireason.reports.evals import correctness, load_run
 from minireason.reports.markdown import claim_section_name, command_line, fill_section, markdown_table
-from minireason.reports.samples import load_samples
 from minireason.reports.training import mean_curve, plot_learning_curves, training_compute
 from minireason.reports.verdicts import compare, diff_row, diff_table, plot_verdicts
 from minireason.stats import seed_interval
@@ -91,7 +90,7 @@ def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) ->
     stages, arms = STAGES, ("pure RL", "SFT", "SFT + GRPO")
     rows = []
     for stage in stages:
-        accuracy = [reports[s]["stages"][stage]["accuracy"] for s in seeds]
+        accuracy = [reports[s]["stages"][stage]["pass@1"] for s in seeds]
         formats = [reports[s]["stages"][stage]["format_rate"] for s in seeds]
         band = seed_interval(accuracy, bounds=(0, 1))
         rows.append([stage, ", ".join(pct(a) for a in accuracy), f"{pct(band['mean'])} ({pct(band['low'])} to "
@@ -100,7 +99,7 @@ def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) ->
                                  rows, numeric=[False, True, True, True])
     compute = {}
     for s in seeds:
-        folders = {stage: Path(reports[s]["sample_files"][stage]).parent for stage in arms}
+        folders = {stage: Path(reports[s]["evals"][stage]).parent for stage in arms}
         logs = {stage: training_compute(folder) for stage, folder in folders.items()}
         logs["SFT + GRPO"] = {key: logs["SFT"][key] + logs["SFT + GRPO"][key] for key in ("seconds", "tokens")}
         compute[s] = logs
@@ -121,7 +120,7 @@ def rl_claims(out: Path, seeds: list[int], scale: dict, overrides: list[str]) ->
         markdown_table(["stage", "training minutes", "tokens trained"], compute_rows, numeric=[False, True, True]),
         "", diff_table([diff_row(name, result) for name, result in results.items()])])
     return text, {"results": results, "compute": compute,
-                  "accuracy": {stage: [reports[s]["stages"][stage]["accuracy"] for s in seeds] for stage in stages}}
+                  "accuracy": {stage: [reports[s]["stages"][stage]["pass@1"] for s in seeds] for stage in stages}}
 
 
 # -- claim 3: journey vs shortcut ---------------------------------------------------------------------------
@@ -180,6 +179,7 @@ def journey_runs(out: Path, task: str, arms: list[str], seeds: list[int], scale:
     from minireason.recipes.catalog import find_recipe
     from minireason.recipes.data import task_data
     from minireason.recipes.runs import finished_summary
+    from minireason.scaling import first_samples
 
     recipe = yaml.safe_load(find_recipe(JOURNEY_RECIPE).read_text())
     summaries, missing = {}, []
@@ -202,8 +202,10 @@ def journey_runs(out: Path, task: str, arms: list[str], seeds: list[int], scale:
                 missing.append(f"{task} {arm} seed {seed}")
                 continue
             summary = summary or run([config])[0]
+            evaluation = load_run(config.output_dir)
             summaries.setdefault(arm, []).append({**summary, "seed": seed, "log": training_compute(Path(config.output_dir)),
-                                                  "samples": load_samples(Path(config.output_dir) / "eval_samples.jsonl"),
+                                                  "metrics": evaluation["metrics"],
+                                                  "samples": first_samples(evaluation["problems"]),
                                                   "eval_rows": task_data(config)[2]})
     return summaries, missing
 
@@ -239,12 +241,12 @@ def journey_claim(out: Path, seeds: list[int], scale: dict, overrides: list[str]
             for summary in runs:
                 steps = step_measures(summary["samples"])
                 rows.append([task, arm, summary["seed"], summary["steps"], f"{summary['log']['tokens']:,.0f}",
-                             f"{summary['log']['seconds'] / 60:.1f}", pct(summary["eval_format_rate"]),
-                             f"{summary['eval_mean_tokens']:.0f}", pct(summary["eval_accuracy"]),
+                             f"{summary['log']['seconds'] / 60:.1f}", pct(summary["metrics"]["format_rate"]),
+                             f"{summary['metrics']['mean_tokens']:.0f}", pct(summary["metrics"]["pass@1"]),
                              rate(steps["step_accuracy"]), rate(steps["catch_recall"]), rate(steps["false_alarms"]),
                              rate(steps["recovery"])])
             pooled = step_measures([sample for summary in runs for sample in summary["samples"]])
-            band = seed_interval([summary["eval_accuracy"] for summary in runs], bounds=(0, 1))
+            band = seed_interval([summary["metrics"]["pass@1"] for summary in runs], bounds=(0, 1))
             counts = pooled["counts"]
             per_arm.append([task, arm, len(runs), f"{pct(band['mean'])} ({pct(band['low'])} to {pct(band['high'])})",
                             f"{rate(pooled['step_accuracy'])} of {counts['steps']}",

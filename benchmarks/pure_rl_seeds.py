@@ -24,20 +24,19 @@ from pathlib import Path
 
 from minireason.recipes import load_recipe, run
 from minireason.recipes.data import evaluate_base
+from minireason.reports.evals import load_run, save_run
 from minireason.reports.markdown import command_line, fill_section
-from minireason.reports.samples import load_samples
 from minireason.reports.seeds import plot_pure_rl_curves, pure_rl_markdown, pure_rl_summary, training_minutes
 
 RECIPE = "smollm2-135m/grpo-arithmetic/cpu"
 SECTION = "claim 1, pure RL over seeds"
 
 
-def base_samples(cfg, out: Path) -> list[dict]:
-    """The base model's scored samples on the recipe's prompt, evaluated once and kept under ``out``."""
-    path = out / "base" / "eval_samples.jsonl"
-    if not path.exists():
-        evaluate_base(cfg).save_samples(path)
-    return load_samples(path)
+def base_run(cfg, out: Path) -> dict:
+    """The base model's evaluation on the recipe's prompt, evaluated once and kept under ``out/base``."""
+    if not (out / "base" / "eval.json").exists():
+        save_run(evaluate_base(cfg), out / "base", "base", {"model": cfg.model, "prompt_style": cfg.prompt_style})
+    return load_run(out / "base")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -58,9 +57,9 @@ def main(argv: list[str] | None = None) -> dict:
                  "--report_to", "none", "--output_dir", str(out / f"seed{seed}"), *overrides]
         (cfg,) = load_recipe(args.recipe, flags)
         summary = run([cfg])[0]
-        runs[seed] = {"samples": load_samples(out / f"seed{seed}" / "eval_samples.jsonl"),
+        runs[seed] = {"eval": load_run(summary["eval"]),
                       "curve": summary["held_out_curve"], "minutes": training_minutes(out / f"seed{seed}")}
-    summary = pure_rl_summary(base_samples(cfg, out), runs)
+    summary = pure_rl_summary(base_run(cfg, out), runs)
     command = command_line("benchmarks/pure_rl_seeds.py", argv)
     header = (f"Measured {datetime.date.today()} with `{command}` ({(time.perf_counter() - started) / 60:.0f} min "
               f"this invocation; finished seeds under {args.out} are reused): `{args.recipe}` at seeds "

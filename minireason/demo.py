@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from minireason.evaluation import sample_figures
 from minireason.recipes import load_recipe, run
 from minireason.recipes.data import evaluate_base
-from minireason.reports.samples import load_samples
+from minireason.reports.evals import load_run, save_run
+from minireason.scaling import first_samples
 from minireason.stats import paired_bootstrap
 
 PURE_RL_RECIPE = "smollm2-135m/grpo-arithmetic/cpu"
@@ -82,28 +82,26 @@ def run_demo(out: str | Path, overrides: list[str] = ()) -> dict:
     pure, sft, grpo = demo_stages(out, overrides)
 
     print(f"\n[1/5] the base model on {pure.n_eval} held-out problems, on pure RL's prompt ({pure.prompt_style})")
-    base = evaluate_base(pure)
-    samples = {BASE: base.samples}
-    sample_files = {BASE: out / "base" / "eval_samples.jsonl"}
-    base.save_samples(sample_files[BASE])
+    evals = {BASE: out / "base"}
+    save_run(evaluate_base(pure), evals[BASE], BASE, {"model": pure.model, "prompt_style": pure.prompt_style})
     print("\n[2/5] pure RL: GRPO from the base model, no cold start (R1-Zero)")
     pure_summary = run([pure])[0]
     if sft.prompt_style == pure.prompt_style:
-        samples[R1_BASE], sample_files[R1_BASE] = samples[BASE], sample_files[BASE]
+        evals[R1_BASE] = evals[BASE]
     else:
         print(f"\n[3/5] the base model on the R1 arm's prompt ({sft.prompt_style})")
-        r1_base = evaluate_base(sft)
-        samples[R1_BASE], sample_files[R1_BASE] = r1_base.samples, out / "base-r1-prompt" / "eval_samples.jsonl"
-        r1_base.save_samples(sample_files[R1_BASE])
+        evals[R1_BASE] = out / "base-r1-prompt"
+        save_run(evaluate_base(sft), evals[R1_BASE], R1_BASE, {"model": sft.model, "prompt_style": sft.prompt_style})
     print("\n[4/5] cold-start SFT on worked traces")
     run([sft])
     print("\n[5/5] GRPO from the SFT adapter (R1)")
     grpo_summary = run([grpo])[0]
     for name, stage in (("pure RL", pure), ("SFT", sft), ("SFT + GRPO", grpo)):
-        sample_files[name] = Path(stage.output_dir) / "eval_samples.jsonl"
-        samples[name] = load_samples(sample_files[name])
+        evals[name] = Path(stage.output_dir) / "eval"
 
-    stages = {name: sample_figures(samples[name]) for name in STAGES}
+    runs = {name: load_run(folder) for name, folder in evals.items()}
+    samples = {name: first_samples(runs[name]["problems"]) for name in STAGES}
+    stages = {name: runs[name]["metrics"] for name in STAGES}
     prompts = dict(zip(STAGES, (pure, pure, sft, sft, grpo)))
     gains = {f"{after} - {before}": paired_bootstrap([[s["correct"] for s in samples[before]]],
                                                      [[s["correct"] for s in samples[after]]])
@@ -115,14 +113,14 @@ def run_demo(out: str | Path, overrides: list[str] = ()) -> dict:
               "prompt_styles": {name: stage.prompt_style for name, stage in prompts.items()},
               "paired_gains": {name: {"mean": g["mean"], "ci95": [g["low"], g["high"]]} for name, g in gains.items()},
               "reward_curves": curves, "samples": {name: rows[:5] for name, rows in samples.items()},
-              "sample_files": {name: str(path) for name, path in sample_files.items()}}
+              "evals": {name: str(folder) for name, folder in evals.items()}}
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
 
     print(f"\n{'stage':<23}{'prompt':<14}{'accuracy':>9}{'95% CI':>18}{'format':>9}{'tokens':>8}")
-    for name, figures in stages.items():
-        low, high = figures["ci95"]
-        print(f"{name:<23}{prompts[name].prompt_style:<14}{figures['accuracy']:>9.1%}{f'{low:.1%} - {high:.1%}':>18}"
-              f"{figures['format_rate']:>9.1%}{figures['mean_tokens']:>8.1f}")
+    for name, metrics in stages.items():
+        low, high = metrics["ci95"]["pass@1"]
+        print(f"{name:<23}{prompts[name].prompt_style:<14}{metrics['pass@1']:>9.1%}{f'{low:.1%} - {high:.1%}':>18}"
+              f"{metrics['format_rate']:>9.1%}{metrics['mean_tokens']:>8.1f}")
     print()
     for name, gain in gains.items():
         print(f"{name}, paired on the same problems: {gain['mean']:+.1%} "

@@ -1,59 +1,19 @@
-"""What every evaluation is made of: batched generation (``generate``), one sample scored (``judge``), and a
-training stage's result (``EvalResult``: accuracy, the share of completions the verifier accepts, with its Wilson
-interval; format rate, the share well formed; mean completion length in tokens; every sample).
+"""What every evaluation is made of: batched generation (``generate``) and one sample scored (``judge``).
 
 The one evaluator is ``scaling.evaluate_strategy``; ``scaling.evaluate``, how a stage scores itself, is its greedy
-one-sample case.
+one-sample case. Both return a ``scaling.Evaluation``, which ``reports.evals.save_run`` writes.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from minireason.answer_format import is_well_formed, with_prefilled_think
-from minireason.reports.samples import save_samples
 from minireason.sampling import eos_token_ids, sample_ids
-from minireason.stats import wilson_interval
 from minireason.tasks import task_from_row
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
-
-@dataclasses.dataclass
-class EvalResult:
-    accuracy: float
-    format_rate: float
-    mean_tokens: float
-    seconds: float
-    samples: list[dict]
-
-    def summary(self) -> dict:
-        """The figures, with the accuracy's 95% Wilson interval (``ci95``)."""
-        figures = sample_figures(self.samples)
-        return {**{key: figures[key] for key in ("accuracy", "ci95", "format_rate", "mean_tokens", "n")},
-                "seconds": round(self.seconds, 1)}
-
-    def save_samples(self, path: str | Path) -> None:
-        """One JSON line per problem (``reports.samples``): its id, completion, token count, and whether it is
-        correct and well formed."""
-        save_samples(path, self.samples)
-
-
-def sample_figures(samples: list[dict]) -> dict:
-    """Accuracy and format rate of scored samples, each with its 95% Wilson interval, and their mean length.
-
-    >>> sample_figures([{"correct": True, "well_formed": True, "tokens": 4},
-    ...                 {"correct": False, "well_formed": True, "tokens": 6}])["accuracy"]
-    0.5
-    """
-    n = len(samples)
-    correct, formed = sum(s["correct"] for s in samples), sum(s["well_formed"] for s in samples)
-    return {"accuracy": correct / n, "ci95": list(wilson_interval(correct, n)), "format_rate": formed / n,
-            "format_ci95": list(wilson_interval(formed, n)), "mean_tokens": sum(s["tokens"] for s in samples) / n,
-            "n": n}
 
 
 def generate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str],

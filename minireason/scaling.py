@@ -27,12 +27,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from minireason.answer_format import ANSWER_CLOSE, ANSWER_OPEN, DIRECT_INSTRUCTION, THINK_CLOSE
-from minireason.evaluation import EvalResult, generate, judge, sample_figures
+from minireason.evaluation import generate, judge
 from minireason.metrics import best_of_n, pass_at_k, voted_correct
 from minireason.rewards import get_reward, reflection_reward
 from minireason.search import beam_search
-from minireason.stats import bootstrap_interval
+from minireason.stats import bootstrap_interval, wilson_interval
 from minireason.tasks import render_prompt, task_from_row
+from minireason.tasks.steps import step_measures
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -74,6 +75,10 @@ class Strategy:
     step_tokens: int = dataclasses.field(default=48, metadata={"help": "Beam search: token limit per step."})
     sample_seed: int | None = dataclasses.field(default=None, metadata={
         "help": "Sampling seed (torch): the same seed draws the same samples. Unset: not seeded."})
+    # Unset by default: a model that never learned the format is judged on all it writes. The training stages
+    # stop at </answer>, as GRPO's rollouts do.
+    stop: list[str] = dataclasses.field(default_factory=list, metadata={
+        "help": "Plain sampling: strings that end a sample (e.g. '</answer>')."})
 
     def __post_init__(self):
         if self.prompt not in ("cot", "direct"):
@@ -86,6 +91,8 @@ class Strategy:
         self.step_end = [codecs.decode(end, "unicode_escape") if "\\" in end else end for end in self.step_end]
         if self.search not in ("sample", "beam"):
             raise ValueError(f"search must be sample or beam, got {self.search!r}")
+        if self.stop and (self.forced or self.search == "beam"):
+            raise ValueError("stop applies to plain sampling: budget forcing and beam search place their own")
         if self.search == "beam":
             if self.forced:
                 raise ValueError("beam search and budget forcing do not combine: choose one")
@@ -106,6 +113,8 @@ class Strategy:
             parts.append(f"waits={self.waits}")
         if self.search == "beam":
             parts.append(f"beam width={self.beam_width} by {self.step_scorer}")
+        if self.stop:
+            parts.append(f"stop={'|'.join(self.stop)}")
         return " ".join(parts)
 
 
@@ -158,20 +167,43 @@ def budget_forced(complete: Callable, prompts: list[str], strategy: Strategy) ->
 
 
 @dataclasses.dataclass
-class ScalingResult:
+class Evaluation:
+    """One evaluation, as every evaluation in the kit returns it and ``reports.evals.save_run`` writes it (eval.json
+    and samples.jsonl): how it was run, its figures (``summarise``), and every sample, grouped by problem."""
+
     strategy: dict
     metrics: dict
-    samples: list[dict]  # one per problem: its id and its k samples
+    problems: list[dict]  # one per problem: its id and its k samples
     prompt_style: str  # chat or base: how the prompts were rendered
+
+    @property
+    def accuracy(self) -> float:
+        """pass@1: the share of samples the verifier accepts."""
+        return self.metrics["pass@1"]
+
+    @property
+    def format_rate(self) -> float:
+        return self.metrics["format_rate"]
+
+    @property
+    def seconds(self) -> float:
+        return self.metrics["seconds"]
+
+
+def first_samples(problems: list[dict]) -> list[dict]:
+    """Each problem's first sample, with the problem's id: a greedy evaluation's answers, one per problem.
+
+    >>> first_samples([{"id": 7, "samples": [{"correct": True}, {"correct": False}]}])
+    [{'id': 7, 'correct': True}]
+    """
+    return [{"id": problem["id"], **problem["samples"][0]} for problem in problems]
 
 
 def evaluate_strategy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict],
                       strategy: Strategy, batch_size: int = 16, progress: bool = True,
-                      prompt_style: str | None = None, stop: tuple[str, ...] = (),
-                      merge_lora: bool = True) -> ScalingResult:
-    """Sample ``strategy.samples`` completions per row, score them, and compute every metric. ``stop``: strings that
-    end a sampled completion; ``merge_lora=False`` leaves a training model's weights bit-identical
-    (``sampling.inference_mode``)."""
+                      prompt_style: str | None = None, merge_lora: bool = True) -> Evaluation:
+    """Sample ``strategy.samples`` completions per row, score them, and compute every metric. ``merge_lora=False``
+    leaves a training model's weights bit-identical (``sampling.inference_mode``)."""
     if not rows:
         raise ValueError("evaluate_strategy needs at least one problem")
     started = time.perf_counter()
@@ -202,7 +234,7 @@ def evaluate_strategy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     elif strategy.forced:
         outputs = budget_forced(complete, prompts, strategy)
     else:
-        outputs = complete(prompts, strategy.max_new_tokens, list(stop) or None)
+        outputs = complete(prompts, strategy.max_new_tokens, strategy.stop or None)
     scorer = get_reward(strategy.scorer)
     problems = []
     for p, row in enumerate(rows):
@@ -215,28 +247,23 @@ def evaluate_strategy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
         if spent is not None:  # a search's pruned branches cost tokens too
             problems[-1]["tokens_spent"] = spent[p]
     metrics = summarise(problems, k)
+    steps = step_measures([sample for problem in problems for sample in problem["samples"]])
+    if steps["counts"]["steps"]:  # answers that write their arithmetic: how their steps went
+        metrics["steps"] = steps
     metrics["seconds"] = round(time.perf_counter() - started, 1)
-    return ScalingResult(dataclasses.asdict(strategy), metrics, problems, prompt_style)
+    return Evaluation(dataclasses.asdict(strategy), metrics, problems, prompt_style)
 
 
 def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 256,
              batch_size: int = 64, temperature: float = 0.0, prompt_style: str | None = None, progress: bool = True,
-             stop: tuple[str, ...] = (ANSWER_CLOSE,), merge_lora: bool = True) -> EvalResult:
+             merge_lora: bool = True) -> Evaluation:
     """One completion per row (greedy unless ``temperature``), scored by the row's verifier: ``evaluate_strategy``'s
     one-sample case, as a training stage scores itself.
 
     Completions end at ``</answer>`` as GRPO's rollouts do, so a model is judged on what it was trained to write.
     """
-    if not rows:
-        raise ValueError("evaluate needs at least one row")
-    started = time.perf_counter()
-    strategy = Strategy(samples=1, temperature=temperature, max_new_tokens=max_new_tokens)
-    result = evaluate_strategy(model, tokenizer, rows, strategy, batch_size, progress, prompt_style, stop, merge_lora)
-    samples = [{"id": problem["id"], **{key: sample[key] for key in ("completion", "tokens", "correct", "well_formed")}}
-               for problem in result.samples for sample in problem["samples"]]
-    figures = sample_figures(samples)
-    return EvalResult(accuracy=figures["accuracy"], format_rate=figures["format_rate"],
-                      mean_tokens=figures["mean_tokens"], seconds=time.perf_counter() - started, samples=samples)
+    strategy = Strategy(samples=1, temperature=temperature, max_new_tokens=max_new_tokens, stop=[ANSWER_CLOSE])
+    return evaluate_strategy(model, tokenizer, rows, strategy, batch_size, progress, prompt_style, merge_lora)
 
 
 # The accuracy figures that get a 95% interval over problems (bootstrap), beside every pass@j and maj@j.
@@ -268,19 +295,29 @@ def per_problem_figures(problems: list[dict], k: int) -> dict[str, list[float]]:
 
 
 def summarise(problems: list[dict], k: int) -> dict:
-    """Every metric of ``per_problem_figures`` over the problems, and under ``ci95`` a 95% bootstrap interval
-    over problems for each accuracy figure (2,000 resamples: the bounds move by well under a point)."""
+    """Every metric of ``per_problem_figures`` over the problems, and under ``ci95`` a 95% interval over problems
+    for each accuracy figure.
+
+    With one sample per problem each figure is a count of problems out of n, and its interval is Wilson's: it stays
+    honest at 0% and 100%, where a bootstrap shrinks to a point. With more, a problem's figure can be a fraction,
+    and the interval is a bootstrap over problems (2,000 resamples: the bounds move by well under a point).
+
+    >>> summarise([{"id": 0, "samples": [{"correct": False, "well_formed": True, "tokens": 9, "score": 0.0,
+    ...                                   "answer": "3", "reflects": False}]}], 1)["ci95"]["pass@1"]
+    [0.0, 0.7934506856227626]
+    """
     figures = per_problem_figures(problems, k)
     metrics = {"problems": len(problems), "samples_per_problem": k}
     metrics.update({name: sum(values) / len(values) for name, values in figures.items()})
     metrics["ci95"] = {}
     for name, values in figures.items():
-        if name.startswith(_INTERVAL_KEYS):
+        if not name.startswith(_INTERVAL_KEYS):
+            continue
+        if k == 1:
+            metrics["ci95"][name] = list(wilson_interval(round(sum(values)), len(values)))
+        else:
             interval = bootstrap_interval(values, resamples=2000)
             metrics["ci95"][name] = [interval["low"], interval["high"]]
     return metrics
-
-
-# -- reports ------------------------------------------------------------------------------------
 
 

@@ -31,26 +31,22 @@ def _reachable(host: str, port: int, timeout: float = 2.0) -> bool:
 
 
 def flat_figures(figures: dict, prefix: str = "") -> dict[str, float]:
-    """The numbers of a summary as W&B charts them: intervals become two numbers, ``<name>_low`` and ``_high``, and
-    a nested group of figures (a stage's ``eval_steps``) becomes ``<group>/<name>``; text and curves are left out.
+    """The numbers of an evaluation's metrics or a stage's summary as W&B charts them: each interval under ``ci95``
+    becomes two numbers, ``<name>_ci95_low`` and ``_high``, and a nested group of figures (an evaluation's
+    ``steps``) becomes ``<group>/<name>``; text and curves are left out.
 
-    >>> flat_figures({"accuracy": 0.5, "ci95": [0.4, 0.6], "n": 128, "label": "x"})
-    {'accuracy': 0.5, 'ci95_low': 0.4, 'ci95_high': 0.6, 'n': 128}
-    >>> flat_figures({"pass@1": 0.5, "ci95": {"pass@1": [0.4, 0.6]}})
-    {'pass@1': 0.5, 'pass@1_ci95_low': 0.4, 'pass@1_ci95_high': 0.6}
-    >>> flat_figures({"eval_steps": {"step_accuracy": 1.0, "recovery": None, "counts": {"steps": 3}}})
-    {'eval_steps/step_accuracy': 1.0, 'eval_steps/counts/steps': 3}
+    >>> flat_figures({"pass@1": 0.5, "ci95": {"pass@1": [0.4, 0.6]}, "problems": 128, "label": "x"})
+    {'pass@1': 0.5, 'pass@1_ci95_low': 0.4, 'pass@1_ci95_high': 0.6, 'problems': 128}
+    >>> flat_figures({"steps": {"step_accuracy": 1.0, "recovery": None, "counts": {"steps": 3}}})
+    {'steps/step_accuracy': 1.0, 'steps/counts/steps': 3}
     """
     flat: dict[str, float] = {}
     for key, value in figures.items():
-        if isinstance(value, dict) and key.endswith("ci95"):  # {"pass@1": [low, high], …}: one interval a figure
+        if isinstance(value, dict) and key == "ci95":  # {"pass@1": [low, high], …}: one interval a figure
             for name, (low, high) in value.items():
-                flat[f"{prefix}{name}_{key}_low"], flat[f"{prefix}{name}_{key}_high"] = low, high
+                flat[f"{prefix}{name}_ci95_low"], flat[f"{prefix}{name}_ci95_high"] = low, high
         elif isinstance(value, dict):
             flat.update(flat_figures(value, f"{prefix}{key}/"))
-        elif isinstance(value, (list, tuple)):
-            if len(value) == 2 and key.endswith("ci95"):
-                flat[f"{prefix}{key}_low"], flat[f"{prefix}{key}_high"] = value
         elif isinstance(value, (int, float)):
             flat[f"{prefix}{key}"] = value
     return flat

@@ -83,11 +83,11 @@ def test_claims_run_every_claim_on_the_tiny_model_and_keep_the_other_sections(ti
     assert all(f"<!-- claim {c}:start -->" in text for c in (1, 3, 4)) and (tmp_path / "img" / "claims.png").exists()
     # Each difference is the runs' own: claim 1's from the demo's report, claim 3's from each arm's samples.
     report = json.loads((out / "rl" / "seed0" / "report.json").read_text())
-    pure, base = report["stages"]["pure RL"]["accuracy"], report["stages"][BASE]["accuracy"]
+    pure, base = report["stages"]["pure RL"]["pass@1"], report["stages"][BASE]["pass@1"]
     assert summary[1]["1. pure RL - base, accuracy"]["per_run"] == [pytest.approx(pure - base)]
     runs = out / "journey" / "arithmetic-train8"
-    arms = {arm: [json.loads(line)["correct"] for line in
-                  (runs / arm / "seed0" / "eval_samples.jsonl").read_text().splitlines()]
+    arms = {arm: [json.loads(line)["samples"][0]["correct"] for line in
+                  (runs / arm / "seed0" / "eval" / "samples.jsonl").read_text().splitlines()]
             for arm in ("shortcut", "journey")}
     assert summary[3]["3. journey - shortcut, arithmetic"]["mean"] == pytest.approx(
         (sum(arms["journey"]) - sum(arms["shortcut"])) / len(arms["journey"]))

@@ -116,15 +116,17 @@ def test_demo_runs_every_stage_on_the_same_problems_and_writes_a_report(tmp_path
                          ("base (SFT prompt)", "base-r1-prompt"), ("SFT", "sft-then-grpo/sft"),
                          ("SFT + GRPO", "sft-then-grpo/grpo")):
         stage = report["stages"][name]
-        assert Path(report["sample_files"][name]) == tmp_path / folder / "eval_samples.jsonl"
-        samples = [json.loads(line) for line in (tmp_path / folder / "eval_samples.jsonl").read_text().splitlines()]
-        assert stage["n"] == len(samples) == 3
-        assert stage["accuracy"] == sum(s["correct"] for s in samples) / 3
-        low, high = stage["ci95"]
-        assert low <= stage["accuracy"] <= high and high - low > 0.3  # 3 problems: a wide Wilson interval
+        evaluation = tmp_path / folder / ("eval" if "/" in folder or folder == "pure-rl" else "")
+        assert Path(report["evals"][name]) == evaluation  # every evaluation in the one format: eval.json + samples
+        problems = [json.loads(line) for line in (evaluation / "samples.jsonl").read_text().splitlines()]
+        assert json.loads((evaluation / "eval.json").read_text())["metrics"] == stage
+        assert stage["problems"] == len(problems) == 3 and all(len(p["samples"]) == 1 for p in problems)
+        assert stage["pass@1"] == sum(p["samples"][0]["correct"] for p in problems) / 3
+        low, high = stage["ci95"]["pass@1"]
+        assert low <= stage["pass@1"] <= high and high - low > 0.3  # 3 problems: a wide Wilson interval
         assert 1 <= stage["mean_tokens"] <= 4
-        ids = ids or [s["id"] for s in samples]
-        assert [s["id"] for s in samples] == ids  # every stage answered the same held-out problems
+        ids = ids or [p["id"] for p in problems]
+        assert [p["id"] for p in problems] == ids  # every stage answered the same held-out problems
     assert [step for step, _ in report["reward_curves"]["pure RL"]] == [1, 2]
     assert [step for step, _ in report["reward_curves"]["SFT then GRPO"]] == [1, 2]
     for name, gain in report["paired_gains"].items():

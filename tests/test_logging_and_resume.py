@@ -38,13 +38,13 @@ def test_wandb_logs_offline_without_a_key(tmp_path, offline_wandb, tiny_model_pa
     assert steps[-1]["train/cost/usd"] > 0
     assert steps[-1]["train/cost/usd"] == pytest.approx(steps[-1]["train/cost/device_hours"] * 3.0, abs=6e-5)
     assert logged["config"]["task"] == "countdown" and logged["config"]["reward_funcs"] == ["accuracy", "format"]
-    assert logged["summary"]["final/steps"] == 2 and "final/eval_accuracy" in logged["summary"]
+    assert logged["summary"]["final/steps"] == 2 and "final/eval/pass@1" in logged["summary"]
     assert any("completions" in key for key in logged["summary"])  # the table of sample completions
 
 
-def test_a_stage_summary_with_step_measures_reaches_wandb(tmp_path, offline_wandb):
-    """The summary of a stage whose answers write their arithmetic carries ``eval_steps``, a nested group (the
-    CPU demo's pure-RL stage ended in a TypeError here while logging it)."""
+def test_a_stage_evaluation_with_step_measures_reaches_wandb(tmp_path, offline_wandb):
+    """A stage whose answers write their arithmetic logs its evaluation's ``steps``, a nested group, and each
+    interval as two numbers (the CPU demo's pure-RL stage once ended in a TypeError here while logging)."""
     import types
 
     import wandb
@@ -54,14 +54,15 @@ def test_a_stage_summary_with_step_measures_reaches_wandb(tmp_path, offline_wand
 
     steps = step_measures([{"completion": "<think>41 + 58 = 99.</think>\n<answer>99</answer>", "correct": True}])
     wandb.init(project="minireason", mode="offline")
-    log_summary(types.SimpleNamespace(output_dir=str(tmp_path / "stage")),
-                {"steps": 2, "eval_accuracy": 1.0, "eval_ci95": [0.2, 1.0], "eval_steps": steps,
-                 "reward_curve": [[1, 0.5], [2, 1.0]]})
+    summary = {"steps": 2, "reward_curve": [[1, 0.5], [2, 1.0]], "eval": str(tmp_path / "stage" / "eval")}
+    log_summary(types.SimpleNamespace(output_dir=str(tmp_path / "stage")), summary,
+                {"metrics": {"pass@1": 1.0, "ci95": {"pass@1": [0.2, 1.0]}, "steps": steps}})
     (run_dir,) = offline_wandb.glob("offline-run-*")
-    summary = read_run(run_dir)["summary"]
-    assert summary["final/eval_steps/step_accuracy"] == 1.0 and summary["final/eval_steps/counts/steps"] == 1
-    assert summary["final/eval_ci95_low"] == 0.2 and "final/reward_curve" not in summary
-    assert json.loads((tmp_path / "stage" / "summary.json").read_text())["eval_steps"] == steps
+    logged = read_run(run_dir)["summary"]
+    assert logged["final/eval/steps/step_accuracy"] == 1.0 and logged["final/eval/steps/counts/steps"] == 1
+    assert logged["final/eval/pass@1_ci95_low"] == 0.2 and logged["final/steps"] == 2
+    assert "final/reward_curve" not in logged
+    assert json.loads((tmp_path / "stage" / "summary.json").read_text()) == summary  # training facts only
 
 
 def _train_command(recipe: Path, output_dir: Path) -> list[str]:

@@ -89,10 +89,10 @@ def test_timing_reads_the_trainer_state(tmp_path):
 
 
 def test_tables():
-    table = results_table({"base": {"accuracy": 0.0, "ci95": [0.0, 0.0566], "format_rate": 0.25, "mean_tokens": 87.6,
-                                    "n": 64},
-                           "sft": {"eval_accuracy": 0.671875, "eval_ci95": [0.55, 0.77], "eval_format_rate": 1.0,
-                                   "eval_mean_tokens": 60.2, "eval_n": 64}})
+    table = results_table({"base": {"pass@1": 0.0, "ci95": {"pass@1": [0.0, 0.0566]}, "format_rate": 0.25,
+                                    "mean_tokens": 87.6, "problems": 64},
+                           "sft": {"pass@1": 0.671875, "ci95": {"pass@1": [0.55, 0.77]}, "format_rate": 1.0,
+                                   "mean_tokens": 60.2, "problems": 64}})
     assert table.splitlines()[2:] == ["| base | 0.0% | 0.0% - 5.7% | 25.0% | 88 | 64 |",
                                       "| sft | 67.2% | 55.0% - 77.0% | 100.0% | 60 | 64 |"]
     row = get_task("countdown").generate(1, seed=0)[0]

@@ -8,7 +8,8 @@ import torch
 from minireason.notebook import tiny_flags
 from minireason.recipes import load_recipe, run
 from minireason.recipes.data import task_data
-from minireason.reports.samples import load_samples
+from minireason.reports.evals import check_run, load_run
+from minireason.scaling import first_samples
 
 pytestmark = pytest.mark.slow  # every recipe trains on the tiny model
 
@@ -76,12 +77,17 @@ def test_recipe_runs_two_steps_on_the_tiny_model(path, tmp_path, tiny_model_path
     for summary, stage in zip(run(stages), stages):
         assert summary["steps"] == 2
         assert (Path(summary["final"]) / "adapter_config.json").exists()
-        # The summary's figures are those of the held-out problems it saved, one sample each.
-        samples = load_samples(Path(stage.output_dir) / "eval_samples.jsonl")
+        # The stage's evaluation is saved as every evaluation is, one greedy sample per held-out problem, stopped
+        # at </answer>, and its figures are those of the samples it saved.
+        assert summary["eval"] == str(Path(stage.output_dir) / "eval")
+        evaluation = check_run(summary["eval"])
+        samples = first_samples(evaluation["problems"])
         assert [s["id"] for s in samples] == [row["id"] for row in task_data(stage)[2]]
-        assert summary["eval_n"] == len(samples) == 4
-        assert summary["eval_accuracy"] == sum(s["correct"] for s in samples) / 4
-        assert summary["eval_format_rate"] == sum(s["well_formed"] for s in samples) / 4
+        assert evaluation["metrics"]["problems"] == len(samples) == 4
+        assert evaluation["metrics"]["pass@1"] == sum(s["correct"] for s in samples) / 4
+        assert evaluation["strategy"]["samples"] == 1 and evaluation["strategy"]["temperature"] == 0
+        assert evaluation["strategy"]["stop"] == ["</answer>"]
+        assert evaluation["config"]["step"] == 2 and evaluation["config"]["task"] == stage.task
 
 
 def test_overrides_and_errors(tmp_path):
@@ -169,7 +175,7 @@ def test_the_same_seed_gives_the_same_pure_rl_run(tmp_path, tiny_model_path):
         (summary,) = run(load_recipe("smollm2-135m/grpo-arithmetic/cpu", flags))
         result = summary["reward_curve"], load_file(Path(summary["final"]) / "adapter_model.safetensors")
         if more:
-            return result, {**summary, "samples": load_samples(tmp_path / folder / "eval_samples.jsonl")}
+            return result, {**summary, "samples": first_samples(load_run(summary["eval"])["problems"])}
         return result
 
     (curve, first), (again_curve, again) = adapter("a", 7), adapter("b", 7)
@@ -193,7 +199,7 @@ def test_a_journey_of_its_own_errors_samples_the_source_run_once(tmp_path, tiny_
                         shortcut.output_dir, "--catch_style", "every_step"]
     _, journey = load_recipe(recipe, own_flags)
     (summary,) = run([journey])
-    answers = load_samples(Path(journey.output_dir) / "own_answers.jsonl")
+    answers = first_samples(load_run(Path(journey.output_dir) / "own-answers")["problems"])
     assert summary["steps"] == 2 and [a["id"] for a in answers] == [row["id"] for row in task_data(journey)[1]]
     with pytest.raises(ValueError, match="own_errors_from"):
         load_recipe(recipe, TINY + ["--error_source", "own"])
@@ -216,3 +222,59 @@ def test_the_trainer_leaves_the_prompt_and_masked_errors_out_of_the_loss(tmp_pat
     # Every column slips at error rate 1: masked, the wrong values vanish from the loss and the checks stay.
     assert trained["true"].count("Check:") == trained["false"].count("Check:") > 0
     assert len(trained["true"]) < len(trained["false"]) and ", not " in trained["true"]
+
+
+def test_a_stage_saved_by_an_older_minireason_upgrades_to_the_files_it_would_write_now(tmp_path, tiny_model_path):
+    """A stage in the old layout (eval_* fields in summary.json, a flat eval_samples.jsonl) is refused by
+    ``run`` and ``load_run`` with the command that fixes it; ``minireason upgrade`` then rebuilds the very files
+    a stage writes now, and refuses a folder whose old figures its samples do not give."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from minireason.recipes.runs import OldRunError
+    from minireason.stats import wilson_interval
+
+    (stage,) = load_recipe("smollm2-135m/grpo-arithmetic/cpu", TINY_GRPO + ["--output_dir", str(tmp_path / "new")])
+    (summary,) = run([stage])
+    new = load_run(summary["eval"])
+
+    def old_layout(folder: Path, summary: dict, run: dict) -> None:
+        """What the older minireason wrote: one flat line per sample, the figures inside summary.json."""
+        shutil.copytree(tmp_path / "new", folder, ignore=shutil.ignore_patterns("eval"))
+        samples = [{key: sample[key] for key in ("id", "completion", "tokens", "correct", "well_formed")}
+                   for sample in first_samples(run["problems"])]
+        (folder / "eval_samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+        n, correct = len(samples), sum(s["correct"] for s in samples)
+        formed = sum(s["well_formed"] for s in samples)
+        figures = {"accuracy": correct / n, "ci95": list(wilson_interval(correct, n)), "format_rate": formed / n,
+                   "format_ci95": list(wilson_interval(formed, n)), "mean_tokens": sum(s["tokens"] for s in samples) / n,
+                   "n": n, "seconds": run["metrics"]["seconds"]}
+        old = {key: value for key, value in summary.items() if key != "eval"}
+        (folder / "summary.json").write_text(json.dumps({**old, **{f"eval_{k}": v for k, v in figures.items()}}))
+
+    old_layout(tmp_path / "old", summary, new)
+    (again,) = load_recipe("smollm2-135m/grpo-arithmetic/cpu", TINY_GRPO + ["--output_dir", str(tmp_path / "old")])
+    with pytest.raises(OldRunError, match=f"minireason upgrade {tmp_path / 'old'}"):
+        run([again])
+    with pytest.raises(FileNotFoundError, match="minireason upgrade"):
+        load_run(tmp_path / "old")
+
+    old_layout(tmp_path / "tampered", summary, new)
+    tampered = json.loads((tmp_path / "tampered" / "summary.json").read_text())
+    (tmp_path / "tampered" / "summary.json").write_text(json.dumps({**tampered, "eval_mean_tokens": 1234.0}))
+    before = sorted(p.name for p in (tmp_path / "tampered").iterdir())
+
+    command = [sys.executable, "-m", "minireason", "upgrade", str(tmp_path / "old"), str(tmp_path / "tampered")]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 1 and "mean_tokens" in result.stderr and "left as it was" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "tampered").iterdir()) == before  # refused: nothing moved
+    # Stages are upgraded in order: "old" came first and is done.
+    for name in ("eval.json", "samples.jsonl"):  # the same bytes, but for the folder's name
+        written = (tmp_path / "new" / "eval" / name).read_text()
+        assert (tmp_path / "old" / "eval" / name).read_text() == written.replace(
+            str(tmp_path / "new"), str(tmp_path / "old")).replace('"label": "new"', '"label": "old"')
+    assert json.loads((tmp_path / "old" / "summary.json").read_text()) == {**summary, "eval": str(tmp_path / "old" / "eval")}
+    assert not (tmp_path / "old" / "eval_samples.jsonl").exists()
+    assert run([again])[0]["steps"] == summary["steps"]  # finished, and now readable: returned, not retrained

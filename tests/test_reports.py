@@ -1,15 +1,18 @@
 """Results read back: the verdict statistics by hand, a run's compute and settings from its own files, and the
 benchmarks' summaries over seeds on known inputs."""
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from minireason.demo import BASE, R1_BASE
+from minireason.reports.evals import save_run
 from minireason.reports.seeds import demo_seeds_markdown, demo_seeds_summary, pure_rl_markdown, pure_rl_summary
 from minireason.reports.training import training_compute
 from minireason.reports.verdicts import compare
+from minireason.scaling import Evaluation, Strategy, summarise
 
 
 def test_verdicts_by_hand():
@@ -40,16 +43,23 @@ def test_training_compute_reads_seconds_and_tokens_from_the_trainer_state(tmp_pa
         training_compute(tmp_path / "missing")
 
 
+def greedy_evaluation(correct: tuple[int, ...], formed: tuple[bool, ...] | None = None) -> Evaluation:
+    """A one-sample evaluation whose problems were answered right where ``correct`` says (and well formed where
+    ``formed`` says: everywhere by default)."""
+    formed = formed or (True,) * len(correct)
+    problems = [{"id": i, "samples": [{"correct": bool(c), "well_formed": f, "tokens": 9, "score": float(c),
+                                       "answer": str(c), "reflects": False}]} for i, (c, f) in enumerate(zip(correct, formed))]
+    return Evaluation(dataclasses.asdict(Strategy(samples=1, temperature=0)), summarise(problems, 1), problems, "base")
+
+
 def fake_demo_run(folder: Path, correct: dict[str, list[int]], curves: dict[str, list[float]]) -> Path:
-    """A demo output folder as run_demo writes it: per-stage samples and a report naming them."""
+    """A demo output folder as run_demo writes it: each stage's evaluation, and a report naming them."""
     folder.mkdir(parents=True)
-    files, stages = {}, {}
+    evals, stages = {}, {}
     for stage, marks in correct.items():
-        files[stage] = str(folder / f"{stage}.jsonl")
-        Path(files[stage]).write_text("".join(json.dumps({"id": i, "correct": bool(c)}) + "\n" for i, c in enumerate(marks)))
-        accuracy = sum(marks) / len(marks)
-        stages[stage] = {"accuracy": accuracy, "format_rate": 1.0, "ci95": [0.0, 1.0]}
-    report = {"stages": stages, "sample_files": files, "held_out_problems": 4,
+        evals[stage] = str(folder / stage)
+        stages[stage] = save_run(greedy_evaluation(tuple(marks)), evals[stage], stage, {})["metrics"]
+    report = {"stages": stages, "evals": evals, "held_out_problems": 4,
               "reward_curves": {arm: [[i + 1, r] for i, r in enumerate(c)] for arm, c in curves.items()}}
     (folder / "report.json").write_text(json.dumps(report))
     return folder
@@ -73,9 +83,10 @@ def test_demo_seeds_summarises_stages_pairs_and_reward_curves(tmp_path):
 
 
 def test_pure_rl_seeds_judges_the_recipe_on_its_mean_and_worst_seed():
-    base = [{"correct": c, "well_formed": True, "tokens": 9} for c in (1, 0, 0, 0)]
+    as_run = lambda result: {"metrics": result.metrics, "problems": result.problems}  # noqa: E731  # as load_run reads it
+    base = as_run(greedy_evaluation((1, 0, 0, 0)))
     marks = {0: (1, 1, 1, 0), 1: (1, 1, 0, 0), 2: (0, 0, 0, 0)}
-    runs = {seed: {"samples": [{"correct": c, "well_formed": bool(c) or seed < 2, "tokens": 9} for c in correct],
+    runs = {seed: {"eval": as_run(greedy_evaluation(correct, tuple(bool(c) or seed < 2 for c in correct))),
                    "curve": [[0, 0.25, 1.0], [5, 0.25, 1.0], [10, sum(correct) / 4, 1.0]], "minutes": 5.0 + seed}
             for seed, correct in marks.items()}
     summary = pure_rl_summary(base, runs)

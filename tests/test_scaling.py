@@ -152,24 +152,24 @@ def test_each_strategy_runs_on_the_tiny_model(tiny, strategy):
     rows = get_task("arithmetic", op="add").generate(3, seed=5)
     result = evaluate_strategy(model, tokenizer, rows, strategy, progress=False)
     k = strategy.samples
-    assert [len(p["samples"]) for p in result.samples] == [k] * 3
+    assert [len(p["samples"]) for p in result.problems] == [k] * 3
     # The figures are those of the samples kept: pass@1 the share correct; pass@k (k samples drawn) the share
     # of problems with any correct sample; maj@k the share whose most voted answer is correct.
-    correct = [[s["correct"] for s in p["samples"]] for p in result.samples]
+    correct = [[s["correct"] for s in p["samples"]] for p in result.problems]
     assert result.metrics["pass@1"] == pytest.approx(sum(map(sum, correct)) / (3 * k))
     assert result.metrics[f"pass@{k}"] == pytest.approx(sum(map(any, correct)) / 3)
-    votes = [majority_answer([s["answer"] for s in p["samples"]]) for p in result.samples]
+    votes = [majority_answer([s["answer"] for s in p["samples"]]) for p in result.problems]
     expected_maj = sum(vote is not None and any(s["answer"] == vote and s["correct"] for s in p["samples"])
-                       for vote, p in zip(votes, result.samples)) / 3
+                       for vote, p in zip(votes, result.problems)) / 3
     assert result.metrics[f"maj@{k}"] == pytest.approx(expected_maj)
-    tokens = [s["tokens"] for p in result.samples for s in p["samples"]]
+    tokens = [s["tokens"] for p in result.problems for s in p["samples"]]
     if strategy.think_budget:  # thinking within the budget, plus the forced answer's tokens
         assert max(tokens) <= strategy.think_budget + strategy.answer_tokens
-        assert all("\n</think>\n<answer>" in s["completion"] for p in result.samples for s in p["samples"])
+        assert all("\n</think>\n<answer>" in s["completion"] for p in result.problems for s in p["samples"])
     else:
         assert max(tokens) <= strategy.max_new_tokens
     if strategy.temperature == 0:  # greedy: every sample of a problem is the same
-        assert all(len({s["completion"] for s in p["samples"]}) == 1 for p in result.samples)
+        assert all(len({s["completion"] for s in p["samples"]}) == 1 for p in result.problems)
 
 
 @pytest.mark.slow
@@ -231,7 +231,7 @@ def test_eval_logs_metrics_and_samples_to_wandb_offline(tiny, tmp_path, offline_
     rows = get_task("arithmetic", op="add").generate(2, seed=0)
     result = evaluate_strategy(model, tokenizer, rows, Strategy(samples=2, max_new_tokens=4), progress=False)
     run = {"label": "tiny", "strategy": result.strategy, "metrics": result.metrics}
-    log_to_wandb([run], "minireason", result.samples)
+    log_to_wandb([run], "minireason", result.problems)
     (run_dir,) = offline_wandb.glob("offline-run-*")
     logged = read_run(run_dir)
     (row,) = [row for row in logged["history"] if "eval/pass@2" in row]
@@ -283,13 +283,13 @@ def test_beam_search_runs_on_the_tiny_model(tiny):
     rows = get_task("countdown").generate(2, seed=1)
     strategy = Strategy(search="beam", samples=2, beam_width=2, max_new_tokens=12, step_tokens=4, sample_seed=0)
     result = evaluate_strategy(model, tokenizer, rows, strategy, progress=False)
-    assert [len(p["samples"]) for p in result.samples] == [2, 2]
-    for problem in result.samples:
+    assert [len(p["samples"]) for p in result.problems] == [2, 2]
+    for problem in result.problems:
         assert all(s["tokens"] <= 12 for s in problem["samples"])
         # 2 x 2 first steps, then 2 more per kept beam each round: far more than the kept traces hold.
         assert problem["tokens_spent"] >= sum(s["tokens"] for s in problem["samples"]) + 2 * 4
-    assert result.metrics["tokens_per_problem"] == pytest.approx(sum(p["tokens_spent"] for p in result.samples) / 2)
+    assert result.metrics["tokens_per_problem"] == pytest.approx(sum(p["tokens_spent"] for p in result.problems) / 2)
     again = evaluate_strategy(model, tokenizer, rows, strategy, progress=False)  # seeded: the same search
-    assert [p["samples"] for p in again.samples] == [p["samples"] for p in result.samples]
+    assert [p["samples"] for p in again.problems] == [p["samples"] for p in result.problems]
     with pytest.raises(ValueError, match="do not combine"):
         Strategy(search="beam", think_budget=8)

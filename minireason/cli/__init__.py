@@ -12,7 +12,7 @@ import os
 import sys
 
 from minireason.cli.data import cmd_data_distill, cmd_data_generate, cmd_data_journey, cmd_score, cmd_tasks
-from minireason.cli.evaluate import cmd_compare, cmd_eval
+from minireason.cli.evaluate import cmd_compare, cmd_eval, cmd_upgrade
 from minireason.cli.train import cmd_demo, cmd_estimate, cmd_model_prepare, cmd_recipes, cmd_train
 
 EPILOG = """\
@@ -54,6 +54,7 @@ COMMANDS = {  # name: (one line for `minireason --help`, function)
     "data journey": ("journey-learning traces (mistakes caught and corrected) or shortcut traces", cmd_data_journey),
     "eval": ("accuracy vs inference compute: pass@k, maj@k, best-of-N, budget forcing", cmd_eval),
     "compare": ("put saved eval runs side by side: one table, one plot", cmd_compare),
+    "upgrade": ("bring training stages saved by an older minireason to the current format", cmd_upgrade),
     "score": ("score one completion with a task's verifier", cmd_score),
     "model prepare": ("build a built-in model's cache and print its folder", cmd_model_prepare),
 }

@@ -74,6 +74,17 @@ class CompareArgs:
     report_to: str = dataclasses.field(default="none", metadata={"help": "wandb (offline without a key) or none."})
     wandb_project: str = dataclasses.field(default="minireason", metadata={"help": "W&B project."})
 
+
+@dataclasses.dataclass
+class UpgradeArgs:
+    """Bring training stages saved by an older minireason to the current format: a stage's evaluation moves from
+    summary.json's eval_* fields and eval_samples.jsonl to output_dir/eval (eval.json and samples.jsonl, as
+    `minireason eval` writes them). The figures are recounted from the samples and must match the old ones."""
+
+    folders: list[str] = dataclasses.field(default_factory=list, metadata={
+        "required": True, "help": "Stage folders, or folders above them (searched through)."})
+
+
 EVAL_EPILOG = """\
 examples:
   minireason eval --task arithmetic --param op=add --param digits=3 --samples 8 --out outputs/eval/base
@@ -105,13 +116,12 @@ def cmd_eval(argv: list[str]) -> None:
     label = args.label or (f"{args.model}+adapter" if args.adapter else args.model)
     config = {"model": args.model, "adapter": args.adapter, "task": task.name, "task_params": task.params(),
               "n_problems": args.n_problems, "seed": args.seed, "prompt_style": result.prompt_style}
-    save_run(result, args.out, label, config)
-    run = {"label": label, "config": config, "strategy": result.strategy, "metrics": result.metrics}
+    run = save_run(result, args.out, label, config)
     plot_runs([run], Path(args.out) / "accuracy.png")
     Console(width=None if sys.stdout.isatty() else 200).print(comparison_table([run]))
     print(f"wrote {args.out}/eval.json, samples.jsonl and accuracy.png")
     if args.report_to == "wandb":
-        log_to_wandb([run], args.wandb_project, result.samples)
+        log_to_wandb([run], args.wandb_project, result.problems)
 
 
 def cmd_compare(argv: list[str]) -> None:
@@ -134,3 +144,19 @@ def cmd_compare(argv: list[str]) -> None:
     print(f"wrote {args.out}/comparison.png and comparison.md")
     if args.report_to == "wandb":
         log_to_wandb(runs, args.wandb_project)
+
+
+def cmd_upgrade(argv: list[str]) -> None:
+    from minireason.reports.upgrade import old_stages, upgrade_stage
+
+    args = parse("upgrade", (UpgradeArgs,), argv, leading="folders", epilog=(
+        "example:\n  minireason upgrade outputs   # every old stage under outputs/"))
+    try:
+        stages = old_stages(args.folders)
+        for stage in stages:
+            upgrade_stage(stage)
+            print(f"upgraded {stage}: its evaluation is now {stage / 'eval'}")
+    except (FileNotFoundError, ValueError) as error:
+        fail(error)
+    if not stages:
+        print(f"nothing to upgrade under {', '.join(args.folders)}")

@@ -59,7 +59,8 @@ def cmd_train(argv: list[str]) -> None:
     options) can follow as a flag. A killed run, started again with the same command, resumes from its last
     checkpoint. `minireason train RECIPE --help` lists the recipe's options with the values it sets."""
     from minireason.recipes import load_recipe, recipe_help, run
-    from minireason.reports.markdown import markdown_table
+    from minireason.recipes.runs import OldRunError
+    from minireason.reports.evals import load_run, results_table
 
     if not argv or argv[0] in ("-h", "--help"):
         print(f"usage: minireason train RECIPE [--option value ...]\n\n{cmd_train.__doc__}")
@@ -74,16 +75,14 @@ def cmd_train(argv: list[str]) -> None:
         fail(error)
     try:
         summaries = run(stages)
-    except FileNotFoundError as error:  # a data set not built yet: the message names the command that builds it
-        fail(error)
+    except (FileNotFoundError, OldRunError) as error:  # a data set not built yet, or a folder saved by an older
+        fail(error)  # minireason: the message names the command that fixes it
     for summary in summaries:
         print(json.dumps(summary, indent=2))
-    if len(summaries) > 1:  # a comparison (journey-vs-shortcut) or a pipeline (sft-then-grpo): one line each
-        rows = [[stage.output_dir, summary.get("data", "-"), f"{summary.get('eval_accuracy', 0):.1%}",
-                 f"{summary.get('eval_format_rate', 0):.1%}", f"{summary.get('eval_mean_tokens', 0):.0f}"]
-                for stage, summary in zip(stages, summaries)]
-        print("\n" + markdown_table(["stage", "data", "eval accuracy", "format rate", "mean tokens"], rows,
-                                    numeric=[False, False, True, True, True]))
+    evaluated = {stage.output_dir: load_run(summary["eval"])["metrics"] for stage, summary in zip(stages, summaries)
+                 if "eval" in summary}
+    if evaluated:  # each stage's own greedy evaluation on the held-out problems, one line each
+        print("\n" + results_table(evaluated))
 
 
 @dataclasses.dataclass

@@ -142,11 +142,13 @@ def recipe_help(source: str | Path) -> str:
 
 
 def run(stages: list) -> list[dict]:
-    """Run each stage in order; returns each stage's summary. Every stage's data set is checked first, so a
-    pipeline stops before its first stage trains, not after."""
+    """Run each stage in order; returns each stage's summary. Every stage's data set and folder are checked first,
+    so a pipeline stops before its first stage trains, not after."""
     from minireason.recipes import grpo, sft
+    from minireason.recipes.runs import refuse_old_run
 
     for stage in stages:
+        refuse_old_run(stage.output_dir)
         if getattr(stage, "dataset_path", None):
             sft.require_data_set(stage.dataset_path)
     trainers = {"grpo": grpo.train, "sft": sft.train}

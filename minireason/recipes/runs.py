@@ -101,6 +101,18 @@ def resumable_checkpoint(output_dir: str) -> str | None:
     return str(max(complete)[1]) if complete else None
 
 
+class OldRunError(ValueError):
+    """A stage folder saved by an older minireason, which ``minireason upgrade`` brings to the current format."""
+
+
+def refuse_old_run(output_dir: str | Path) -> None:
+    """Raise ``OldRunError`` if ``output_dir`` holds a stage evaluated before stages wrote ``output_dir/eval``:
+    returned as finished, it would have no evaluation to read."""
+    if (Path(output_dir) / "eval_samples.jsonl").exists():
+        raise OldRunError(f"{output_dir} was evaluated by an older minireason; bring it to the current format with "
+                          f"`minireason upgrade {output_dir}`, then run again")
+
+
 def finished_summary(cfg: RecipeArgs) -> dict | None:
     """The saved summary of this run (same settings, ``claim_output_dir``) if it already reached ``max_steps``,
     or, trained by epochs (``max_steps`` unset), if it was trained by epochs too: its schedule was the same.
@@ -207,9 +219,9 @@ def held_out_curve(log_history: list[dict], final_samples: list[dict], n: int, s
     return [points[key] for key in sorted(points)]
 
 
-def log_summary(cfg: RecipeArgs, summary: dict) -> None:
-    """Write the run's final figures to ``output_dir/summary.json`` and to the W&B run, if any,
-    then close that run (each stage of a recipe is one W&B run)."""
+def log_summary(cfg: RecipeArgs, summary: dict, evaluation: dict | None = None) -> None:
+    """Write the run's training facts to ``output_dir/summary.json``; log them and its ``evaluation``'s figures
+    (``final/eval/…``) to the W&B run, if any, then close that run (each stage of a recipe is one W&B run)."""
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
     (Path(cfg.output_dir) / "summary.json").write_text(json.dumps(summary, indent=2))
     try:
@@ -219,7 +231,8 @@ def log_summary(cfg: RecipeArgs, summary: dict) -> None:
     if wandb.run is not None:  # the Trainer already logged the resolved config (our fields included)
         from minireason.tracking import flat_figures
 
-        wandb.run.summary.update({f"final/{k}": v for k, v in flat_figures(summary).items()})
+        figures = {**summary, "eval": evaluation["metrics"] if evaluation else {}}
+        wandb.run.summary.update({f"final/{k}": v for k, v in flat_figures(figures).items()})
         wandb.finish()
 
 
@@ -230,8 +243,8 @@ def run_stage(cfg: RecipeArgs, build_trainer: Callable, details: Callable[[objec
     ``build_trainer(cfg) -> (trainer, eval_rows)`` is the method's own part (model, data, rewards, trainer);
     ``details(trainer)`` adds the method's own summary fields.
     """
-    from minireason.scaling import evaluate
-    from minireason.tasks.steps import step_measures
+    from minireason.reports.evals import save_stage_run
+    from minireason.scaling import evaluate, first_samples
     from minireason.tracking import configure_wandb
 
     claim_output_dir(cfg)
@@ -261,18 +274,16 @@ def run_stage(cfg: RecipeArgs, build_trainer: Callable, details: Callable[[objec
                **details(trainer)}
     if not trainer.is_world_process_zero():  # launched as several processes: the first evaluates and writes
         return summary
-    # Evaluate greedily on the held-out problems, and write the summary.
+    # Evaluate greedily on the held-out problems, saved as every evaluation is (output_dir/eval); write the summary.
+    evaluation = None
     if eval_rows:
         trainer.processing_class.padding_side = "left"  # generation pads on the left (SFT trains on the right)
         result = evaluate(trainer.model, trainer.processing_class, eval_rows,
                           max_new_tokens=cfg.eval_max_new_tokens, prompt_style=cfg.prompt_style)
-        summary.update({f"eval_{k}": v for k, v in result.summary().items()})
-        steps = step_measures(result.samples)
-        if steps["counts"]["steps"]:  # traces that write their arithmetic: how their steps went
-            summary["eval_steps"] = steps
-        result.save_samples(Path(cfg.output_dir) / "eval_samples.jsonl")
+        evaluation = save_stage_run(result, cfg.output_dir, run_settings(cfg), trainer.state.global_step)
+        summary["eval"] = str(Path(cfg.output_dir) / "eval")
         if cfg.curve_every:
-            summary["held_out_curve"] = held_out_curve(trainer.state.log_history, result.samples,
+            summary["held_out_curve"] = held_out_curve(trainer.state.log_history, first_samples(result.problems),
                                                        cfg.curve_problems, trainer.state.global_step)
-    log_summary(cfg, summary)
+    log_summary(cfg, summary, evaluation)
     return summary

@@ -63,7 +63,7 @@ class SFTRecipe(RecipeArgs, SFTConfig):
     own_errors_from: str | None = dataclasses.field(default=None, metadata={
         "help": "error_source own: a trained run's output_dir (e.g. the shortcut arm's). Its model answers each "
                 "training problem once at temperature 0.7, in this recipe's prompt style; the answers are kept in "
-                "output_dir/own_answers.jsonl."})
+                "output_dir/own-answers."})
     mask_errors: bool = dataclasses.field(default=False, metadata={
         "help": "Journey traces: no loss on the wrong values (the model learns the check and the correction, not "
                 "the slip)."})
@@ -168,20 +168,20 @@ def own_answers(cfg: SFTRecipe, rows: list[dict]) -> dict[str, str]:
     import torch
 
     from minireason.models import load_model
-    from minireason.reports.samples import load_samples
-    from minireason.scaling import evaluate
+    from minireason.reports.evals import load_run, save_run
+    from minireason.scaling import evaluate, first_samples
 
-    path = Path(cfg.output_dir) / "own_answers.jsonl"
-    if not path.exists():
+    path = Path(cfg.output_dir) / "own-answers"
+    if not (path / "eval.json").exists():
         final = Path(cfg.own_errors_from) / "final"
         if not final.is_dir():
             raise FileNotFoundError(f"own_errors_from: {final} holds no trained model; train that run first")
         adapter = (final / "adapter_config.json").exists()
         model, tokenizer = load_model(cfg.model if adapter else str(final), adapter=str(final) if adapter else None)
         torch.manual_seed(cfg.seed)
-        evaluate(model, tokenizer, rows, cfg.eval_max_new_tokens, temperature=0.7,
-                 prompt_style=cfg.prompt_style).save_samples(path)
-    return {sample["id"]: sample["completion"] for sample in load_samples(path)}
+        result = evaluate(model, tokenizer, rows, cfg.eval_max_new_tokens, temperature=0.7, prompt_style=cfg.prompt_style)
+        save_run(result, path, "own answers", {"run": cfg.own_errors_from, "seed": cfg.seed})
+    return {sample["id"]: sample["completion"] for sample in first_samples(load_run(path)["problems"])}
 
 
 def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:

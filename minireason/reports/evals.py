@@ -1,9 +1,9 @@
 """Evaluations saved and read back, and what is made of them: Markdown and rich tables, plots, W&B logs, paired
 comparisons of runs.
 
-A strategy evaluation (``minireason eval``) is a folder: ``eval.json`` (label, config, strategy, metrics) and
-``samples.jsonl`` (one line per problem with its samples). A training stage's evaluation is ``eval_samples.jsonl``
-(one scored sample per line) beside the stage's summary.
+Every evaluation is a folder of two files: ``eval.json`` (label, config, strategy, metrics: ``scaling.summarise``)
+and ``samples.jsonl`` (one line per problem: its id and its scored samples). ``minireason eval --out`` writes one
+wherever it is told; a training stage writes its own greedy evaluation to ``output_dir/eval``.
 """
 
 from __future__ import annotations
@@ -11,40 +11,59 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from minireason.evaluation import sample_figures
 from minireason.metrics import voted_correct
 from minireason.reports.markdown import markdown_table
-from minireason.reports.samples import load_samples
-from minireason.scaling import ScalingResult, Strategy
+from minireason.scaling import Evaluation, Strategy, first_samples, summarise
 from minireason.stats import mcnemar_exact, paired_bootstrap
 
+# The figures a saved run's samples must reproduce (``check_run``); seconds and step measures are not recounted.
+_CHECKED = ("problems", "samples_per_problem", "pass@1", "format_rate", "mean_tokens", "tokens_per_problem")
 
-def save_run(result: ScalingResult, out: str | Path, label: str, config: dict) -> Path:
-    """``out/eval.json`` (label, config, strategy, metrics) and ``out/samples.jsonl`` (every sample)."""
+
+def save_run(result: Evaluation, out: str | Path, label: str, config: dict) -> dict:
+    """``out/eval.json`` (label, config, strategy, metrics) and ``out/samples.jsonl`` (one line per problem).
+    Returns the run as ``load_run`` reads it back."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "eval.json").write_text(json.dumps({"label": label, "config": config, "strategy": result.strategy,
-                                               "metrics": result.metrics}, indent=2) + "\n")
+    run = {"label": label, "config": config, "strategy": result.strategy, "metrics": result.metrics}
+    (out / "eval.json").write_text(json.dumps(run, indent=2) + "\n")
     with open(out / "samples.jsonl", "w", encoding="utf-8") as handle:
-        for problem in result.samples:
+        for problem in result.problems:
             handle.write(json.dumps(problem, ensure_ascii=False) + "\n")
-    return out / "eval.json"
+    return {**run, "problems": result.problems}
+
+
+def save_stage_run(result: Evaluation, output_dir: str | Path, settings: dict, steps: int) -> dict:
+    """A training stage's own evaluation, saved as every evaluation is, to ``output_dir/eval``: labelled by the
+    stage's folder, with the run's model, task, held-out problems and step (``settings``: ``runs.run_settings``)."""
+    config = {"run": str(output_dir), "step": steps,
+              **{key: settings.get(key) for key in ("model", "task", "task_params", "n_eval", "eval_seed",
+                                                    "prompt_style")}}
+    return save_run(result, Path(output_dir) / "eval", Path(output_dir).name, config)
+
+
+def load_run(path: str | Path) -> dict:
+    """A saved evaluation: its folder, its eval.json, or a training stage's output_dir (whose evaluation is in
+    ``eval/``). With its samples under ``problems``, when samples.jsonl is there."""
+    path = Path(path)
+    if path.is_dir() and not (path / "eval.json").exists() and (path / "eval").is_dir():
+        path = path / "eval"
+    file = path / "eval.json" if path.is_dir() else path
+    if not file.exists():
+        if (file.parent / "eval_samples.jsonl").exists():
+            raise FileNotFoundError(f"{file.parent} holds a stage evaluated by an older minireason; bring it to "
+                                    f"the current format with `minireason upgrade {file.parent}`")
+        raise FileNotFoundError(f"{path}: no eval.json (write one with `minireason eval … --out {path}`)")
+    run = json.loads(file.read_text())
+    if (file.parent / "samples.jsonl").exists():  # per problem: what paired comparisons need
+        run["problems"] = [json.loads(line) for line in (file.parent / "samples.jsonl").read_text(
+            encoding="utf-8").splitlines() if line.strip()]
+    return run
 
 
 def load_runs(paths: list[str | Path]) -> list[dict]:
-    """Saved runs from their folders (or eval.json files)."""
-    runs = []
-    for path in paths:
-        path = Path(path)
-        file = path / "eval.json" if path.is_dir() else path
-        if not file.exists():
-            raise FileNotFoundError(f"{path}: no eval.json (write one with `minireason eval … --out {path}`)")
-        run = json.loads(file.read_text())
-        if (file.parent / "samples.jsonl").exists():  # per problem: what paired comparisons need
-            run["problems"] = [json.loads(line) for line in (file.parent / "samples.jsonl").read_text(
-                encoding="utf-8").splitlines() if line.strip()]
-        runs.append(run)
-    return runs
+    """``load_run`` of each path."""
+    return [load_run(path) for path in paths]
 
 
 def paired_difference(baseline: dict, other: dict) -> dict | None:
@@ -184,31 +203,30 @@ def log_to_wandb(runs: list[dict], project: str, samples: list[dict] | None = No
 
 
 def results_table(results: dict[str, dict]) -> str:
-    """A Markdown table of evaluations: ``EvalResult.summary()`` dicts, stage summaries (whose evaluation
-    fields start with ``eval_``) or the demo's stages, one row per label, with the accuracy's 95% interval."""
+    """A Markdown table of one-sample evaluations (label → ``metrics``, as ``Evaluation.metrics`` or a saved run
+    has them), one row per label, with the accuracy's 95% interval."""
     rows = []
-    for label, summary in results.items():
-        summary = {key.removeprefix("eval_"): value for key, value in summary.items()}
-        low, high = summary["ci95"]
-        rows.append([label, f"{summary['accuracy']:.1%}", f"{low:.1%} - {high:.1%}", f"{summary['format_rate']:.1%}",
-                     f"{summary['mean_tokens']:.0f}", summary["n"]])
+    for label, metrics in results.items():
+        low, high = metrics["ci95"]["pass@1"]
+        rows.append([label, f"{metrics['pass@1']:.1%}", f"{low:.1%} - {high:.1%}", f"{metrics['format_rate']:.1%}",
+                     f"{metrics['mean_tokens']:.0f}", metrics["problems"]])
     return markdown_table(["model", "accuracy", "95% CI", "format", "mean tokens", "problems"], rows,
                           numeric=[False, True, False, True, True, True])
 
 
-def check_summary(summary: dict, output_dir: str | Path) -> list[dict]:
-    """Check that a stage's summary reports what its saved samples say (every SIZE, tiny included): the same
-    number of problems, the share correct and the share well formed. Returns the samples; a mismatch raises."""
-    samples = load_samples(Path(output_dir) / "eval_samples.jsonl")
-    figures = sample_figures(samples)
-    for key in ("n", "accuracy", "format_rate"):
-        if summary[f"eval_{key}"] != figures[key]:
-            raise ValueError(f"{output_dir}: the summary's eval_{key} is {summary[f'eval_{key}']}, its samples say "
-                             f"{figures[key]}")
-    return samples
+def check_run(path: str | Path) -> dict:
+    """A saved evaluation (``load_run``'s paths), checked: its figures must be what its own samples give (every
+    SIZE, tiny included); a mismatch raises. Returns the run."""
+    run = load_run(path)
+    metrics = run["metrics"]
+    recounted = summarise(run["problems"], metrics["samples_per_problem"])
+    for key in _CHECKED:
+        if metrics[key] != recounted[key]:
+            raise ValueError(f"{path}: eval.json says {key} is {metrics[key]}, its samples say {recounted[key]}")
+    return run
 
 
 def correctness(report: dict, stage: str, key: str = "correct") -> list[int]:
     """Per held-out problem, 1 if the stage answered it right (``key``: or wrote it well formed), from the
-    samples file the demo's report names."""
-    return [int(s[key]) for s in load_samples(report["sample_files"][stage])]
+    evaluation the demo's report names."""
+    return [int(sample[key]) for sample in first_samples(load_run(report["evals"][stage])["problems"])]

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 from minireason.demo import BASE, STAGES, moving_average
-from minireason.evaluation import sample_figures
 from minireason.reports.evals import correctness
 from minireason.reports.markdown import markdown_table
 from minireason.reports.training import training_log
+from minireason.scaling import first_samples
 from minireason.stats import mean_std, paired_bootstrap, seed_interval
 
 # -- the demo over seeds ------------------------------------------------------------------------------------
@@ -25,11 +25,11 @@ def demo_seeds_summary(runs: dict[int, Path]) -> dict:
     reports = {seed: json.loads((run / "report.json").read_text()) for seed, run in runs.items()}
     stages = {}
     for stage in STAGES:
-        accuracy = [reports[seed]["stages"][stage]["accuracy"] for seed in runs]
+        accuracy = [reports[seed]["stages"][stage]["pass@1"] for seed in runs]
         formats = [reports[seed]["stages"][stage]["format_rate"] for seed in runs]
         stages[stage] = {"accuracy": accuracy, "accuracy_mean_std": mean_std(accuracy), "format_rate": formats,
                          "format_mean_std": mean_std(formats),
-                         "ci95": [reports[seed]["stages"][stage]["ci95"] for seed in runs]}
+                         "ci95": [reports[seed]["stages"][stage]["ci95"]["pass@1"] for seed in runs]}
     paired = {}
     for after, before in (("pure RL", BASE), ("SFT + GRPO", "SFT")):
         paired[f"{after} - {before}"] = paired_bootstrap([correctness(reports[seed], before) for seed in runs],
@@ -111,14 +111,14 @@ def training_minutes(output_dir: Path) -> float:
     return (runtime - sum(entry.get("curve/seconds", 0) for entry in history)) / 60
 
 
-def pure_rl_summary(base: list[dict], runs: dict[int, dict]) -> dict:
-    """The figures over seeds; ``runs[seed]`` holds ``samples``, ``curve`` and ``minutes``."""
-    base_figures = sample_figures(base)
+def pure_rl_summary(base: dict, runs: dict[int, dict]) -> dict:
+    """The figures over seeds. ``base``: the base model's saved evaluation (``load_run``); ``runs[seed]`` holds the
+    seed's own (``eval``), its held-out ``curve`` and its training ``minutes``."""
     per_seed = {}
     for seed, result in runs.items():
-        figures = sample_figures(result["samples"])
-        curve = result["curve"]
-        per_seed[seed] = {**{key: figures[key] for key in ("accuracy", "ci95", "format_rate")},
+        metrics, curve = result["eval"]["metrics"], result["curve"]
+        per_seed[seed] = {"accuracy": metrics["pass@1"], "ci95": metrics["ci95"]["pass@1"],
+                          "format_rate": metrics["format_rate"],
                           "minutes": result["minutes"], "curve": curve,
                           "format_takeoff": takeoff(curve, 2, FORMAT_TAKEOFF),
                           "accuracy_takeoff": takeoff(curve, 1, curve[0][1] + ACCURACY_LIFT) if curve else None}
@@ -134,11 +134,12 @@ def pure_rl_summary(base: list[dict], runs: dict[int, dict]) -> dict:
         [f"format >= {FORMAT_FLOOR:.0%} at every seed", f"worst {min(formats):.1%}", min(formats) >= FORMAT_FLOOR],
         [f"training <= {MINUTES_CAP:.0f} min a seed", f"worst {max(minutes):.1f} min", max(minutes) <= MINUTES_CAP],
     ]
-    return {"base": {key: base_figures[key] for key in ("accuracy", "format_rate", "n")},
+    correct = lambda run: [sample["correct"] for sample in first_samples(run["problems"])]  # noqa: E731
+    return {"base": {"accuracy": base["metrics"]["pass@1"], "format_rate": base["metrics"]["format_rate"],
+                     "n": base["metrics"]["problems"]},
             "per_seed": per_seed, "accuracy_mean_std": mean_std(accuracy), "format_mean_std": mean_std(formats),
             "accuracy_over_seeds": seed_interval(accuracy, (0.0, 1.0)), "worst": min(accuracy),
-            "paired": paired_bootstrap([[s["correct"] for s in base]] * len(runs),
-                                       [[s["correct"] for s in runs[seed]["samples"]] for seed in runs]),
+            "paired": paired_bootstrap([correct(base)] * len(runs), [correct(runs[seed]["eval"]) for seed in runs]),
             "targets": targets}
 
 
