@@ -67,9 +67,12 @@ pct = lambda x: f"{x:+.1%}" if x < 0 else f"{x:.1%}"  # noqa: E731
 
 
 def saved_demo_report(out: Path, seed: int, scale: dict, model: str) -> dict | None:
-    """The demo's report at ``seed`` if it finished with this scale's problems and this model."""
+    """The demo's report at ``seed`` if it finished with this scale's problems and this model, and names its
+    evaluations (``evals``: an older demo's report does not, and is written again from its upgraded stages)."""
     path = out / "rl" / f"seed{seed}" / "report.json"
     report = json.loads(path.read_text()) if path.exists() else {}
+    if "evals" not in report:
+        return None
     return report if (report.get("held_out_problems"), report.get("model")) == (scale["rl_eval"], model) else None
 
 

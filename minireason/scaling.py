@@ -266,7 +266,7 @@ def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: l
     return evaluate_strategy(model, tokenizer, rows, strategy, batch_size, progress, prompt_style, merge_lora)
 
 
-# The accuracy figures that get a 95% interval over problems (bootstrap), beside every pass@j and maj@j.
+# The accuracy figures that get a 95% interval over problems (``summarise``), beside every pass@j and maj@j.
 _INTERVAL_KEYS = ("pass@", "maj@", "best_of_", "weighted_best_of_", "format_rate")
 
 

@@ -131,7 +131,7 @@ def test_demo_runs_every_stage_on_the_same_problems_and_writes_a_report(tmp_path
     assert [step for step, _ in report["reward_curves"]["SFT then GRPO"]] == [1, 2]
     for name, gain in report["paired_gains"].items():
         after, before = name.split(" - ")
-        assert gain["mean"] == pytest.approx(report["stages"][after]["accuracy"] - report["stages"][before]["accuracy"])
+        assert gain["mean"] == pytest.approx(report["stages"][after]["pass@1"] - report["stages"][before]["pass@1"])
         assert gain["ci95"][0] <= gain["mean"] <= gain["ci95"][1]
     assert list(report["paired_gains"]) == ["pure RL - base (pure RL prompt)", "SFT + GRPO - SFT"]
     assert (tmp_path / "reward_curve.png").read_bytes()[:4] == b"\x89PNG"

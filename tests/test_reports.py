@@ -114,3 +114,23 @@ def test_a_trained_run_is_read_as_it_was_recorded(tmp_path):
     assert trained_run(tmp_path)["model"] == str(tmp_path / "final") and trained_run(tmp_path)["adapter"] is None
     with pytest.raises(ValueError, match="not a folder written by `minireason train`"):
         trained_run(tmp_path / "elsewhere")
+
+
+def test_a_stage_folder_reads_as_its_own_evaluation_and_a_tampered_run_is_caught(tmp_path):
+    """``load_run`` takes a trained stage's output_dir as readily as an eval folder (so ``minireason compare``
+    does), and ``check_run`` recounts every figure from the samples and refuses a mismatch."""
+    from minireason.reports.evals import check_run, load_run, load_runs, paired_difference
+
+    saved = save_run(greedy_evaluation((1, 0, 1, 1)), tmp_path / "stage" / "eval", "stage", {"step": 2})
+    other = save_run(greedy_evaluation((1, 1, 1, 1)), tmp_path / "eval" / "other", "other", {})
+    runs = load_runs([tmp_path / "stage", tmp_path / "eval" / "other"])
+    assert runs[0] == saved and runs[1] == other and check_run(tmp_path / "stage") == saved
+    assert saved["metrics"]["ci95"]["pass@1"] == pytest.approx([0.3006, 0.9544], abs=1e-4)  # Wilson, 3 of 4
+    assert paired_difference(runs[0], runs[1])["pass@1"]["mean"] == pytest.approx(0.25)
+    tampered = json.loads((tmp_path / "stage" / "eval" / "eval.json").read_text())
+    tampered["metrics"]["pass@1"] = 1.0
+    (tmp_path / "stage" / "eval" / "eval.json").write_text(json.dumps(tampered))
+    with pytest.raises(ValueError, match="eval.json says pass@1 is 1.0, its samples say 0.75"):
+        check_run(tmp_path / "stage")
+    with pytest.raises(FileNotFoundError, match="no eval.json"):
+        load_run(tmp_path / "elsewhere")

@@ -69,7 +69,8 @@ class CompareArgs:
     write comparison.png (accuracy vs k, accuracy vs tokens) and comparison.md."""
 
     runs: list[str] = dataclasses.field(default_factory=list, metadata={
-        "required": True, "help": "Run folders written by `minireason eval --out`."})
+        "required": True, "help": "Folders written by `minireason eval --out`, or trained stages' output_dirs "
+                                  "(each stage's own greedy evaluation, in its eval/ folder)."})
     out: str = dataclasses.field(default="outputs/eval", metadata={"help": "Where the plot and table go."})
     report_to: str = dataclasses.field(default="none", metadata={"help": "wandb (offline without a key) or none."})
     wandb_project: str = dataclasses.field(default="minireason", metadata={"help": "W&B project."})

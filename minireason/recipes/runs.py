@@ -108,7 +108,9 @@ class OldRunError(ValueError):
 def refuse_old_run(output_dir: str | Path) -> None:
     """Raise ``OldRunError`` if ``output_dir`` holds a stage evaluated before stages wrote ``output_dir/eval``:
     returned as finished, it would have no evaluation to read."""
-    if (Path(output_dir) / "eval_samples.jsonl").exists():
+    from minireason.reports.evals import OLD_STAGE_SAMPLES
+
+    if (Path(output_dir) / OLD_STAGE_SAMPLES).exists():
         raise OldRunError(f"{output_dir} was evaluated by an older minireason; bring it to the current format with "
                           f"`minireason upgrade {output_dir}`, then run again")
 

@@ -16,6 +16,8 @@ from minireason.reports.markdown import markdown_table
 from minireason.scaling import Evaluation, Strategy, first_samples, summarise
 from minireason.stats import mcnemar_exact, paired_bootstrap
 
+# A training stage's samples as an older minireason saved them, one flat line each (``minireason upgrade``).
+OLD_STAGE_SAMPLES = "eval_samples.jsonl"
 # The figures a saved run's samples must reproduce (``check_run``); seconds and step measures are not recounted.
 _CHECKED = ("problems", "samples_per_problem", "pass@1", "format_rate", "mean_tokens", "tokens_per_problem")
 
@@ -50,7 +52,7 @@ def load_run(path: str | Path) -> dict:
         path = path / "eval"
     file = path / "eval.json" if path.is_dir() else path
     if not file.exists():
-        if (file.parent / "eval_samples.jsonl").exists():
+        if (file.parent / OLD_STAGE_SAMPLES).exists():
             raise FileNotFoundError(f"{file.parent} holds a stage evaluated by an older minireason; bring it to "
                                     f"the current format with `minireason upgrade {file.parent}`")
         raise FileNotFoundError(f"{path}: no eval.json (write one with `minireason eval … --out {path}`)")

@@ -15,13 +15,12 @@ import json
 from pathlib import Path
 
 from minireason.answer_format import ANSWER_CLOSE
-from minireason.reports.evals import save_stage_run
+from minireason.reports.evals import OLD_STAGE_SAMPLES, save_stage_run
 from minireason.rewards import reflection_reward
 from minireason.scaling import Evaluation, Strategy, summarise
 from minireason.tasks import get_task
 from minireason.tasks.steps import step_measures
 
-OLD_SAMPLES = "eval_samples.jsonl"
 # A stage's own answers to its training problems (journey traces from its own errors): a cache, drawn again
 # (seeded) when needed, so an upgrade removes the old file rather than convert it.
 OLD_OWN_ANSWERS = "own_answers.jsonl"
@@ -33,7 +32,7 @@ def old_stages(folders: list[str | Path]) -> list[Path]:
     for folder in map(Path, folders):
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no such folder")
-        found.update(path.parent for path in folder.rglob(OLD_SAMPLES) if (path.parent / "summary.json").exists())
+        found.update(path.parent for path in folder.rglob(OLD_STAGE_SAMPLES) if (path.parent / "summary.json").exists())
     return sorted(found)
 
 
@@ -44,7 +43,7 @@ def upgrade_stage(output_dir: str | Path) -> dict:
     output_dir = Path(output_dir)
     summary = json.loads((output_dir / "summary.json").read_text())
     settings = json.loads((output_dir / "run_config.json").read_text())["settings"]
-    old = [json.loads(line) for line in (output_dir / OLD_SAMPLES).read_text(encoding="utf-8").splitlines()
+    old = [json.loads(line) for line in (output_dir / OLD_STAGE_SAMPLES).read_text(encoding="utf-8").splitlines()
            if line.strip()]
     task = get_task(settings["task"], **(settings.get("task_params") or {}))
     rows = {row["id"]: row for row in task.split_rows(settings["n_eval"], settings["eval_seed"], held_out=True)}
@@ -70,6 +69,6 @@ def upgrade_stage(output_dir: str | Path) -> dict:
     summary = {key: value for key, value in summary.items() if not key.startswith("eval_")}
     summary["eval"] = str(output_dir / "eval")
     (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    (output_dir / OLD_SAMPLES).unlink()
+    (output_dir / OLD_STAGE_SAMPLES).unlink()
     (output_dir / OLD_OWN_ANSWERS).unlink(missing_ok=True)
     return summary
