@@ -178,11 +178,11 @@ def journey_runs(out: Path, task: str, arms: list[str], seeds: list[int], scale:
     ``train`` False, leaving it out and naming it)."""
     import yaml
 
+    from minireason.evaluation import first_samples
     from minireason.recipes import load_recipe, run
     from minireason.recipes.catalog import find_recipe
     from minireason.recipes.data import task_data
     from minireason.recipes.runs import finished_summary
-    from minireason.scaling import first_samples
 
     recipe = yaml.safe_load(find_recipe(JOURNEY_RECIPE).read_text())
     summaries, missing = {}, []

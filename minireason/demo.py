@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from minireason.evaluation import first_samples
 from minireason.recipes import load_recipe, run
 from minireason.recipes.data import evaluate_base
 from minireason.reports.evals import load_run, save_run
-from minireason.scaling import first_samples
 from minireason.stats import paired_bootstrap
 
 PURE_RL_RECIPE = "smollm2-135m/grpo-arithmetic/cpu"

@@ -1,11 +1,13 @@
-"""What every evaluation is made of: batched generation (``generate``) and one sample scored (``judge``).
+"""What every evaluation is made of: batched generation (``generate``), one sample scored (``judge``), and the
+result (``Evaluation``).
 
 The one evaluator is ``scaling.evaluate_strategy``; ``scaling.evaluate``, how a stage scores itself, is its greedy
-one-sample case. Both return a ``scaling.Evaluation``, which ``reports.evals.save_run`` writes.
+one-sample case. Both return an ``Evaluation``, which ``reports.evals.save_run`` writes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from minireason.answer_format import is_well_formed, with_prefilled_think
@@ -14,6 +16,39 @@ from minireason.tasks import task_from_row
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """One evaluation, as every evaluation in the kit returns it and ``reports.evals.save_run`` writes it (eval.json
+    and samples.jsonl): how it was run, its figures (``scaling.summarise``), and every sample, grouped by problem."""
+
+    strategy: dict
+    metrics: dict
+    problems: list[dict]  # one per problem: its id and its k samples
+    prompt_style: str  # chat or base: how the prompts were rendered
+
+    @property
+    def accuracy(self) -> float:
+        """pass@1: the share of samples the verifier accepts."""
+        return self.metrics["pass@1"]
+
+    @property
+    def format_rate(self) -> float:
+        return self.metrics["format_rate"]
+
+    @property
+    def seconds(self) -> float:
+        return self.metrics["seconds"]
+
+
+def first_samples(problems: list[dict]) -> list[dict]:
+    """Each problem's first sample, with the problem's id: a greedy evaluation's answers, one per problem.
+
+    >>> first_samples([{"id": 7, "samples": [{"correct": True}, {"correct": False}]}])
+    [{'id': 7, 'correct': True}]
+    """
+    return [{"id": problem["id"], **problem["samples"][0]} for problem in problems]
 
 
 def generate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str],

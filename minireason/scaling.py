@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from minireason.answer_format import ANSWER_CLOSE, ANSWER_OPEN, DIRECT_INSTRUCTION, THINK_CLOSE
-from minireason.evaluation import generate, judge
+from minireason.evaluation import Evaluation, generate, judge
 from minireason.metrics import best_of_n, pass_at_k, voted_correct
 from minireason.rewards import get_reward, reflection_reward
 from minireason.search import beam_search
@@ -164,39 +164,6 @@ def budget_forced(complete: Callable, prompts: list[str], strategy: Strategy) ->
         answer = answer.split("</answer>")[0]
         results.append((f"{text}{answer}</answer>", used + tokens))
     return results
-
-
-@dataclasses.dataclass
-class Evaluation:
-    """One evaluation, as every evaluation in the kit returns it and ``reports.evals.save_run`` writes it (eval.json
-    and samples.jsonl): how it was run, its figures (``summarise``), and every sample, grouped by problem."""
-
-    strategy: dict
-    metrics: dict
-    problems: list[dict]  # one per problem: its id and its k samples
-    prompt_style: str  # chat or base: how the prompts were rendered
-
-    @property
-    def accuracy(self) -> float:
-        """pass@1: the share of samples the verifier accepts."""
-        return self.metrics["pass@1"]
-
-    @property
-    def format_rate(self) -> float:
-        return self.metrics["format_rate"]
-
-    @property
-    def seconds(self) -> float:
-        return self.metrics["seconds"]
-
-
-def first_samples(problems: list[dict]) -> list[dict]:
-    """Each problem's first sample, with the problem's id: a greedy evaluation's answers, one per problem.
-
-    >>> first_samples([{"id": 7, "samples": [{"correct": True}, {"correct": False}]}])
-    [{'id': 7, 'correct': True}]
-    """
-    return [{"id": problem["id"], **problem["samples"][0]} for problem in problems]
 
 
 def evaluate_strategy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict],

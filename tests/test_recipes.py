@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from minireason.evaluation import first_samples
 from minireason.notebook import tiny_flags
 from minireason.recipes import load_recipe, run
 from minireason.recipes.data import task_data
 from minireason.reports.evals import check_run, load_run
-from minireason.scaling import first_samples
 
 pytestmark = pytest.mark.slow  # every recipe trains on the tiny model
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from minireason.demo import BASE, R1_BASE
+from minireason.evaluation import Evaluation
 from minireason.reports.evals import save_run
 from minireason.reports.seeds import demo_seeds_markdown, demo_seeds_summary, pure_rl_markdown, pure_rl_summary
 from minireason.reports.training import training_compute
 from minireason.reports.verdicts import compare
-from minireason.scaling import Evaluation, Strategy, summarise
+from minireason.scaling import Strategy, summarise
 
 
 def test_verdicts_by_hand():

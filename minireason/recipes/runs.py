@@ -245,8 +245,9 @@ def run_stage(cfg: RecipeArgs, build_trainer: Callable, details: Callable[[objec
     ``build_trainer(cfg) -> (trainer, eval_rows)`` is the method's own part (model, data, rewards, trainer);
     ``details(trainer)`` adds the method's own summary fields.
     """
+    from minireason.evaluation import first_samples
     from minireason.reports.evals import save_stage_run
-    from minireason.scaling import evaluate, first_samples
+    from minireason.scaling import evaluate
     from minireason.tracking import configure_wandb
 
     claim_output_dir(cfg)

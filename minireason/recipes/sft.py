@@ -167,9 +167,10 @@ def own_answers(cfg: SFTRecipe, rows: list[dict]) -> dict[str, str]:
     """Row id → the ``own_errors_from`` run's answer to it (sampled once at T 0.7, seeded; kept and reused)."""
     import torch
 
+    from minireason.evaluation import first_samples
     from minireason.models import load_model
     from minireason.reports.evals import load_run, save_run
-    from minireason.scaling import evaluate, first_samples
+    from minireason.scaling import evaluate
 
     path = Path(cfg.output_dir) / "own-answers"
     if not (path / "eval.json").exists():

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from minireason.evaluation import Evaluation, first_samples
 from minireason.metrics import voted_correct
 from minireason.reports.markdown import markdown_table
-from minireason.scaling import Evaluation, Strategy, first_samples, summarise
+from minireason.scaling import Strategy, summarise
 from minireason.stats import mcnemar_exact, paired_bootstrap
 
 # A training stage's samples as an older minireason saved them, one flat line each (``minireason upgrade``).

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 from minireason.demo import BASE, STAGES, moving_average
+from minireason.evaluation import first_samples
 from minireason.reports.evals import correctness
 from minireason.reports.markdown import markdown_table
 from minireason.reports.training import training_log
-from minireason.scaling import first_samples
 from minireason.stats import mean_std, paired_bootstrap, seed_interval
 
 # -- the demo over seeds ------------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ import json
 from pathlib import Path
 
 from minireason.answer_format import ANSWER_CLOSE
+from minireason.evaluation import Evaluation
 from minireason.reports.evals import OLD_STAGE_SAMPLES, save_stage_run
 from minireason.rewards import reflection_reward
-from minireason.scaling import Evaluation, Strategy, summarise
+from minireason.scaling import Strategy, summarise
 from minireason.tasks import get_task
 from minireason.tasks.steps import step_measures
 
