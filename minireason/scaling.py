@@ -214,12 +214,8 @@ def evaluate_strategy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
         if spent is not None:  # a search's pruned branches cost tokens too
             problems[-1]["tokens_spent"] = spent[p]
     metrics = summarise(problems, k)
-    steps = step_measures([sample for problem in problems for sample in problem["samples"]])
-    if steps["counts"]["steps"]:  # answers that write their arithmetic: how their steps went
-        metrics["steps"] = steps
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     return Evaluation(dataclasses.asdict(strategy), metrics, problems, prompt_style)
-
 
 def evaluate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 256,
              batch_size: int = 64, temperature: float = 0.0, prompt_style: str | None = None, progress: bool = True,
@@ -263,15 +259,17 @@ def per_problem_figures(problems: list[dict], k: int) -> dict[str, list[float]]:
 
 def summarise(problems: list[dict], k: int) -> dict:
     """Every metric of ``per_problem_figures`` over the problems, and under ``ci95`` a 95% interval over problems
-    for each accuracy figure.
+    for each accuracy figure; under ``steps``, where the answers write their arithmetic, how their steps went
+    (``tasks.steps.step_measures``, pooled over every sample).
 
     With one sample per problem each figure is a count of problems out of n, and its interval is Wilson's: it stays
     honest at 0% and 100%, where a bootstrap shrinks to a point. With more, a problem's figure can be a fraction,
     and the interval is a bootstrap over problems (2,000 resamples: the bounds move by well under a point).
 
-    >>> summarise([{"id": 0, "samples": [{"correct": False, "well_formed": True, "tokens": 9, "score": 0.0,
-    ...                                   "answer": "3", "reflects": False}]}], 1)["ci95"]["pass@1"]
-    [0.0, 0.7934506856227626]
+    >>> metrics = summarise([{"id": 0, "samples": [{"completion": "<think>1 + 1 = 3.</think><answer>3</answer>",
+    ...     "correct": False, "well_formed": True, "tokens": 9, "score": 0.0, "answer": "3", "reflects": False}]}], 1)
+    >>> metrics["ci95"]["pass@1"], metrics["steps"]["step_accuracy"]
+    ([0.0, 0.7934506856227626], 0.0)
     """
     figures = per_problem_figures(problems, k)
     metrics = {"problems": len(problems), "samples_per_problem": k}
@@ -285,6 +283,9 @@ def summarise(problems: list[dict], k: int) -> dict:
         else:
             interval = bootstrap_interval(values, resamples=2000)
             metrics["ci95"][name] = [interval["low"], interval["high"]]
+    steps = step_measures([sample for problem in problems for sample in problem["samples"]])
+    if steps["counts"]["steps"]:
+        metrics["steps"] = steps
     return metrics
 
 

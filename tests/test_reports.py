@@ -48,7 +48,7 @@ def greedy_evaluation(correct: tuple[int, ...], formed: tuple[bool, ...] | None 
     """A one-sample evaluation whose problems were answered right where ``correct`` says (and well formed where
     ``formed`` says: everywhere by default)."""
     formed = formed or (True,) * len(correct)
-    problems = [{"id": i, "samples": [{"correct": bool(c), "well_formed": f, "tokens": 9, "score": float(c),
+    problems = [{"id": i, "samples": [{"completion": "", "correct": bool(c), "well_formed": f, "tokens": 9, "score": float(c),
                                        "answer": str(c), "reflects": False}]} for i, (c, f) in enumerate(zip(correct, formed))]
     return Evaluation(dataclasses.asdict(Strategy(samples=1, temperature=0)), summarise(problems, 1), problems, "base")
 

@@ -59,8 +59,8 @@ def test_majority_vote_ties_weights_and_abstentions():
 
 
 def _sample(correct, answer, tokens=10, score=None):
-    return {"correct": correct, "answer": answer, "tokens": tokens, "score": float(correct) if score is None else score,
-            "well_formed": True, "reflects": False}
+    return {"completion": "", "correct": correct, "answer": answer, "tokens": tokens,
+            "score": float(correct) if score is None else score, "well_formed": True, "reflects": False}
 
 
 def test_summary_by_hand():

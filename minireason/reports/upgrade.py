@@ -20,7 +20,6 @@ from minireason.reports.evals import OLD_STAGE_SAMPLES, save_stage_run
 from minireason.rewards import reflection_reward
 from minireason.scaling import Strategy, summarise
 from minireason.tasks import get_task
-from minireason.tasks.steps import step_measures
 
 # A stage's own answers to its training problems (journey traces from its own errors): a cache, drawn again
 # (seeded) when needed, so an upgrade removes the old file rather than convert it.
@@ -60,9 +59,6 @@ def upgrade_stage(output_dir: str | Path) -> dict:
         if summary.get(f"eval_{key}") != value:
             raise ValueError(f"{output_dir}: its samples give {key} {value}, its summary says "
                              f"{summary.get(f'eval_{key}')}; left as it was")
-    steps = step_measures([sample for problem in problems for sample in problem["samples"]])
-    if steps["counts"]["steps"]:
-        metrics["steps"] = steps
     metrics["seconds"] = summary["eval_seconds"]
     strategy = Strategy(samples=1, temperature=0.0, max_new_tokens=settings["eval_max_new_tokens"], stop=[ANSWER_CLOSE])
     save_stage_run(Evaluation(dataclasses.asdict(strategy), metrics, problems, settings.get("prompt_style") or "chat"),
