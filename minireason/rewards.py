@@ -209,6 +209,39 @@ REWARDS: dict[str, RewardFunction] = {
 }
 
 
+# The least and the most each reward gives one completion, with its default settings (repetition's least is its
+# max_penalty setting): what bounds a run's logged reward (``reward_range``).
+RANGES: dict[str, tuple[float, float]] = {
+    "format": (0.0, 1.0), "format_partial": (0.0, 1.0), "accuracy": (0.0, 1.0), "language_consistency": (0.0, 1.0),
+    "overlong": (-1.0, 0.0), "repetition": (-1.0, 0.0), "reflection": (0.0, 1.0), "step": (0.0, 1.0),
+}
+
+
+def reward_range(names: list[str], weights: list[float], settings: dict | None = None) -> tuple[float, float] | None:
+    """The least and the most the weighted sum of the rewards ``names`` gives one completion, which bounds the
+    ``reward`` TRL logs (the batch mean of that sum); None when a reward is your own (``module:function``), whose
+    range the kit does not know.
+
+    >>> reward_range(["accuracy", "format"], [1.0, 1.0])
+    (0.0, 2.0)
+    >>> reward_range(["accuracy", "format", "format_partial"], [1.0, 0.1, 0.1])
+    (0.0, 1.2)
+    >>> reward_range(["accuracy", "repetition"], [1.0, 0.5], {"repetition": {"max_penalty": -2.0}})
+    (-1.0, 1.0)
+    >>> reward_range(["mine:reward"], [1.0]) is None
+    True
+    """
+    low = high = 0.0
+    for name, weight in zip(names, weights):
+        if name not in RANGES:
+            return None
+        least, most = RANGES[name]
+        if name == "repetition":
+            least = min((settings or {}).get(name, {}).get("max_penalty", least), 0.0)
+        low, high = low + min(weight * least, weight * most), high + max(weight * least, weight * most)
+    return round(low, 9), round(high, 9)
+
+
 def get_reward(name: str, **settings) -> RewardFunction:
     """The reward ``name`` (a ``REWARDS`` key, or ``module:function`` of your own with the same signature);
     settings (e.g. ``max_tokens=512``) give a configured copy.

@@ -5,9 +5,11 @@ Called when a run starts, never when a config is loaded: it sets ``WANDB_*`` var
 
 from __future__ import annotations
 
+import netrc
 import os
 import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 
 def configure_wandb(project: str) -> str:
@@ -15,11 +17,26 @@ def configure_wandb(project: str) -> str:
     os.environ.setdefault("WANDB_PROJECT", project)
     if os.environ.get("WANDB_MODE") in ("offline", "disabled"):
         return os.environ["WANDB_MODE"]
-    has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").exists()
-    if not has_key or not _reachable("api.wandb.ai", 443):
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    if not has_wandb_key(host) or not _reachable(host, 443):
         os.environ["WANDB_MODE"] = "offline"
         print("minireason: W&B has no key or no network; logging offline (run `wandb sync` later).")
     return os.environ.get("WANDB_MODE", "online")
+
+
+def has_wandb_key(host: str = "api.wandb.ai") -> bool:
+    """An API key W&B will find without asking: ``WANDB_API_KEY``, or an entry for ``host`` in ``~/.netrc``.
+
+    A ``~/.netrc`` that holds only other machines' logins (git hosts, Kaggle) is no key: taken for one, the run
+    would go online, and W&B would wait at a login prompt, which a notebook cell never answers.
+    """
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    path = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return path.is_file() and netrc.netrc(path).authenticators(host) is not None
+    except (netrc.NetrcParseError, OSError):
+        return False
 
 
 def _reachable(host: str, port: int, timeout: float = 2.0) -> bool:

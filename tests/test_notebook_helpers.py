@@ -144,3 +144,16 @@ def test_memory_reports_this_process_on_a_cpu():
     assert snapshot["device"] == "cpu"
     assert abs(snapshot["rss_gb"] - vm_rss_gb) < 0.05 and abs(snapshot["peak_rss_gb"] - vm_hwm_gb) < 0.05
     assert 0 < snapshot["rss_gb"] <= snapshot["peak_rss_gb"]
+
+
+def test_the_notebooks_reward_check_is_bounded_by_each_recipes_weights():
+    """02_pure_rl's last check: a reward of at most 1.2 held on the CPU recipe (1 + 0.1 + 0.1), but the T4 recipe's
+    accuracy and format sum to 2, so a T4 run whose reward rose past 1.2 failed a notebook that had worked."""
+    from minireason.recipes import load_recipe
+
+    (t4,) = load_recipe("qwen2.5-3b/grpo-arithmetic/t4-16gb")
+    (cpu,) = load_recipe("smollm2-135m/grpo-arithmetic/cpu")
+    rising = [[step, 0.1 + 1.8 * step / 100] for step in range(1, 101)]  # a T4 run that learns: 0.12 -> 1.9
+    low, high = t4.reward_range()
+    assert (low, high) == (0.0, 2.0) and all(low <= reward <= high for _, reward in rising)
+    assert cpu.reward_range() == (0.0, 1.2) and not all(reward <= 1.2 for _, reward in rising)

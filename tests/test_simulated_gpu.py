@@ -147,3 +147,17 @@ def test_the_trainer_holds_half_base_weights_and_fp32_adapters(name, machine, tm
         model(input_ids=torch.tensor([[1, 2, 3]]))
     hook.remove()
     assert inputs == [getattr(torch, dtype)]
+
+
+def test_one_process_on_kaggles_two_t4s_pays_for_one():
+    """The cost counted every visible GPU: one process training on one of Kaggle's two T4s was billed twice."""
+    from transformers import TrainerControl, TrainerState
+
+    from minireason.recipes.runs import CostCallback
+
+    with simulated_gpu("2x T4 16 GB (Kaggle)"):
+        (stage,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb")
+        callback = CostCallback(gpu_hour_cost=0.35)
+        callback.on_train_begin(stage, TrainerState(), TrainerControl())
+        processes = stage.world_size
+    assert processes == 1 and callback.devices == 1

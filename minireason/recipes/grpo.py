@@ -19,7 +19,7 @@ from minireason.models import adapters_to_fp32, load_tokenizer
 from minireason.recipes.config import RecipeArgs, as_mapping
 from minireason.recipes.data import task_data
 from minireason.recipes.runs import run_stage
-from minireason.rewards import REWARDS, get_reward
+from minireason.rewards import REWARDS, get_reward, reward_range
 from minireason.tasks import row_prompt
 
 
@@ -80,6 +80,12 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
         if stray:
             raise ValueError(f"reward_settings names reward(s) {stray} that reward_funcs does not use")
         self.reward_functions()  # fail now on an unknown reward or setting
+
+    def reward_range(self) -> tuple[float, float] | None:
+        """The least and the most the logged ``reward`` can be: the configured rewards' ranges, weighted
+        (``rewards.reward_range``); None with a reward of your own."""
+        weights = list(self.reward_weights or [1.0] * len(self.reward_funcs))[:len(self.reward_funcs)]
+        return reward_range(self.reward_funcs, weights, self.reward_settings)
 
     def reward_functions(self) -> list:
         """The configured rewards; ``overlong`` measures against this recipe's completion length."""

@@ -135,21 +135,33 @@ def finished_summary(cfg: RecipeArgs) -> dict | None:
     return summary
 
 
+def devices_in_use(world_size: int, gpu: bool) -> int:
+    """The GPUs a run pays for: one per training process (``world_size``), not every GPU the machine shows (one
+    process on a Kaggle box of two T4s trains on one); a CPU machine counts as one device, however many processes
+    share it.
+
+    >>> devices_in_use(1, gpu=True), devices_in_use(2, gpu=True), devices_in_use(2, gpu=False)
+    (1, 2, 1)
+    """
+    return max(world_size, 1) if gpu else 1
+
+
 class CostCallback(TrainerCallback):
     """Adds device-hours and dollars (device-hours × ``gpu_hour_cost``) to every log.
 
-    Device-hours are wall hours × GPUs in use (× 1 on a CPU machine, priced the same).
+    Device-hours are wall hours × ``devices_in_use``.
     """
 
     def __init__(self, gpu_hour_cost: float):
-        import torch
-
         self.gpu_hour_cost = gpu_hour_cost
-        self.devices = max(torch.cuda.device_count(), 1)
+        self.devices = 1
         self.started = time.time()
         self.offset_hours = 0.0
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        import torch
+
+        self.devices = devices_in_use(args.world_size, torch.cuda.is_available())
         # A resumed run keeps counting from what the checkpoint had spent.
         previous = [entry for entry in state.log_history if "cost/device_hours" in entry]
         self.offset_hours = previous[-1]["cost/device_hours"] if previous else 0.0
