@@ -5,7 +5,9 @@ Two overrides, each falling back to TRL's own code wherever it does not apply:
 - **Rollouts** (``_generate_single_turn``) go through ``minireason.sampling.sample_ids``: the LoRA
   adapter merged while sampling, exact inverse-CDF sampling, and completions that stop at the
   answer format's closing tag. Used for plain temperature sampling with ``model.generate`` (no vLLM,
-  no top-k/top-p/min-p, no multimodal inputs, no sharded weights).
+  no top-k/top-p/min-p, no multimodal inputs, no sharded weights). A rollout that stopped at the closing tag,
+  from this sampler or from vLLM's stop strings, gets the end-of-sequence token after it, so TRL counts it as
+  finished, not truncated (``end_stopped_rollouts``).
 - **Loss** (``_get_per_token_logps_and_entropies``): a GRPO batch holds each prompt
   ``num_generations`` times, and TRL runs the model over prompt + completion for every one of them.
   Here each distinct prompt runs once; its key/value cache, gradients included, is shared by its
@@ -28,7 +30,7 @@ from minireason.answer_format import ANSWER_CLOSE
 from minireason.sampling import sample_ids, select_rows
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
-    from transformers import PreTrainedModel
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
     from trl import GRPOConfig
 
 # Up to this many logits (completions x tokens x vocabulary) the loss takes a plain log-softmax, which on a
@@ -50,13 +52,20 @@ class FastGRPOTrainer(GRPOTrainer):
     # -- rollouts ------------------------------------------------------------------------
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
         engine = rollout_engine(self.args, self.fast_rollouts, self.accelerator.distributed_type)
-        if images is not None or multimodal_fields or engine != "minireason":
-            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
-                                                 has_tool_images)
-        completion_ids = sample_ids(
-            self.accelerator.unwrap_model(self.model), prompt_ids, self.max_completion_length, self.temperature,
-            self._tokenizer.pad_token_id, self.eos_token_ids, tokenizer=self._tokenizer, stop=self.stop_strings)
-        return completion_ids, None
+        if engine == "minireason" and images is None and not multimodal_fields:
+            completion_ids, logprobs = sample_ids(
+                self.accelerator.unwrap_model(self.model), prompt_ids, self.max_completion_length, self.temperature,
+                self._tokenizer.pad_token_id, self.eos_token_ids, tokenizer=self._tokenizer,
+                stop=self.stop_strings), None
+            stop = self.stop_strings
+        else:
+            completion_ids, logprobs = super()._generate_single_turn(prompt_ids, images, multimodal_fields,
+                                                                     num_generations, has_tool_images)
+            kwargs = self.args.generation_kwargs or {}
+            # vLLM's stop strings (the recipe's ``stop_at_answer``); TRL's generate has none.
+            stop = tuple(kwargs.get("stop") or ()) if engine == "vllm" and kwargs.get("include_stop_str_in_output") \
+                else ()
+        return end_stopped_rollouts(completion_ids, logprobs, self._tokenizer, stop, self.eos_token_ids)
 
     # -- loss ----------------------------------------------------------------------------
     def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
@@ -80,6 +89,40 @@ class FastGRPOTrainer(GRPOTrainer):
             logps.append(chunk_logps)
             entropies.append(chunk_entropies)
         return torch.cat(logps), (torch.cat(entropies) if compute_entropy else None), None
+
+
+def end_stopped_rollouts(completion_ids: list[list[int]], logprobs: list[list[float]] | None,
+                         tokenizer: PreTrainedTokenizerBase, stop: tuple[str, ...],
+                         eos_token_ids: list[int]) -> tuple[list[list[int]], list[list[float]] | None]:
+    """Each rollout that ended at a ``stop`` string, given the end-of-sequence token after it.
+
+    TRL counts a completion as truncated when its last token is neither an end token nor padding
+    (``completions/clipped_ratio``, and ``mask_truncated_completions`` drops it from the loss). A rollout that
+    stopped at ``</answer>`` carries no end token, so every well-formed answer read as cut off. With the end token
+    appended it reads as what it is: finished. The policy then also learns to end there, as it learns from a
+    sampled end token. Its sampling log-probability is 0 (the stop rule emits it with certainty), as TRL records
+    for the tokens a tool inserts.
+
+    >>> class Text:  # a tokenizer whose ids are characters
+    ...     def decode(self, ids, skip_special_tokens=False): return "".join(chr(i) for i in ids)
+    >>> ids = [[ord(c) for c in text] for text in ("<a>7</a>", "<a>7</", "<a>7</a>")]
+    >>> ids[2].append(0)  # ended by the model's own end token
+    >>> ended, _ = end_stopped_rollouts(ids, None, Text(), ("</a>",), eos_token_ids=[0])
+    >>> [row[-1] for row in ended]
+    [0, 47, 0]
+    >>> end_stopped_rollouts([[55]], [[-0.5]], Text(), ("7",), eos_token_ids=[0])
+    ([[55, 0]], [[-0.5, 0.0]])
+    """
+    if not stop:
+        return completion_ids, logprobs
+    ended, ended_logprobs = [], [] if logprobs is not None else None
+    for row, ids in enumerate(completion_ids):
+        stopped = bool(ids) and ids[-1] not in eos_token_ids and \
+            any(text in tokenizer.decode(ids, skip_special_tokens=False) for text in stop)
+        ended.append([*ids, eos_token_ids[0]] if stopped else ids)
+        if logprobs is not None:
+            ended_logprobs.append([*logprobs[row], 0.0] if stopped else logprobs[row])
+    return ended, ended_logprobs
 
 
 def rollout_engine(args: GRPOConfig, fast_rollouts: bool = True,

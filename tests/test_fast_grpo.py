@@ -160,3 +160,50 @@ def test_shared_prefix_log_probs_and_gradients_match_trls(tiny, head):
     for expected, got in zip(run(trl), run(shared)):
         assert expected.shape == got.shape
         assert torch.allclose(expected, got, atol=1e-4), (expected - got).abs().max()
+
+
+@pytest.fixture
+def grpo_trainer(tmp_path, tiny_model_path):
+    from minireason.recipes import load_recipe
+    from minireason.recipes.grpo import build_trainer
+
+    (stage,) = load_recipe("smollm2-135m/grpo-arithmetic/cpu", [
+        "--model", "tiny", "--output_dir", str(tmp_path), "--report_to", "none", "--n_train", "8", "--n_eval", "0",
+        "--num_generations", "4", "--per_device_train_batch_size", "4", "--max_completion_length", "24",
+        "--mask_truncated_completions", "true"])
+    trainer, _ = build_trainer(stage)
+    return trainer
+
+
+def test_a_rollout_that_stops_at_the_answer_is_finished_not_truncated(grpo_trainer, monkeypatch):
+    """A rollout ending at </answer> carried no end token, so TRL counted it as truncated (the CPU demo logged a
+    clipped ratio of 0.94 at 25 of 32 tokens) and mask_truncated_completions dropped every well-formed answer from
+    the loss. A completion cut at the length limit stays truncated."""
+    import minireason.grpo_trainer
+
+    trainer, tokenizer = grpo_trainer, grpo_trainer.processing_class
+    answered = tokenizer("<think>2 + 2 = 4.</think>\n<answer>4</answer>", add_special_tokens=False)["input_ids"]
+    rambling = tokenizer("<think>" + "and so on " * 20, add_special_tokens=False)["input_ids"][:24]
+    rollouts = [answered, answered, answered, rambling]
+    monkeypatch.setattr(minireason.grpo_trainer, "sample_ids", lambda model, prompts, *args, **kwargs: rollouts)
+    batch = trainer._generate_and_score_completions([trainer.train_dataset[0]] * 4)
+    kept = batch["completion_mask"].sum(1).tolist()
+    assert kept[:3] == [len(answered) + 1] * 3 and kept[3] == 0  # the end token added, and trained on
+    assert trainer._metrics["train"]["completions/clipped_ratio"][-1] == 0.25
+    assert batch["completion_ids"][0, len(answered)].item() == tokenizer.eos_token_id
+
+
+def test_vllm_rollouts_that_stop_at_the_answer_are_finished_too(grpo_trainer, monkeypatch):
+    """vLLM's stop strings leave the same mark: the end token goes after them, with a sampling log-probability of 0
+    (certain), so the importance-sampling correction stays aligned with the tokens."""
+    from trl import GRPOTrainer
+
+    trainer, tokenizer = grpo_trainer, grpo_trainer.processing_class
+    answered = tokenizer("<answer>4</answer>", add_special_tokens=False)["input_ids"]
+    monkeypatch.setattr(trainer.args, "use_vllm", True)
+    monkeypatch.setattr(trainer.args, "generation_kwargs", {"stop": ["</answer>"], "include_stop_str_in_output": True})
+    monkeypatch.setattr(GRPOTrainer, "_generate_single_turn",
+                        lambda self, *args, **kwargs: ([answered, answered[:-1]], [[-0.5] * len(answered)] * 2))
+    ids, logprobs = trainer._generate_single_turn([[1, 2]] * 2, None, {}, 2)
+    assert ids == [answered + [tokenizer.eos_token_id], answered[:-1]]
+    assert logprobs[0] == [-0.5] * len(answered) + [0.0] and logprobs[1] == [-0.5] * len(answered)
