@@ -50,7 +50,7 @@ def run(name: str, size: str, steps: int, models: Path) -> list[dict]:
         if any(getattr(stage, "use_vllm", False) for stage in stages):
             flags += ["--use_vllm", "false"]
     if card_of(name) == "T4 16 GB" and bf16_native():
-        flags += ["--fp16", "true"]  # what a T4 resolves to (fp16 weights and autocast), on whatever card this is
+        flags += ["--precision", "fp16"]  # what a T4 resolves to (fp16 autocast and loss scaling), on whatever card
     if any(getattr(stage, "dataset_path", None) and not Path(stage.dataset_path).exists() for stage in stages):
         flags += ["--dataset_path", _distilled(out / "data")]  # the recipe's data set is not built here
     rows = []
@@ -64,8 +64,7 @@ def run(name: str, size: str, steps: int, models: Path) -> list[dict]:
         timing = meters[0].summary()
         estimated = peak(estimate(stage, card))
         losses = [entry["loss"] for entry in trainers[0].state.log_history if "loss" in entry]
-        rows.append({"recipe": name, "stage": stage.method, "precision": "bf16" if stage.bf16 else "fp16" if stage.fp16
-                     else "fp32", "estimate_gib": estimated / GIB,
+        rows.append({"recipe": name, "stage": stage.method, "precision": stage.precision, "estimate_gib": estimated / GIB,
                      "allocated_gib": measured["allocated"] / GIB, "reserved_gib": measured.get("reserved", 0) / GIB,
                      "error": estimated / measured["allocated"] - 1, "s_per_step": timing["s_per_step"],
                      "generation_tok_s": timing.get("generation_tok_s"), "train_tok_s": timing["train_tok_s"],

@@ -28,6 +28,7 @@ from trl import GRPOTrainer
 
 from minireason.answer_format import ANSWER_CLOSE
 from minireason.sampling import sample_ids, select_rows
+from minireason.training_guard import GuardedTraining
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -40,8 +41,9 @@ if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
 PLAIN_LOGITS_LIMIT = 2**28
 
 
-class FastGRPOTrainer(GRPOTrainer):
-    """``GRPOTrainer`` plus ``fast_rollouts``, ``stop_strings`` and ``share_prompt_prefix`` (see the module)."""
+class FastGRPOTrainer(GuardedTraining, GRPOTrainer):
+    """``GRPOTrainer`` plus ``fast_rollouts``, ``stop_strings`` and ``share_prompt_prefix`` (see the module), stopped
+    when its numbers go wrong (``minireason.training_guard``)."""
 
     def __init__(self, *args, fast_rollouts: bool = True, stop_strings: tuple[str, ...] = (ANSWER_CLOSE,),
                  share_prompt_prefix: bool = True, **kwargs):

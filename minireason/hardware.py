@@ -94,38 +94,62 @@ def bf16_native() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
 
 
-def precision(fp16: bool, gpu: bool, bf16_supported: bool) -> tuple[bool, bool]:
-    """``(bf16, fp16)`` mixed precision when a recipe leaves bf16 unset: bf16 on a card that has it, fp16 on one
-    that does not (a T4), fp32 on a CPU (bf16 autocast there is ~25x slower). fp16 asked for is kept.
+# A recipe's ``precision``: ``auto`` leaves it to the hardware (``resolve_precision``).
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+# What a run that meets numbers fp16 cannot hold should do instead; the sampler's and the training guard's errors say it.
+FP16_OVERFLOW_FIX = ("train in bf16 on a card that has it (--precision bf16), or in fp32 (--precision fp32: on a T4 "
+                     "about half the speed, and more memory for activations)")
 
-    >>> precision(False, gpu=False, bf16_supported=False)   # CPU
-    (False, False)
-    >>> precision(False, gpu=True, bf16_supported=False)    # T4
-    (False, True)
-    >>> precision(False, gpu=True, bf16_supported=True)     # A100, H100
-    (True, False)
-    >>> precision(True, gpu=True, bf16_supported=True)      # fp16 asked for
-    (False, True)
+
+def resolve_precision(asked: str, gpu: bool, bf16_supported: bool) -> str:
+    """The precision a run computes in: ``asked``, or for ``auto`` bf16 on a card that computes in it, fp16 (with loss
+    scaling) on one that does not (a T4), and fp32 on a CPU (bf16 autocast there is ~25x slower).
+
+    >>> resolve_precision("auto", gpu=False, bf16_supported=False)   # CPU
+    'fp32'
+    >>> resolve_precision("auto", gpu=True, bf16_supported=False)    # T4
+    'fp16'
+    >>> resolve_precision("auto", gpu=True, bf16_supported=True)     # A100, H100
+    'bf16'
+    >>> resolve_precision("fp32", gpu=True, bf16_supported=False)    # asked for: kept
+    'fp32'
     """
-    if fp16:
-        return False, True
+    if asked not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {asked!r}")
+    if asked != "auto":
+        return asked
     if not gpu:
-        return False, False
-    return (True, False) if bf16_supported else (False, True)
+        return "fp32"
+    return "bf16" if bf16_supported else "fp16"
 
 
-def weights_dtype(bf16: bool, fp16: bool, trains_base_weights: bool) -> str:
-    """The dtype the base weights load in (TRL's loader defaults to float32 on every device).
+def compute_dtype(precision: str) -> str:
+    """The dtype a precision computes in: autocast's, and the 4-bit layers' compute dtype.
 
-    Frozen weights under LoRA load in the mixed-precision dtype: half the memory, and what autocast computes in
-    anyway. Weights that train keep float32, the optimizer's master copy (fp16 gradients cannot be unscaled,
-    and bf16 updates round away). Also the 4-bit layers' compute dtype.
+    >>> compute_dtype("fp16"), compute_dtype("bf16"), compute_dtype("fp32")
+    ('float16', 'bfloat16', 'float32')
+    """
+    return {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}[precision]
 
-    >>> weights_dtype(False, True, trains_base_weights=False), weights_dtype(True, False, False)
+
+def weights_dtype(precision: str, trains_base_weights: bool, quantized: bool = False) -> str:
+    """The dtype the base weights load in, the 4-bit layers' aside (TRL's loader defaults to float32 on every device).
+
+    - Weights that train keep float32, the optimizer's master copy (fp16 gradients cannot be unscaled, and bf16
+      updates round away).
+    - Frozen weights under LoRA load in the compute dtype: half the memory, and what autocast computes in anyway.
+    - Except what a 4-bit model leaves unquantised under fp16 (embeddings, norms, head): float32. The embeddings
+      start the residual stream, so in fp16 every layer's sum would be held in fp16, whose range (65,504) Qwen2's
+      activations are known to pass; PEFT's ``prepare_model_for_kbit_training`` casts the same parts to float32
+      for every precision. Under bf16 (fp32's range) they stay bf16. On a 3B model this costs ~0.6 GiB.
+
+    >>> weights_dtype("fp16", trains_base_weights=False), weights_dtype("bf16", False)
     ('float16', 'bfloat16')
-    >>> weights_dtype(True, False, trains_base_weights=True), weights_dtype(False, False, False)
+    >>> weights_dtype("fp16", False, quantized=True), weights_dtype("bf16", False, quantized=True)
+    ('float32', 'bfloat16')
+    >>> weights_dtype("bf16", trains_base_weights=True), weights_dtype("fp32", False)
     ('float32', 'float32')
     """
-    if trains_base_weights or not (bf16 or fp16):
+    if trains_base_weights or precision == "fp32" or (precision == "fp16" and quantized):
         return "float32"
-    return "bfloat16" if bf16 else "float16"
+    return compute_dtype(precision)

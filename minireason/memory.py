@@ -46,7 +46,7 @@ CUDA_CONTEXT = 0.5 * GIB
 # compute (2 bytes, as fp16 on a T4), fp32 adapters, checkpointed layers. With a model of the recipe's widths and
 # two of its layers (``models.random_weights_model``), every term the estimate has is exercised at its real size
 # per layer; `benchmarks/gpu_recipes.py --validate` and tests/test_memory.py measure it against the estimate.
-GPU_DTYPES_ON_CPU = ["--bf16", "true", "--activation_checkpointing", "true", "--max_completion_length", "16",
+GPU_DTYPES_ON_CPU = ["--precision", "bf16", "--activation_checkpointing", "true", "--max_completion_length", "16",
                      "--num_generations", "2", "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1",
                      "--use_vllm", "false"]
 FUSED_TILE_TOKENS, FUSED_TILE_COLUMNS = 4096, 32768  # TRL's fused LM head scores one such tile at a time
@@ -133,19 +133,20 @@ class Workload:
     generation_sequences: int  # rollouts sampled at once (0: no generation, SFT)
 
 
-def on_card(stage: RecipeArgs, card: str | None) -> tuple[bool, bool, bool, str]:
-    """``(bf16, fp16, activation_checkpointing, weights' dtype)`` of ``stage`` when it runs on ``card`` (None: this
+def on_card(stage: RecipeArgs, card: str | None) -> tuple[str, bool, str]:
+    """``(precision, activation_checkpointing, weights' dtype)`` of ``stage`` when it runs on ``card`` (None: this
     CPU): what the hardware decided where the stage was built is decided again for the card, as it would be there
     (``minireason.hardware``); what the recipe or a flag set is kept."""
-    from minireason.hardware import precision, weights_dtype
+    from minireason.hardware import resolve_precision, weights_dtype
 
     gpu = card is not None
     auto = set(getattr(stage, "hardware_defaults", ()))
-    bf16, fp16 = precision(stage.fp16, gpu, CARDS[card].bf16 if gpu else False) if "bf16" in auto else (stage.bf16,
-                                                                                                         stage.fp16)
+    precision = resolve_precision("auto", gpu, CARDS[card].bf16 if gpu else False) if "precision" in auto \
+        else stage.precision
     checkpointing = gpu if "activation_checkpointing" in auto else stage.activation_checkpointing
-    dtype = weights_dtype(bf16, fp16, not stage.lora) if "dtype" in auto else stage.model_init_kwargs["dtype"]
-    return bf16, fp16, checkpointing, dtype
+    dtype = weights_dtype(precision, not stage.lora, stage.load_in_4bit) if "dtype" in auto \
+        else stage.model_init_kwargs["dtype"]
+    return precision, checkpointing, dtype
 
 
 def estimate(stage: RecipeArgs, card: str | None = None, workload: Workload | None = None) -> dict[str, float]:
@@ -154,9 +155,10 @@ def estimate(stage: RecipeArgs, card: str | None = None, workload: Workload | No
     workload = workload or workload_of(stage)
     shape = model_shape(stage.model)
     gpu = card is not None
-    bf16, fp16, checkpointing, dtype = on_card(stage, card)
-    compute = 2 if (bf16 or fp16) else 4
+    precision, checkpointing, dtype = on_card(stage, card)
+    compute = 4 if precision == "fp32" else 2
     weight_bytes = 4 if dtype == "float32" else 2  # every weight, or what 4-bit leaves unquantised
+    stream = weight_bytes  # the residual stream between layers starts in the embeddings' dtype and keeps it
     counts = shape.parameters()
 
     parts: dict[str, float] = {}
@@ -178,7 +180,7 @@ def estimate(stage: RecipeArgs, card: str | None = None, workload: Workload | No
     per_layer = layer_activation_bytes(shape, compute, stage.lora_r if stage.lora else 0,
                                        stage.lora and stage.lora_dropout > 0)
     if checkpointing:  # each layer's input kept, one layer recomputed at a time
-        parts["activations"] = tokens * (shape.layers * shape.hidden * compute + per_layer)
+        parts["activations"] = tokens * (shape.layers * shape.hidden * stream + per_layer)
     else:
         parts["activations"] = tokens * shape.layers * per_layer
     scored = rows * workload.completion_tokens if workload.generation_sequences else tokens
@@ -193,7 +195,8 @@ def estimate(stage: RecipeArgs, card: str | None = None, workload: Workload | No
     if workload.generation_sequences:
         length = workload.prompt_tokens + workload.completion_tokens
         kv_cache = workload.generation_sequences * length * shape.layers * 2 * shape.kv_heads * shape.head_dim
-        parts["generation KV cache"] = kv_cache * compute + workload.generation_sequences * shape.vocab * 4 * 2
+        # Keys and values come out of the projections in the stream's dtype (a 4-bit layer returns its input's).
+        parts["generation KV cache"] = kv_cache * stream + workload.generation_sequences * shape.vocab * 4 * 2
     if getattr(stage, "use_vllm", False) and getattr(stage, "vllm_mode", "") == "colocate" and gpu:
         parts["vLLM (reserved share)"] = stage.vllm_gpu_memory_utilization * CARDS[card].memory_gib * GIB
         parts.pop("generation KV cache", None)  # vLLM samples inside its own share
@@ -252,7 +255,7 @@ def step_seconds(stage: RecipeArgs, card: str, workload: Workload | None = None)
     workload = workload or workload_of(stage)
     spec, shape = CARDS[card], model_shape(stage.model)
     counts = shape.parameters()
-    _, _, checkpointing, dtype = on_card(stage, card)
+    _, checkpointing, dtype = on_card(stage, card)
     weight_bytes = 4 if dtype == "float32" else 2
     rollouts = stage.per_device_train_batch_size * stage.gradient_accumulation_steps
     batches = max(rollouts // max(workload.generation_sequences, 1), 1)

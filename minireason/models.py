@@ -152,15 +152,17 @@ def resolve_model(name_or_path: str) -> str:
     return MODEL_ALIASES.get(name_or_path, name_or_path)
 
 
-def default_dtype():
-    """The dtype a frozen model computes in here: bf16 on a GPU that has it in hardware, fp16 on one that does not
-    (a T4), fp32 on a CPU, where bf16 runs ~25x slower (``minireason.hardware``)."""
+def default_dtypes(quantized: bool = False) -> tuple[torch.dtype, torch.dtype]:
+    """``(weights, compute)`` dtypes of a frozen model here, by the precision the hardware picks: bf16 on a GPU that
+    has it in hardware, fp16 on one that does not (a T4), fp32 on a CPU, where bf16 runs ~25x slower; a 4-bit model
+    keeps its unquantised weights in fp32 under fp16 (``minireason.hardware.weights_dtype``)."""
     import torch
 
-    from minireason.hardware import bf16_native, precision, weights_dtype
+    from minireason.hardware import bf16_native, compute_dtype, resolve_precision, weights_dtype
 
-    return getattr(torch, weights_dtype(*precision(False, torch.cuda.is_available(), bf16_native()),
-                                        trains_base_weights=False))
+    precision = resolve_precision("auto", torch.cuda.is_available(), bf16_native())
+    return (getattr(torch, weights_dtype(precision, trains_base_weights=False, quantized=quantized)),
+            getattr(torch, compute_dtype(precision)))
 
 
 def quantization_config(compute_dtype: torch.dtype | None = None):
@@ -169,7 +171,7 @@ def quantization_config(compute_dtype: torch.dtype | None = None):
 
     return BitsAndBytesConfig(
         load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=compute_dtype or default_dtype(),
+        bnb_4bit_compute_dtype=compute_dtype or default_dtypes(quantized=True)[1],
     )
 
 
@@ -229,11 +231,13 @@ def load_tokenizer(name_or_path: str):
 
 
 def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, dtype: torch.dtype | None = None,
-               device_map: str | dict | None = None, adapter: str | None = None):
+               device_map: str | dict | None = None, adapter: str | None = None,
+               compute_dtype: torch.dtype | None = None):
     """Return ``(model, tokenizer)``.
 
     name_or_path: ``smollm2-135m``, ``tiny``, an alias such as ``qwen2.5-3b``, a hub id or a folder.
-    load_in_4bit: quantise linear layers to nf4 with bitsandbytes (QLoRA; works on CPU).
+    load_in_4bit: quantise linear layers to nf4 with bitsandbytes (QLoRA; works on CPU); ``compute_dtype`` is what
+    they compute in, ``dtype`` what the rest of the model is held in (both default to the hardware's choice).
     lora: ``None`` for none, ``True`` for the defaults, or a dict / ``LoraConfig``.
     adapter: a saved PEFT adapter folder to load on top (trainable when ``lora`` is set).
     device_map: where the weights go; by default this process's GPU when there is one, else the CPU.
@@ -242,10 +246,10 @@ def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, 
     from transformers import AutoModelForCausalLM
     from transformers.integrations import is_deepspeed_zero3_enabled
 
-    dtype = dtype or default_dtype()
-    kwargs: dict[str, Any] = {"dtype": dtype}
+    defaults = default_dtypes(quantized=load_in_4bit)
+    kwargs: dict[str, Any] = {"dtype": dtype or defaults[0]}
     if load_in_4bit:
-        kwargs["quantization_config"] = quantization_config(dtype)
+        kwargs["quantization_config"] = quantization_config(compute_dtype or defaults[1])
     if device_map is None and torch.cuda.is_available() and not is_deepspeed_zero3_enabled():
         # This process's own GPU: under accelerate/torchrun each process has a LOCAL_RANK.
         # (ZeRO-3 places and shards the weights itself and refuses a device_map.)
@@ -260,11 +264,9 @@ def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, 
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
 
-    if load_in_4bit and lora is not None:
-        from peft import prepare_model_for_kbit_training
-
-        # Casts norms to fp32 and enables input grads, so LoRA gradients flow through frozen 4-bit layers.
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    # No prepare_model_for_kbit_training: TRL's own QLoRA route never calls it, and its one effect here (every
+    # unquantised weight cast to fp32) would give this route another residual stream than TRL's; ``dtype`` decides
+    # it for both (``minireason.hardware.weights_dtype``). The base weights are frozen by PEFT either way.
     if adapter:
         from peft import PeftModel
 

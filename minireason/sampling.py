@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import torch
 from transformers import StopStringCriteria
 
+from minireason.hardware import FP16_OVERFLOW_FIX
+
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
     from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
@@ -147,8 +149,7 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
     if broken:
         raise FloatingPointError(
             f"{broken} of {n} rollouts met logits that are not numbers (NaN or inf). In fp16 this is an "
-            "overflow (Qwen2 models are known for it): train in bf16 on a card that has it, or pass --fp16 false "
-            "to compute in fp32.")
+            f"overflow (Qwen2 models are known for it): {FP16_OVERFLOW_FIX}.")
     generated = tokens.tolist()
     return [ids[:length] for ids, length in zip(generated, lengths.tolist())]
 

@@ -51,3 +51,15 @@ def simulated_gpu(machine: str):
 
 def card_of_machine(machine: str) -> Card:
     return MACHINES[machine][0]
+
+
+def fp16_on_cpu(trainer, init_scale: float = 2.0**16) -> None:
+    """Give a trainer built with ``--precision fp16`` on the CPU what accelerate gives it on a GPU: fp16 autocast
+    around the model's forward and a loss scaler on its optimizer. Accelerate makes neither on a CPU (its
+    ``Accelerator`` creates the scaler only when the device is not the CPU); torch 2.13 runs both there. Call before
+    ``train()``, which prepares the model and optimizer with them."""
+    import torch
+
+    assert trainer.accelerator.state.mixed_precision == "fp16", "build the trainer with --precision fp16"
+    trainer.accelerator.native_amp = True
+    trainer.accelerator.scaler = torch.amp.GradScaler("cpu", init_scale=init_scale)

@@ -7,6 +7,7 @@ recipe. Seconds in all, so it runs in `make test-fast`; the one test that builds
 """
 
 import json
+import math
 
 import pytest
 import torch
@@ -65,8 +66,8 @@ def test_a_t4_is_seen_as_the_14_74_gib_fp16_card_it_is():
         (stage,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb")
         _, _, quantization = stage.policy()
     assert seen["memory_gb"] == 14.74 and seen["bf16"] is False
-    assert (stage.bf16, stage.fp16) == (False, True)
-    assert stage.model_init_kwargs == {"dtype": "float16", "device_map": {"": 0}}
+    assert (stage.precision, stage.bf16, stage.fp16) == ("fp16", False, True)
+    assert stage.model_init_kwargs == {"dtype": "float32", "device_map": {"": 0}}  # embeddings, norms, head: fp32
     assert quantization.bnb_4bit_compute_dtype == torch.float16
 
 
@@ -80,10 +81,12 @@ def test_every_gpu_recipe_resolves_for_every_card(name, machine):
     half = "bfloat16" if card.bf16 else "float16"
     for stage, policy in zip(stages, policies):
         # Mixed precision the card computes in natively; fp16 (with loss scaling) on a T4.
-        assert (stage.bf16, stage.fp16) == (card.bf16, not card.bf16)
+        assert (stage.precision, stage.bf16, stage.fp16) == ("bf16" if card.bf16 else "fp16", card.bf16, not card.bf16)
         assert stage.gradient_checkpointing
-        # Frozen base weights in half precision on this process's GPU; every trainable weight in fp32.
-        assert stage.model_init_kwargs == {"dtype": half if stage.lora else "float32", "device_map": {"": 0}}
+        # Frozen base weights in half precision on this process's GPU; every trainable weight in fp32; what a 4-bit
+        # model leaves unquantised in fp32 under fp16, where its residual stream would otherwise be fp16.
+        frozen = "float32" if stage.load_in_4bit and not card.bf16 else half
+        assert stage.model_init_kwargs == {"dtype": frozen if stage.lora else "float32", "device_map": {"": 0}}
         assert stage.n_gpu == 1  # a second T4 is used through `accelerate launch`, never nn.DataParallel
         assert stage.lora_alpha == 2 * stage.lora_r
         if policy is not None and stage.load_in_4bit:
@@ -101,12 +104,18 @@ def test_every_gpu_recipe_resolves_for_every_card(name, machine):
 
 def test_flags_still_decide_over_the_card():
     with simulated_gpu("A100 40 GB"):
-        (fp16,) = load_recipe("qwen2.5-3b/grpo-countdown/a100-40gb", ["--fp16", "true"])
-        (fp32,) = load_recipe("qwen2.5-3b/grpo-countdown/a100-40gb", ["--bf16", "false"])
+        (fp16,) = load_recipe("qwen2.5-3b/grpo-countdown/a100-40gb", ["--precision", "fp16"])
+        (shorthand,) = load_recipe("qwen2.5-3b/grpo-countdown/a100-40gb", ["--fp16", "true"])
+        (fp32,) = load_recipe("qwen2.5-3b/grpo-countdown/a100-40gb", ["--precision", "fp32"])
         (own,) = load_recipe("qwen2.5-3b/grpo-countdown/h100-80gb",
                              ["--generation_kwargs", '{"stop": ["\\n\\n"]}', "--eval_max_new_tokens", "64"])
         (trl,) = load_recipe("qwen2.5-3b/grpo-countdown/h100-80gb", ["--use_vllm", "false", "--top_p", "0.9"])
+        with pytest.raises(ValueError, match="bf16 false does not say what to compute in: use --precision fp32"):
+            load_recipe("qwen2.5-3b/grpo-countdown/a100-40gb", ["--bf16", "false"])
+        with pytest.raises(ValueError, match="disagree"):
+            load_recipe("qwen2.5-3b/grpo-countdown/a100-40gb", ["--precision", "bf16", "--fp16", "true"])
     assert (fp16.bf16, fp16.fp16, fp16.model_init_kwargs["dtype"]) == (False, True, "float16")
+    assert (shorthand.precision, shorthand.model_init_kwargs) == ("fp16", fp16.model_init_kwargs)
     assert (fp32.bf16, fp32.fp16, fp32.model_init_kwargs["dtype"]) == (False, False, "float32")
     assert own.generation_kwargs["stop"] == ["\n\n"] and own.eval_max_new_tokens == 64
     assert rollout_engine(trl, trl.fast_rollouts) == "transformers" and trl.generation_kwargs is None
@@ -161,3 +170,99 @@ def test_one_process_on_kaggles_two_t4s_pays_for_one():
         callback.on_train_begin(stage, TrainerState(), TrainerControl())
         processes = stage.world_size
     assert processes == 1 and callback.devices == 1
+
+
+def _t4_trainer_on_cpu(tmp_path, max_steps: int, init_scale: float = 2.0**16, checkpoints: bool = False,
+                       flags: tuple[str, ...] = ()):
+    """The T4 GRPO recipe's trainer as a T4 resolves it (fp16 autocast and loss scaling, 4-bit layers computing in
+    fp16, the rest of the model in fp32, fp32 adapters, checkpointing), on the tiny model, on the CPU."""
+    from minireason.notebook import tiny_flags
+    from minireason.recipes import grpo
+    from tests.simulated_gpu import fp16_on_cpu
+
+    name = "qwen2.5-3b/grpo-countdown/t4-16gb"
+    with simulated_gpu("T4 16 GB"):
+        (on_t4,) = load_recipe(name)
+        settings = (on_t4.precision, on_t4.activation_checkpointing, on_t4.model_init_kwargs["dtype"])
+    (stage,) = load_recipe(name, [*tiny_flags(grpo=True), "--output_dir", str(tmp_path), "--max_steps", str(max_steps),
+                                  "--precision", settings[0], "--activation_checkpointing", str(settings[1]).lower(),
+                                  "--model_init_kwargs", json.dumps({"dtype": settings[2]}),
+                                  *(["--save_steps", "1"] if checkpoints else ["--save_strategy", "no"]), *flags])
+    trainer, _ = grpo.build_trainer(stage)
+    fp16_on_cpu(trainer, init_scale)
+    return trainer
+
+
+@pytest.mark.slow
+def test_the_t4_recipe_trains_in_fp16_with_loss_scaling_and_resumes_its_scaler(tmp_path, tiny_model_path):
+    """No simulated card ever built an fp16 trainer: autocast, loss scaling and the scaler's state on resume never
+    ran. Here they do, on the CPU, through the settings a T4 resolves to."""
+    from minireason.training_guard import SkippedSteps
+
+    trainer = _t4_trainer_on_cpu(tmp_path, max_steps=2, init_scale=1024.0, checkpoints=True)
+    lora_outputs = []
+    lora_a = next(module for name, module in trainer.model.named_modules() if name.endswith("q_proj.lora_A.default"))
+    lora_a.register_forward_hook(lambda module, args, output: lora_outputs.append(output.dtype))
+    trainer.train()
+    assert torch.float16 in lora_outputs  # the adapters' matmuls ran under fp16 autocast
+    assert {param.dtype for param in trainer.model.parameters() if param.requires_grad} == {torch.float32}
+    assert trainer.model.get_input_embeddings().weight.dtype == torch.float32  # the residual stream's start
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert len(losses) == 2 and all(map(math.isfinite, losses))
+    assert any(isinstance(callback, SkippedSteps) for callback in trainer.callback_handler.callbacks)
+    saved = torch.load(tmp_path / "checkpoint-2" / "scaler.pt", weights_only=True)
+    assert saved["scale"] == trainer.accelerator.scaler.get_scale() <= 1024.0
+
+    resumed = _t4_trainer_on_cpu(tmp_path, max_steps=3, checkpoints=True)  # a fresh scaler starts at 2**16
+    resumed.train(resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
+    assert resumed.state.global_step == 3
+    assert resumed.accelerator.scaler.get_scale() <= saved["scale"]  # it went on from the saved scale
+
+
+@pytest.mark.slow
+def test_an_fp16_run_stops_at_a_loss_that_is_not_a_number(tmp_path, tiny_model_path):
+    from minireason.training_guard import NonFiniteTraining
+
+    trainer = _t4_trainer_on_cpu(tmp_path, max_steps=2)
+    embeddings = trainer.model.get_input_embeddings()  # rollouts run without gradients; the loss's forward with them
+    embeddings.register_forward_hook(lambda module, args, output: output * float("nan") if torch.is_grad_enabled()
+                                     else output)
+    with pytest.raises(NonFiniteTraining, match=r"step 1: the loss is nan, not a number\. In fp16 this is an "
+                                                r"overflow: .*--precision fp32"):
+        trainer.train()
+
+
+@pytest.mark.slow
+def test_an_fp16_run_stops_when_the_scaler_skips_step_after_step(tmp_path, tiny_model_path):
+    """A scaler that skips every step (gradients that overflow at every scale) used to let the step counter run on
+    over a model that no longer trained."""
+    from minireason.training_guard import MAX_SKIPPED_STEPS, NonFiniteTraining
+
+    trainer = _t4_trainer_on_cpu(tmp_path, max_steps=MAX_SKIPPED_STEPS + 2, flags=("--max_completion_length", "2",
+                                                                                  "--gradient_accumulation_steps", "1"))
+    adapter = next(param for param in trainer.model.parameters() if param.requires_grad)
+    adapter.register_hook(lambda grad: grad * float("inf"))
+    with pytest.raises(NonFiniteTraining, match=f"step {MAX_SKIPPED_STEPS}: the fp16 loss scaler skipped the last "
+                                                f"{MAX_SKIPPED_STEPS} optimizer steps"):
+        trainer.train()
+    assert trainer.accelerator.scaler.get_scale() == 2.0**16 / 2**MAX_SKIPPED_STEPS
+
+
+def test_the_fp16_overflow_advice_trains_in_fp32_on_a_t4():
+    """The sampler's NaN error said `--fp16 false`, which on a T4 changed nothing: with bf16 unset, the card's fp16
+    came back. The advice now names flags that, given on a T4, compute in fp32 (and in bf16 where a card has it)."""
+    import re
+
+    from minireason.hardware import FP16_OVERFLOW_FIX
+
+    fp32_flag, bf16_flag = re.findall(r"--precision \w+", FP16_OVERFLOW_FIX)[::-1]
+    with simulated_gpu("T4 16 GB"):
+        (stage,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", fp32_flag.split())
+        _, _, quantization = stage.policy()
+        with pytest.raises(ValueError, match="fp16 false does not say what to compute in: use --precision fp32"):
+            load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", ["--fp16", "false"])  # refused, no longer ignored
+    assert (stage.precision, stage.bf16, stage.fp16) == ("fp32", False, False)
+    assert stage.model_init_kwargs["dtype"] == "float32" and quantization.bnb_4bit_compute_dtype == torch.float32
+    with simulated_gpu("L4 24 GB"):
+        (on_l4,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", bf16_flag.split())
+    assert (on_l4.precision, on_l4.bf16, on_l4.model_init_kwargs["dtype"]) == ("bf16", True, "bfloat16")

@@ -55,10 +55,16 @@ class RecipeArgs:
     gpu_hour_cost: float = dataclasses.field(
         default=2.0, metadata={"help": "$ per GPU-hour for the logged cost (TinyZero: ~$30 a run; Sky-T1: ~$450)."})
 
-    # None = decided by the hardware the config is built on; a value the recipe or a flag gives is kept.
+    # One field for what TRL splits over two booleans: `--fp16 false` on a T4 named nothing to compute in instead,
+    # and the card's fp16 came back. Resolved when the config is built; a value the recipe or a flag gives is kept.
+    precision: str = dataclasses.field(default="auto", metadata={
+        "help": "auto, fp32, fp16 or bf16. auto: bf16 on a GPU that computes in it, fp16 with loss scaling on one that "
+                "does not (a T4), fp32 on a CPU (bf16 autocast runs ~25x slower there). fp32 is the way out of an "
+                "fp16 overflow on a T4."})
     bf16: bool | None = dataclasses.field(default=None, metadata={
-        "help": "bf16 mixed precision. Default: on a GPU with bf16 (fp16 on a T4); off on a CPU, where bf16 "
-                "autocast runs ~25x slower than fp32."})
+        "help": "Set by precision; `--bf16 true` is read as `--precision bf16`."})
+    fp16: bool | None = dataclasses.field(default=None, metadata={
+        "help": "Set by precision; `--fp16 true` is read as `--precision fp16`."})
     activation_checkpointing: bool | None = dataclasses.field(default=None, metadata={
         "help": "Recompute activations in the backward pass to save memory. Default: on with a GPU, off on a CPU "
                 "(it only costs time there)."})
@@ -84,21 +90,23 @@ class RecipeArgs:
         # it is built. Reading the device changes nothing.
         import torch
 
-        from minireason.hardware import bf16_native, precision, weights_dtype
+        from minireason.hardware import bf16_native, resolve_precision, weights_dtype
 
         gpu = torch.cuda.is_available()
+        self.precision = precision_asked(self.precision, self.bf16, self.fp16)
         # What the hardware decided here, so that `minireason estimate` can decide it again for another card.
         if self.activation_checkpointing is None:
             self.activation_checkpointing = self.gradient_checkpointing
-        self.hardware_defaults = [name for name in ("bf16", "activation_checkpointing") if getattr(self, name) is None]
+        self.hardware_defaults = [name for name in ("precision", "activation_checkpointing")
+                                  if getattr(self, name) in ("auto", None)]
         self.model_init_kwargs = as_mapping(self.model_init_kwargs)
         if "dtype" not in self.model_init_kwargs:
             self.hardware_defaults.append("dtype")
         if self.activation_checkpointing is None:
             self.activation_checkpointing = gpu
-        if self.bf16 is None:
-            self.bf16, self.fp16 = precision(self.fp16, gpu, bf16_native())
-        dtype = weights_dtype(self.bf16, self.fp16, trains_base_weights=not self.lora)
+        self.precision = resolve_precision(self.precision, gpu, bf16_native())
+        self.bf16, self.fp16 = self.precision == "bf16", self.precision == "fp16"
+        dtype = weights_dtype(self.precision, trains_base_weights=not self.lora, quantized=self.load_in_4bit)
         self.model_init_kwargs.setdefault("dtype", dtype)
         if gpu:
             # The whole model on this process's GPU. TRL's default, "auto", splits it over every visible GPU (a
@@ -124,17 +132,20 @@ class RecipeArgs:
         (in 4-bit, with new LoRA adapters), or a PeftModel when continuing from a saved adapter."""
         import torch
 
+        from minireason.hardware import compute_dtype
         from minireason.models import load_model, quantization_config, resolve_model, set_lora_dropout
 
-        dtype = self.model_init_kwargs["dtype"]  # also the 4-bit layers' compute dtype
+        dtype = self.model_init_kwargs["dtype"]
         dtype = getattr(torch, dtype) if dtype in ("float32", "float16", "bfloat16") else None  # None: the card's
+        computes_in = getattr(torch, compute_dtype(self.precision))  # the 4-bit layers' compute dtype
         if self.adapter:
             model, _ = load_model(self.model, load_in_4bit=self.load_in_4bit, lora=True, adapter=self.adapter,
-                                  dtype=dtype, device_map=self.model_init_kwargs.get("device_map"))
+                                  dtype=dtype, compute_dtype=computes_in,
+                                  device_map=self.model_init_kwargs.get("device_map"))
             set_lora_dropout(model, self.lora_dropout)  # this stage's setting, not the one the adapter was saved with
             return model, None, None
         return (resolve_model(self.model), self.peft_config() if self.lora else None,
-                quantization_config(dtype) if self.load_in_4bit else None)
+                quantization_config(computes_in) if self.load_in_4bit else None)
 
 
 # The smallest value of each size a recipe has. Below it a run trains or scores nothing, or fails deep inside TRL
@@ -154,6 +165,27 @@ def too_small(sizes: dict) -> list[str]:
     """
     return [f"{name} must be at least {SMALLEST[name]}, got {value}" for name, value in sizes.items()
             if value is not None and value < SMALLEST[name]]
+
+
+def precision_asked(precision: str, bf16: bool | None, fp16: bool | None) -> str:
+    """The precision a recipe asks for, with TRL's two booleans read as shorthand: ``--bf16 true`` is ``bf16``,
+    ``--fp16 true`` is ``fp16``. A false one names nothing to compute in, so it is refused, not ignored.
+
+    >>> precision_asked("auto", None, True), precision_asked("fp32", None, None), precision_asked("auto", None, None)
+    ('fp16', 'fp32', 'auto')
+    >>> precision_asked("auto", None, False)
+    Traceback (most recent call last):
+    ...
+    ValueError: fp16 false does not say what to compute in: use --precision fp32 (or auto, bf16)
+    """
+    asked = [name for name, value in (("bf16", bf16), ("fp16", fp16)) if value]
+    refused = [name for name, value in (("bf16", bf16), ("fp16", fp16)) if value is False]
+    if refused:
+        others = ", ".join(p for p in ("auto", "fp32", "fp16", "bf16") if p not in (*refused, "fp32"))
+        raise ValueError(f"{refused[0]} false does not say what to compute in: use --precision fp32 (or {others})")
+    if len(asked) > 1 or (asked and precision not in ("auto", asked[0])):
+        raise ValueError(f"precision {precision!r} and {asked[0]} true disagree: set only --precision")
+    return asked[0] if asked else precision
 
 
 def as_mapping(value: dict | str | None) -> dict:

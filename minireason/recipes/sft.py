@@ -24,6 +24,7 @@ from minireason.recipes.config import RecipeArgs
 from minireason.recipes.data import drop_eval_questions, task_data
 from minireason.recipes.runs import run_stage
 from minireason.tasks import row_prompt
+from minireason.training_guard import GuardedTraining
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
     from transformers import PreTrainedTokenizerBase
@@ -185,6 +186,10 @@ def own_answers(cfg: SFTRecipe, rows: list[dict]) -> dict[str, str]:
     return {sample["id"]: sample["completion"] for sample in first_samples(load_run(path)["problems"])}
 
 
+class GuardedSFTTrainer(GuardedTraining, SFTTrainer):
+    """TRL's ``SFTTrainer``, stopped when its numbers go wrong (``minireason.training_guard``)."""
+
+
 def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
     # 1. Model.
     model, peft_config, quantization = cfg.policy()
@@ -203,7 +208,7 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
         dataset = Dataset.from_list(trace_examples(cfg, tokenizer, train_rows))
 
     # 3. Trainer.
-    trainer = SFTTrainer(
+    trainer = GuardedSFTTrainer(
         model=model, args=cfg, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
         quantization_config=quantization,
     )
