@@ -11,7 +11,9 @@ carries logic of its own. ``SIZE`` in each notebook's parameters cell picks how 
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -111,13 +113,52 @@ def recipe_flags(method: str, size: str, max_steps: int | None = None) -> tuple[
 
 def stages_for(method: str, size: str, out: str | Path, max_steps: int | None = None,
                overrides: list[str] = ()) -> list:
-    """The recipe's stage configs, sized: the same objects ``minireason train`` builds."""
+    """The recipe's stage configs, sized: the same objects ``minireason train`` builds. Each remembers the
+    ``minireason train`` arguments that build it (``train_args``), so ``train`` can launch it on several GPUs."""
     from minireason.recipes import load_recipe
 
     path, flags = recipe_flags(method, size, max_steps)
     flags = ["--output_dir", str(out), *flags, *overrides]
     print(f"recipe: {path.relative_to(recipe_root())}\nflags:  {' '.join(flags)}")
-    return load_recipe(path, flags)
+    stages = load_recipe(path, flags)
+    for stage in stages:
+        stage.train_args = [str(path), *flags]
+    return stages
+
+
+def train(stages: list, processes: int | None = None) -> list[dict]:
+    """Train ``stages`` (from ``stages_for``) and return each one's summary: in this process on one device; with
+    several GPUs (Kaggle's two T4s), data-parallel, one process a GPU, through ``accelerate launch``.
+
+    Data-parallel, each process runs the recipe's own per-device batch, so a step samples ``processes`` times the
+    prompts in about the same time: rollouts per hour grow with the GPUs. The launch is a command, not accelerate's
+    ``notebook_launcher``, which refuses to start once this kernel has touched CUDA (``hardware()`` has). The
+    launched run writes the stages' folders and summaries, which are read back here.
+    """
+    from minireason.recipes import load_recipe, run
+    from minireason.recipes.runs import run_settings
+
+    processes = processes or max(hardware()["gpus"], 1)
+    if processes > 1:
+        # The launched processes rebuild the stages from their arguments: a change made to a stage after
+        # stages_for would not reach them, so it is refused (pass it in stages_for's overrides instead).
+        path, *flags = stages[0].train_args
+        rebuilt = {stage.output_dir: stage for stage in load_recipe(path, flags)}
+        for stage in stages:
+            twin = rebuilt.get(stage.output_dir)
+            if twin is None or (run_settings(twin), twin.max_steps) != (run_settings(stage), stage.max_steps):
+                raise ValueError(f"{stage.output_dir} was changed after stages_for, and the launched processes would "
+                                 "not see it: pass the change in stages_for's overrides (--grpo.max_steps 10, say)")
+        accelerate = str(Path(sys.executable).parent / "accelerate")
+        # --mixed_precision no: the recipe's precision decides (an fp32 run would otherwise take the launcher's).
+        command = [accelerate, "launch", "--multi_gpu", "--num_processes", str(processes), "--mixed_precision", "no",
+                   "-m", "minireason", "train", *stages[0].train_args]
+        print(f"training data-parallel on {processes} devices: {' '.join(command)}", flush=True)
+        subprocess.run(command, check=True)
+        # Read, not run: this process's world of one would see the launched run's settings (its generation batch
+        # spans every process) as another run's.
+        return [json.loads((Path(stage.output_dir) / "summary.json").read_text()) for stage in stages]
+    return run(stages)
 
 
 def model_flags(model: str | None) -> list[str]:
@@ -150,8 +191,8 @@ def gpu_plan(method: str, minutes: float = 60, overrides: list[str] = ()) -> dic
     note = (f"{steps} steps of ~{seconds:.0f} s on a {card} (by the card's arithmetic, not measured): "
             f"~{steps * seconds / 60:.0f} min, then the held-out evaluation")
     if seen["gpus"] > 1:
-        note += (f". This notebook trains on one of the {seen['gpus']} GPUs; to use them all, run "
-                 "`accelerate launch --config_file accelerate_configs/ddp.yaml -m minireason train RECIPE`")
+        note += (f". On these {seen['gpus']} GPUs it trains data-parallel, one process a GPU (`notebook.train`): each "
+                 f"step samples {seen['gpus']}x the recipe's prompts in about that time")
     return {"card": card, "seconds_per_step": round(seconds, 1), "steps": steps, "minutes": minutes, "note": note}
 
 

@@ -43,6 +43,9 @@ def simulated_gpu(machine: str):
     with contextlib.ExitStack() as stack:
         for name, value in patches.items():
             stack.enter_context(mock.patch.object(torch.cuda, name, value))
+        # accelerate asks torch.accelerator which device type this is (and so which process group it launches)
+        stack.enter_context(mock.patch.object(torch.accelerator, "current_accelerator",
+                                              lambda check_available=False: torch.device("cuda")))
         try:
             yield card
         finally:

@@ -297,3 +297,18 @@ def test_every_prompt_style_comes_from_the_one_format_module():
     assert not task.is_held_out(worked) and task.question(worked) in shown
     with pytest.raises(ValueError, match="prompt_style must be one of"):
         row_prompt(row, "one-shot")
+
+
+@pytest.mark.slow
+def test_the_notebook_trains_sft_then_grpo_data_parallel_as_two_processes(tmp_path, tiny_model_path):
+    """What a notebook on Kaggle's two T4s runs, as two CPU processes over gloo: the SFT -> GRPO recipe (whose GRPO
+    stage loads the SFT adapter itself, the route that broke on rank 1), launched by ``notebook.train``; both
+    stages train with a world of two, and the notebook reads their summaries back."""
+    from minireason import notebook
+
+    stages = notebook.stages_for("sft-then-grpo", "tiny", tmp_path)
+    sft_summary, grpo_summary = notebook.train(stages, processes=2)
+    assert [_world_size(tmp_path / stage) for stage in ("sft", "grpo")] == [2, 2]
+    assert sft_summary["steps"] == grpo_summary["steps"] == 2
+    assert json.loads((tmp_path / "grpo" / "run_config.json").read_text())["settings"]["adapter"] == \
+        str(tmp_path / "sft" / "final")

@@ -1,6 +1,7 @@
 """minireason.notebook: recipe choice by hardware, sizing, timings and tables the notebooks show."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +158,30 @@ def test_the_notebooks_reward_check_is_bounded_by_each_recipes_weights():
     low, high = t4.reward_range()
     assert (low, high) == (0.0, 2.0) and all(low <= reward <= high for _, reward in rising)
     assert cpu.reward_range() == (0.0, 1.2) and not all(reward <= 1.2 for _, reward in rising)
+
+
+def test_on_several_gpus_the_notebook_launches_one_process_a_gpu(tmp_path, monkeypatch):
+    """Kaggle's second T4 sat idle: the notebook trained in its own process on one GPU. With several GPUs it now
+    launches the same recipe and flags data-parallel, then reads the finished stages back."""
+    import subprocess
+
+    stages = stages_for("sft-then-grpo", "tiny", tmp_path, overrides=["--grpo.max_steps", "1"])
+    launched = []
+
+    def launch(command, check):  # what the launched processes leave: each stage's summary
+        launched.append(command)
+        for stage in stages:
+            (Path(stage.output_dir) / "summary.json").parent.mkdir(parents=True, exist_ok=True)
+            (Path(stage.output_dir) / "summary.json").write_text(json.dumps({"steps": stage.max_steps}))
+
+    monkeypatch.setattr(subprocess, "run", launch)
+    assert notebook.train(stages, processes=2) == [{"steps": 2}, {"steps": 1}]
+    (command,) = launched
+    assert command[1:9] == ["launch", "--multi_gpu", "--num_processes", "2", "--mixed_precision", "no", "-m",
+                            "minireason"]
+    assert command[9:] == ["train", str(recipe_for("sft-then-grpo", "tiny")), *stages[0].train_args[1:]]
+    assert "--grpo.max_steps" in command
+    stages[1].max_steps = 10  # changed after stages_for: the launched processes would not see it
+    with pytest.raises(ValueError, match="changed after stages_for"):
+        notebook.train(stages, processes=2)
+    assert len(launched) == 1

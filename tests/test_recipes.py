@@ -278,3 +278,11 @@ def test_a_stage_saved_by_an_older_minireason_upgrades_to_the_files_it_would_wri
     assert json.loads((tmp_path / "old" / "summary.json").read_text()) == {**summary, "eval": str(tmp_path / "old" / "eval")}
     assert not (tmp_path / "old" / "eval_samples.jsonl").exists()
     assert run([again])[0]["steps"] == summary["steps"]  # finished, and now readable: returned, not retrained
+
+
+def test_a_flag_with_a_stage_prefix_sets_that_stage_only():
+    sft, grpo = load_recipe("smollm2-135m/sft-then-grpo/cpu", ["--grpo.max_steps", "7", "--seed", "3"])
+    (plain_sft, plain_grpo) = load_recipe("smollm2-135m/sft-then-grpo/cpu")
+    assert (sft.max_steps, grpo.max_steps) == (plain_sft.max_steps, 7) and sft.seed == grpo.seed == 3
+    with pytest.raises(ValueError, match="unknown option"):
+        load_recipe("smollm2-135m/sft-then-grpo/cpu", ["--sft.num_generations", "4"])

@@ -54,7 +54,7 @@ def test_the_gpu_notebook_plans_about_an_hour_on_the_card(monkeypatch):
     assert plan["card"] == "T4 16 GB" and 30 < plan["seconds_per_step"] < 90
     assert 50 <= plan["steps"] and plan["steps"] * plan["seconds_per_step"] <= 3600  # past Mini-R1's ~50 steps
     assert small["steps"] > 2 * plan["steps"]
-    assert kaggle["steps"] * kaggle["seconds_per_step"] <= 1800 and "accelerate launch" in kaggle["note"]
+    assert kaggle["steps"] * kaggle["seconds_per_step"] <= 1800 and "data-parallel" in kaggle["note"]
     assert h100["card"] == "H100 80 GB" and h100["seconds_per_step"] < h100_without_vllm["seconds_per_step"] / 2
 
 
@@ -130,14 +130,17 @@ def test_flags_still_decide_over_the_card():
 def test_the_trainer_holds_half_base_weights_and_fp32_adapters(name, machine, tmp_path, tiny_model_path):
     """The trainer is built here, on the CPU, with the dtypes the card resolved to (a simulated card holds no
     tensors). TRL casts a 4-bit model's adapters to bf16; they must come back as fp32 for the optimizer. The
-    hidden states between layers (what checkpointing keeps) are in the half dtype too."""
+    hidden states between layers (what checkpointing keeps) are in the weights' dtype: half precision, or fp32 for
+    a 4-bit model under fp16, whose 4-bit layers still compute in fp16."""
     from minireason.notebook import tiny_flags
     from minireason.recipes import grpo, sft
 
     with simulated_gpu(machine):
-        dtype = load_recipe(name)[0].model_init_kwargs["dtype"]
-    stage = load_recipe(name, [*tiny_flags(grpo=True), "--output_dir", str(tmp_path),
+        on_card = load_recipe(name)[0]
+        dtype, precision = on_card.model_init_kwargs["dtype"], on_card.precision
+    stage = load_recipe(name, [*tiny_flags(grpo=True), "--output_dir", str(tmp_path), "--precision", precision,
                                "--model_init_kwargs", json.dumps({"dtype": dtype})])[0]
+    computes_in = getattr(torch, {"fp16": "float16", "bf16": "bfloat16"}[precision])
     trainer, _ = (grpo if stage.method == "grpo" else sft).build_trainer(stage)
     model = trainer.model
     trainable = [param for param in model.parameters() if param.requires_grad]
@@ -147,7 +150,7 @@ def test_the_trainer_holds_half_base_weights_and_fp32_adapters(name, machine, tm
 
     four_bit = [module for module in model.modules() if isinstance(module, bitsandbytes.nn.Linear4bit)]
     assert bool(four_bit) == stage.load_in_4bit
-    assert {module.compute_dtype for module in four_bit} <= {getattr(torch, dtype)}
+    assert {module.compute_dtype for module in four_bit} <= {computes_in}
     inputs = []
     layer = next(module for name, module in model.named_modules() if name.endswith("layers.0"))
     hook = layer.register_forward_pre_hook(lambda module, args, kwargs: inputs.append(
@@ -246,6 +249,56 @@ def test_an_fp16_run_stops_when_the_scaler_skips_step_after_step(tmp_path, tiny_
                                                 f"{MAX_SKIPPED_STEPS} optimizer steps"):
         trainer.train()
     assert trainer.accelerator.scaler.get_scale() == 2.0**16 / 2**MAX_SKIPPED_STEPS
+
+
+# One process of `accelerate launch --multi_gpu --num_processes 2` on a simulated Kaggle box: the launcher's
+# environment, accelerate's process group over gloo (NCCL needs real GPUs), and the T4 SFT -> GRPO recipe loaded
+# and its adapter stage's model placed, as that process would (the loader itself is replaced: the card holds nothing).
+ONE_KAGGLE_PROCESS = """
+import json, sys
+import torch.distributed
+from trl import GRPOConfig, SFTConfig
+from tests.simulated_gpu import simulated_gpu
+import minireason.models
+from minireason.recipes import load_recipe
+from minireason.recipes.runs import claim_output_dir
+
+start = torch.distributed.init_process_group
+torch.distributed.init_process_group = lambda *args, backend=None, **kwargs: start(*args, backend="gloo", **kwargs)
+placed = []
+minireason.models.load_model = lambda *args, device_map=None, **kwargs: (placed.append(device_map), None)[::-1]
+minireason.models.set_lora_dropout = lambda model, p: None
+with simulated_gpu("2x T4 16 GB (Kaggle)"):
+    sft, grpo = load_recipe("qwen2.5-3b/sft-then-grpo/t4-16gb", ["--output_dir", sys.argv[1]])
+    grpo.policy()  # the SFT -> GRPO stage loads the saved adapter's model itself
+    torch.distributed.barrier()
+    claim_output_dir(sft), claim_output_dir(grpo)  # both processes, one folder: the same run
+    print(json.dumps({"rank": grpo.process_index, "processes": grpo.world_size,
+                      "type": grpo.distributed_state.distributed_type.value,
+                      "device_map": grpo.model_init_kwargs["device_map"], "loaded_on": placed}))
+"""
+
+
+@pytest.mark.slow
+def test_two_launched_processes_on_kaggles_two_t4s_each_place_the_model_on_their_own(tmp_path):
+    """Under `accelerate launch`, every process set device_map={"": 0}: rank 1's SFT -> GRPO model (a saved adapter,
+    which the kit loads itself) landed on GPU 0, where accelerate refuses a 4-bit model of another process."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29533"}
+    launched = [subprocess.Popen([sys.executable, "-c", ONE_KAGGLE_PROCESS, str(tmp_path)], text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)}) for rank in (0, 1)]
+    results = []
+    for process in launched:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    for rank, seen in enumerate(results):
+        assert seen == {"rank": rank, "processes": 2, "type": "MULTI_GPU", "device_map": {"": rank},
+                        "loaded_on": [{"": rank}]}
 
 
 def test_the_fp16_overflow_advice_trains_in_fp32_on_a_t4():

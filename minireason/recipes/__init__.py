@@ -59,7 +59,7 @@ def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
     two SFT runs on the same problems (shortcut traces, journey traces) for journey-vs-shortcut.
 
     ``source`` is a shipped recipe's name, a YAML path or a dict; ``overrides`` are flags such as
-    ``--max_steps 2`` (applied to every stage that has that option).
+    ``--max_steps 2`` (applied to every stage that has that option), or ``--grpo.max_steps 10`` (one stage's).
     """
     values = _read(source)
     method = _method(source, values)
@@ -82,8 +82,9 @@ def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
         root = _root(shared, overrides, "outputs/sft-then-grpo")
         sft_values = {**shared, **values.get("sft", {}), "method": "sft", "output_dir": str(root / "sft")}
         grpo_values = {**shared, **values.get("grpo", {}), "method": "grpo", "output_dir": str(root / "grpo")}
-        sft_config, sft_used = _parse(SFTRecipe, sft_values, overrides)
-        grpo_config, grpo_used = _parse(GRPORecipe, grpo_values, overrides)
+        own = _stage_flags(overrides, ("sft", "grpo"))
+        sft_config, sft_used = _parse(SFTRecipe, sft_values, own["sft"])
+        grpo_config, grpo_used = _parse(GRPORecipe, grpo_values, own["grpo"])
         # GRPO starts where SFT ended: LoRA SFT leaves an adapter on the base model, full
         # fine-tuning (--lora false, e.g. under ZeRO) leaves a whole model. Set after the flags,
         # which would otherwise replace it.
@@ -92,12 +93,36 @@ def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
             grpo_config.adapter = sft_final
         else:
             grpo_config.model, grpo_config.adapter = sft_final, None
-        stages, used = [sft_config, grpo_config], sft_used | grpo_used
+        stages, used = [sft_config, grpo_config], {_unprefixed(flag) for flag in sft_used | grpo_used}
+        overrides = [_unprefixed(flag) for flag in overrides]
     unknown = [flag for flag in overrides if flag.startswith("--") and flag not in used]
     if unknown:
         raise ValueError(f"unknown option(s) {unknown}; every field of the recipe config (TRL's GRPOConfig or SFTConfig, "
                          "plus minireason's) is an option: `minireason train RECIPE --help` lists them")
     return stages
+
+
+def _stage_flags(overrides: list[str], stages: tuple[str, ...]) -> dict[str, list[str]]:
+    """Each stage's flags: the shared ones, and its own with their ``--STAGE.`` prefix taken off.
+
+    >>> _stage_flags(["--seed", "1", "--grpo.max_steps", "10"], ("sft", "grpo"))
+    {'sft': ['--seed', '1'], 'grpo': ['--seed', '1', '--max_steps', '10']}
+    """
+    own: dict[str, list[str]] = {stage: [] for stage in stages}
+    owner = None
+    for flag in overrides:
+        if flag.startswith("--"):
+            owner = next((stage for stage in stages if flag.startswith(f"--{stage}.")), None)
+            flag = f"--{flag[len(owner) + 3:]}" if owner else flag
+        for stage in stages:
+            if owner in (None, stage):
+                own[stage].append(flag)
+    return own
+
+
+def _unprefixed(flag: str) -> str:
+    """A flag without its stage prefix: ``--grpo.max_steps`` → ``--max_steps``."""
+    return f"--{flag[2:].split('.', 1)[1]}" if flag.startswith("--") and "." in flag.split("=")[0] else flag
 
 
 def _method(source: str | Path | dict, values: dict) -> str:
@@ -133,7 +158,8 @@ def recipe_help(source: str | Path) -> str:
     sections = [f"recipe {source} (method: {method}); the recipe sets:\n"
                 + "\n".join(f"  {key}: {value}" for key, value in values.items())
                 + "\n\nEach option below can follow the recipe as a flag (--max_steps 20); the defaults shown are "
-                  "the recipe's values. A flag applies to every stage that has the option."]
+                  "the recipe's values. A flag applies to every stage that has the option; `--grpo.max_steps 10` "
+                  "(or `--sft.…`) to one stage."]
     for title, cls, stage_values in stages:
         stage_values = {k: v for k, v in stage_values.items() if k not in ("sft", "grpo")}
         parser = _parser(cls, stage_values, prog=f"minireason train {source}{title}")

@@ -8,6 +8,7 @@ wait for ``minireason.recipes.runs.run_stage``.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import yaml
 
@@ -109,10 +110,12 @@ class RecipeArgs:
         dtype = weights_dtype(self.precision, trains_base_weights=not self.lora, quantized=self.load_in_4bit)
         self.model_init_kwargs.setdefault("dtype", dtype)
         if gpu:
-            # The whole model on this process's GPU. TRL's default, "auto", splits it over every visible GPU (a
-            # Kaggle box has two T4s), which only adds transfers for a model that fits one; under `accelerate
-            # launch` TRL places each process's copy itself.
-            self.model_init_kwargs.setdefault("device_map", {"": 0})
+            # The whole model on this process's own GPU: its LOCAL_RANK under `accelerate launch` (Kaggle's second
+            # T4 is rank 1), else the first. TRL's default, "auto", splits one process's model over every visible
+            # GPU, which only adds transfers for a model that fits one. (TRL resets a path's device_map under
+            # several processes and lets the loader place it; a saved adapter's model, the SFT → GRPO route, is
+            # loaded here, and accelerate refuses a 4-bit model on another process's GPU.)
+            self.model_init_kwargs.setdefault("device_map", {"": int(os.environ.get("LOCAL_RANK", 0))})
         else:
             # accelerate runs several launched processes as one CPU job (gloo) only when told it is on a CPU.
             self.use_cpu = True

@@ -30,8 +30,11 @@ _BOOKKEEPING = ("output_dir", "logging_dir", "run_name", "report_to", "wandb_pro
 
 
 def run_settings(cfg: RecipeArgs) -> dict:
-    """The settings that make a run what it is (every config field but ``_BOOKKEEPING``), as JSON values."""
+    """The settings that make a run what it is (every config field but ``_BOOKKEEPING``, and not the GPU a process
+    places its model on: each launched process has its own), as JSON values."""
     settings = json.loads(json.dumps(cfg.to_dict(), default=str))
+    if isinstance(settings.get("model_init_kwargs"), dict):
+        settings["model_init_kwargs"].pop("device_map", None)
     return {key: value for key, value in sorted(settings.items()) if key not in _BOOKKEEPING}
 
 
