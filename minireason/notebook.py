@@ -47,6 +47,53 @@ def hardware() -> dict:
             "gpus": card["count"]}
 
 
+# Google Drive, where Colab mounts it (Files pane → Mount Drive): the one folder a recycled Colab VM does not take
+# with it. The kit never mounts it itself: mounting asks for the user's consent, and no cell may wait for input.
+COLAB_DRIVE = Path("/content/drive/MyDrive")
+
+
+def host() -> str:
+    """``colab``, ``kaggle`` or ``local``, by the variables each service sets in its kernels."""
+    import os
+
+    if "COLAB_RELEASE_TAG" in os.environ or "COLAB_GPU" in os.environ:
+        return "colab"
+    return "kaggle" if "KAGGLE_KERNEL_RUN_TYPE" in os.environ else "local"
+
+
+def output_folder(name: str, size: str, drive: Path = COLAB_DRIVE) -> str:
+    """Where notebook ``name`` keeps its runs (checkpoints included): in Google Drive when it is mounted, so that a
+    run resumes after Colab recycles its VM; otherwise ``outputs/notebooks/<size>/<name>`` in the checkout.
+
+    >>> output_folder("02-pure-rl", "gpu", drive=Path("/nowhere"))
+    'outputs/notebooks/gpu/02-pure-rl'
+    """
+    if drive.is_dir():
+        return str(drive / "minireason" / "outputs" / size / name)
+    return f"outputs/notebooks/{size}/{name}"
+
+
+def persistence_note(out: str, where: str | None = None) -> str:
+    """What keeps ``out`` (and a run's checkpoints in it) through a kernel restart, a recycled VM and a session's
+    end, on this host. Running the notebook again resumes from the last checkpoint that survived.
+
+    >>> print(persistence_note("outputs/notebooks/gpu/02-pure-rl", where="colab"))  # doctest: +ELLIPSIS
+    runs go to outputs/notebooks/gpu/02-pure-rl: a kernel restart keeps them; a recycled Colab VM ... Mount Drive ...
+    """
+    where = where or host()
+    if where == "colab" and not out.startswith(str(COLAB_DRIVE)):
+        return (f"runs go to {out}: a kernel restart keeps them; a recycled Colab VM (idle, or at its time limit) "
+                "deletes them. To keep them, open the Files pane, click Mount Drive, and run the notebook again: runs "
+                f"then go to {COLAB_DRIVE}/minireason and resume from their last checkpoint.")
+    if where == "colab":
+        return f"runs go to {out}, in Google Drive: they survive a kernel restart and a recycled VM."
+    if where == "kaggle":
+        return (f"runs go to {out}: a kernel restart keeps them; the end of the session deletes them unless "
+                "Settings → Persistence is 'Files only' (or 'Variables and Files'), set before the session ends, "
+                "or the notebook runs as a saved version (Save Version), whose output keeps them.")
+    return f"runs go to {out}."
+
+
 def resolve_size(size: str) -> str:
     """``auto`` → ``gpu`` or ``cpu``; other sizes are checked and returned."""
     if size not in SIZES:

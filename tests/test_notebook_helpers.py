@@ -185,3 +185,15 @@ def test_on_several_gpus_the_notebook_launches_one_process_a_gpu(tmp_path, monke
     with pytest.raises(ValueError, match="changed after stages_for"):
         notebook.train(stages, processes=2)
     assert len(launched) == 1
+
+
+def test_runs_go_to_google_drive_when_it_is_mounted(tmp_path):
+    """Outputs under /content vanish with a recycled Colab VM, and resuming needs the checkpoints: with Drive
+    mounted they go there; each host's note says what survives."""
+    drive = tmp_path / "MyDrive"
+    assert notebook.output_folder("02-pure-rl", "gpu", drive=drive) == "outputs/notebooks/gpu/02-pure-rl"
+    drive.mkdir()
+    assert notebook.output_folder("02-pure-rl", "gpu", drive=drive) == str(drive / "minireason/outputs/gpu/02-pure-rl")
+    assert "recycled Colab VM" in notebook.persistence_note("outputs/notebooks/gpu/x", where="colab")
+    assert "survive" in notebook.persistence_note(str(notebook.COLAB_DRIVE / "minireason/x"), where="colab")
+    assert "Persistence" in notebook.persistence_note("/kaggle/working/outputs/x", where="kaggle")
