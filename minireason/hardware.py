@@ -132,24 +132,33 @@ def compute_dtype(precision: str) -> str:
     return {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}[precision]
 
 
-def weights_dtype(precision: str, trains_base_weights: bool, quantized: bool = False) -> str:
+def weights_dtype(precision: str, trains_base_weights: bool) -> str:
     """The dtype the base weights load in, the 4-bit layers' aside (TRL's loader defaults to float32 on every device).
 
-    - Weights that train keep float32, the optimizer's master copy (fp16 gradients cannot be unscaled, and bf16
-      updates round away).
-    - Frozen weights under LoRA load in the compute dtype: half the memory, and what autocast computes in anyway.
-    - Except what a 4-bit model leaves unquantised under fp16 (embeddings, norms, head): float32. The embeddings
-      start the residual stream, so in fp16 every layer's sum would be held in fp16, whose range (65,504) Qwen2's
-      activations are known to pass; PEFT's ``prepare_model_for_kbit_training`` casts the same parts to float32
-      for every precision. Under bf16 (fp32's range) they stay bf16. On a 3B model this costs ~0.6 GiB.
+    Weights that train keep float32, the optimizer's master copy (fp16 gradients cannot be unscaled, and bf16
+    updates round away). Frozen weights under LoRA load in the compute dtype: half the memory, and what autocast
+    computes in anyway.
 
     >>> weights_dtype("fp16", trains_base_weights=False), weights_dtype("bf16", False)
     ('float16', 'bfloat16')
-    >>> weights_dtype("fp16", False, quantized=True), weights_dtype("bf16", False, quantized=True)
-    ('float32', 'bfloat16')
     >>> weights_dtype("bf16", trains_base_weights=True), weights_dtype("fp32", False)
     ('float32', 'float32')
     """
-    if trains_base_weights or precision == "fp32" or (precision == "fp16" and quantized):
+    if trains_base_weights or precision == "fp32":
         return "float32"
     return compute_dtype(precision)
+
+
+def fp32_residual_stream(precision: str) -> bool:
+    """Whether a run keeps the residual stream (the sum every layer adds to) in fp32 around half-precision weights.
+
+    Under fp16 it does: the stream would otherwise be held in fp16, whose range (65,504) Qwen2's activations are
+    known to pass. Its norms' weights go to fp32 and the embeddings' output is cast up (``models.residual_in_fp32``);
+    the embedding matrix, which is also the tied LM head, stays fp16 (in fp32, autocast would cast all 311 M of a
+    3B model's to fp16 at every decoded token: 1.9 GB of traffic). PEFT's ``prepare_model_for_kbit_training`` casts
+    every unquantised weight to fp32 instead. Under bf16 (fp32's range) nothing changes.
+
+    >>> fp32_residual_stream("fp16"), fp32_residual_stream("bf16"), fp32_residual_stream("fp32")
+    (True, False, False)
+    """
+    return precision == "fp16"

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from minireason.grpo_trainer import PLAIN_LOGITS_LIMIT
-from minireason.hardware import CARDS, GIB
+from minireason.hardware import CARDS, GIB, fp32_residual_stream
 from minireason.models import MODEL_CONFIGS
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
@@ -144,8 +144,7 @@ def on_card(stage: RecipeArgs, card: str | None) -> tuple[str, bool, str]:
     precision = resolve_precision("auto", gpu, CARDS[card].bf16 if gpu else False) if "precision" in auto \
         else stage.precision
     checkpointing = gpu if "activation_checkpointing" in auto else stage.activation_checkpointing
-    dtype = weights_dtype(precision, not stage.lora, stage.load_in_4bit) if "dtype" in auto \
-        else stage.model_init_kwargs["dtype"]
+    dtype = weights_dtype(precision, not stage.lora) if "dtype" in auto else stage.model_init_kwargs["dtype"]
     return precision, checkpointing, dtype
 
 
@@ -158,7 +157,9 @@ def estimate(stage: RecipeArgs, card: str | None = None, workload: Workload | No
     precision, checkpointing, dtype = on_card(stage, card)
     compute = 4 if precision == "fp32" else 2
     weight_bytes = 4 if dtype == "float32" else 2  # every weight, or what 4-bit leaves unquantised
-    stream = weight_bytes  # the residual stream between layers starts in the embeddings' dtype and keeps it
+    # The residual stream between layers: in the embeddings' dtype, or fp32 around fp16 weights (the layer inputs
+    # checkpointing keeps, and the keys and values the projections return into it).
+    stream = 4 if weight_bytes == 4 or fp32_residual_stream(precision) else 2
     counts = shape.parameters()
 
     parts: dict[str, float] = {}

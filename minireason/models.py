@@ -152,26 +152,26 @@ def resolve_model(name_or_path: str) -> str:
     return MODEL_ALIASES.get(name_or_path, name_or_path)
 
 
-def default_dtypes(quantized: bool = False) -> tuple[torch.dtype, torch.dtype]:
-    """``(weights, compute)`` dtypes of a frozen model here, by the precision the hardware picks: bf16 on a GPU that
-    has it in hardware, fp16 on one that does not (a T4), fp32 on a CPU, where bf16 runs ~25x slower; a 4-bit model
-    keeps its unquantised weights in fp32 under fp16 (``minireason.hardware.weights_dtype``)."""
+def default_precision() -> str:
+    """The precision the hardware picks here: bf16 on a GPU that has it in hardware, fp16 on one that does not (a
+    T4), fp32 on a CPU, where bf16 runs ~25x slower (``minireason.hardware``)."""
     import torch
 
-    from minireason.hardware import bf16_native, compute_dtype, resolve_precision, weights_dtype
+    from minireason.hardware import bf16_native, resolve_precision
 
-    precision = resolve_precision("auto", torch.cuda.is_available(), bf16_native())
-    return (getattr(torch, weights_dtype(precision, trains_base_weights=False, quantized=quantized)),
-            getattr(torch, compute_dtype(precision)))
+    return resolve_precision("auto", torch.cuda.is_available(), bf16_native())
 
 
 def quantization_config(compute_dtype: torch.dtype | None = None):
     """bitsandbytes nf4 with double quantisation, the QLoRA setting."""
+    import torch
     from transformers import BitsAndBytesConfig
+
+    from minireason import hardware
 
     return BitsAndBytesConfig(
         load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=compute_dtype or default_dtypes(quantized=True)[1],
+        bnb_4bit_compute_dtype=compute_dtype or getattr(torch, hardware.compute_dtype(default_precision())),
     )
 
 
@@ -186,6 +186,16 @@ def lora_config(lora: Any):
     if not isinstance(lora, dict):
         raise TypeError(f"lora must be True, a dict of LoraConfig fields or a LoraConfig, got {lora!r}")
     return LoraConfig(task_type="CAUSAL_LM", **{**DEFAULT_LORA, **lora})
+
+
+def settle_dtypes(model: PreTrainedModel, precision: str) -> None:
+    """What a trainer's model needs after TRL built it, on every route: a 4-bit model's adapters back in fp32
+    (``adapters_to_fp32``), and under fp16 the residual stream in fp32 (``residual_in_fp32``)."""
+    from minireason.hardware import fp32_residual_stream
+
+    adapters_to_fp32(model)
+    if fp32_residual_stream(precision):
+        residual_in_fp32(model)
 
 
 def adapters_to_fp32(model: PreTrainedModel) -> int:
@@ -206,6 +216,22 @@ def adapters_to_fp32(model: PreTrainedModel) -> int:
             param.data = param.data.float()
             cast += 1
     return cast
+
+
+def residual_in_fp32(model: PreTrainedModel) -> PreTrainedModel:
+    """Keep the residual stream of a half-precision model in fp32 (``hardware.fp32_residual_stream``): the norms'
+    weights in fp32, and the embeddings' output cast up, so every layer adds to an fp32 sum (autocast still runs
+    the matmuls in half precision). The embedding matrix, the tied LM head too, stays as it is. Returns the model.
+    """
+
+    for module in model.modules():
+        if "norm" in type(module).__name__.lower():
+            module.float()
+    embeddings = model.get_input_embeddings()
+    if not getattr(embeddings, "_minireason_fp32_output", False):
+        embeddings.register_forward_hook(lambda module, args, output: output.float())
+        embeddings._minireason_fp32_output = True
+    return model
 
 
 def set_lora_dropout(model: PreTrainedModel, p: float) -> None:
@@ -232,12 +258,14 @@ def load_tokenizer(name_or_path: str):
 
 def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, dtype: torch.dtype | None = None,
                device_map: str | dict | None = None, adapter: str | None = None,
-               compute_dtype: torch.dtype | None = None):
+               compute_dtype: torch.dtype | None = None, precision: str | None = None):
     """Return ``(model, tokenizer)``.
 
     name_or_path: ``smollm2-135m``, ``tiny``, an alias such as ``qwen2.5-3b``, a hub id or a folder.
     load_in_4bit: quantise linear layers to nf4 with bitsandbytes (QLoRA; works on CPU); ``compute_dtype`` is what
-    they compute in, ``dtype`` what the rest of the model is held in (both default to the hardware's choice).
+    they compute in, ``dtype`` what the rest of the model is held in.
+    precision: fp32, fp16 or bf16 (default: the hardware's); it decides ``dtype`` and ``compute_dtype`` when they are
+    not given, and under fp16 the residual stream is kept in fp32 (``residual_in_fp32``).
     lora: ``None`` for none, ``True`` for the defaults, or a dict / ``LoraConfig``.
     adapter: a saved PEFT adapter folder to load on top (trainable when ``lora`` is set).
     device_map: where the weights go; by default this process's GPU when there is one, else the CPU.
@@ -246,10 +274,14 @@ def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, 
     from transformers import AutoModelForCausalLM
     from transformers.integrations import is_deepspeed_zero3_enabled
 
-    defaults = default_dtypes(quantized=load_in_4bit)
-    kwargs: dict[str, Any] = {"dtype": dtype or defaults[0]}
+    from minireason import hardware
+
+    precision = precision or default_precision()
+    dtype = dtype or getattr(torch, hardware.weights_dtype(precision, trains_base_weights=False))
+    kwargs: dict[str, Any] = {"dtype": dtype}
     if load_in_4bit:
-        kwargs["quantization_config"] = quantization_config(compute_dtype or defaults[1])
+        kwargs["quantization_config"] = quantization_config(compute_dtype or
+                                                            getattr(torch, hardware.compute_dtype(precision)))
     if device_map is None and torch.cuda.is_available() and not is_deepspeed_zero3_enabled():
         # This process's own GPU: under accelerate/torchrun each process has a LOCAL_RANK.
         # (ZeRO-3 places and shards the weights itself and refuses a device_map.)
@@ -265,8 +297,10 @@ def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, 
         model.generation_config.pad_token_id = tokenizer.pad_token_id
 
     # No prepare_model_for_kbit_training: TRL's own QLoRA route never calls it, and its one effect here (every
-    # unquantised weight cast to fp32) would give this route another residual stream than TRL's; ``dtype`` decides
-    # it for both (``minireason.hardware.weights_dtype``). The base weights are frozen by PEFT either way.
+    # unquantised weight cast to fp32) would give this route another residual stream than TRL's. Both routes keep
+    # it as the precision says (``hardware.fp32_residual_stream``); PEFT freezes the base weights either way.
+    if hardware.fp32_residual_stream(precision):
+        residual_in_fp32(model)
     if adapter:
         from peft import PeftModel
 

@@ -68,7 +68,8 @@ def _is_quantized(model) -> bool:
 
 @contextlib.contextmanager
 def inference_mode(model: PreTrainedModel, merge_lora: bool = True):
-    """Eval mode (no dropout) with LoRA adapters merged into the weights; restored on exit.
+    """Eval mode (no dropout) with LoRA adapters merged into the weights, no gradients, and fp16 autocast for a
+    model that keeps an fp32 residual stream around fp16 weights; restored on exit.
 
     Merging into 4-bit weights would re-quantise them, so quantised models keep their adapters apart.
     Merging and unmerging round the base weights (w + d - d is not always w in floating point), so a
@@ -79,8 +80,12 @@ def inference_mode(model: PreTrainedModel, merge_lora: bool = True):
     model.eval()
     if merge:
         model.merge_adapter()
+    # A model whose residual stream runs in fp32 around fp16 weights (models.residual_in_fp32) computes under fp16
+    # autocast, as its trainer does; outside a trainer (an evaluation) nothing else would turn it on.
+    fp16 = getattr(model.get_input_embeddings(), "_minireason_fp32_output", False)
     try:
-        with torch.no_grad():
+        device = model.get_input_embeddings().weight.device.type
+        with torch.no_grad(), torch.autocast(device, dtype=torch.float16, enabled=fp16):
             yield model
     finally:
         if merge:

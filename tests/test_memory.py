@@ -45,8 +45,7 @@ def test_every_recipe_is_estimated_offline_for_every_card(name, monkeypatch):
 def test_the_estimate_follows_the_settings():
     (stage,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb")
     (full,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", ["--load_in_4bit", "false"])
-    # 16 bits against nf4 (the fp32 embeddings, norms and head of a 4-bit model under fp16 make it 2.3x, not 3.5x)
-    assert estimate(full, "T4 16 GB")["weights"] > 2 * estimate(stage, "T4 16 GB")["weights"]
+    assert estimate(full, "T4 16 GB")["weights"] > 3 * estimate(stage, "T4 16 GB")["weights"]  # 16 bits vs nf4
     (longer,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", ["--max_completion_length", "1024"])
     assert estimate(longer, "T4 16 GB")["activations"] > 2 * estimate(stage, "T4 16 GB")["activations"]
     (kept,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", ["--activation_checkpointing", "false"])

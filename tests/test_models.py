@@ -91,3 +91,17 @@ def test_embedded_model_is_a_real_pretrained_model():
     output = model.generate(**encoded, max_new_tokens=20, do_sample=False)
     answer = tokenizer.decode(output[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
     assert "Paris" in answer
+
+
+@pytest.mark.parametrize("four_bit", [True, False], ids=["4-bit", "16-bit"])
+def test_a_model_loaded_for_fp16_keeps_an_fp32_residual_stream_and_samples_without_a_trainer(four_bit):
+    """What `minireason eval --run` does with a T4 run: load the model as a T4 would (fp16 weights, the residual
+    stream in fp32), then sample outside any trainer, where no accelerate wrapper turns autocast on."""
+    from minireason.sampling import sample_ids
+
+    model, tokenizer = load_model("tiny", load_in_4bit=four_bit, lora={"r": 4}, precision="fp16")
+    assert model.get_input_embeddings().weight.dtype == torch.float16  # the tied head too
+    assert {p.dtype for n, p in model.named_parameters() if "norm" in n} == {torch.float32}
+    prompt = tokenizer("Add 3 and 4.", add_special_tokens=False)["input_ids"]
+    (completion,) = sample_ids(model, [prompt], 4, 0.0, tokenizer.pad_token_id, eos_token_ids=[-1])
+    assert len(completion) == 4

@@ -67,7 +67,7 @@ def test_a_t4_is_seen_as_the_14_74_gib_fp16_card_it_is():
         _, _, quantization = stage.policy()
     assert seen["memory_gb"] == 14.74 and seen["bf16"] is False
     assert (stage.precision, stage.bf16, stage.fp16) == ("fp16", False, True)
-    assert stage.model_init_kwargs == {"dtype": "float32", "device_map": {"": 0}}  # embeddings, norms, head: fp32
+    assert stage.model_init_kwargs == {"dtype": "float16", "device_map": {"": 0}}
     assert quantization.bnb_4bit_compute_dtype == torch.float16
 
 
@@ -83,10 +83,8 @@ def test_every_gpu_recipe_resolves_for_every_card(name, machine):
         # Mixed precision the card computes in natively; fp16 (with loss scaling) on a T4.
         assert (stage.precision, stage.bf16, stage.fp16) == ("bf16" if card.bf16 else "fp16", card.bf16, not card.bf16)
         assert stage.gradient_checkpointing
-        # Frozen base weights in half precision on this process's GPU; every trainable weight in fp32; what a 4-bit
-        # model leaves unquantised in fp32 under fp16, where its residual stream would otherwise be fp16.
-        frozen = "float32" if stage.load_in_4bit and not card.bf16 else half
-        assert stage.model_init_kwargs == {"dtype": frozen if stage.lora else "float32", "device_map": {"": 0}}
+        # Frozen base weights in half precision on this process's GPU; every trainable weight in fp32.
+        assert stage.model_init_kwargs == {"dtype": half if stage.lora else "float32", "device_map": {"": 0}}
         assert stage.n_gpu == 1  # a second T4 is used through `accelerate launch`, never nn.DataParallel
         assert stage.lora_alpha == 2 * stage.lora_r
         if policy is not None and stage.load_in_4bit:
@@ -130,8 +128,8 @@ def test_flags_still_decide_over_the_card():
 def test_the_trainer_holds_half_base_weights_and_fp32_adapters(name, machine, tmp_path, tiny_model_path):
     """The trainer is built here, on the CPU, with the dtypes the card resolved to (a simulated card holds no
     tensors). TRL casts a 4-bit model's adapters to bf16; they must come back as fp32 for the optimizer. The
-    hidden states between layers (what checkpointing keeps) are in the weights' dtype: half precision, or fp32 for
-    a 4-bit model under fp16, whose 4-bit layers still compute in fp16."""
+    hidden states between layers (what checkpointing keeps) are in half precision, or under fp16 in fp32, around
+    fp16 weights and fp16 4-bit compute."""
     from minireason.notebook import tiny_flags
     from minireason.recipes import grpo, sft
 
@@ -145,7 +143,7 @@ def test_the_trainer_holds_half_base_weights_and_fp32_adapters(name, machine, tm
     model = trainer.model
     trainable = [param for param in model.parameters() if param.requires_grad]
     assert trainable and {param.dtype for param in trainable} == {torch.float32}
-    assert model.get_input_embeddings().weight.dtype == getattr(torch, dtype)
+    assert model.get_input_embeddings().weight.dtype == getattr(torch, dtype)  # the tied head too: no per-token cast
     import bitsandbytes
 
     four_bit = [module for module in model.modules() if isinstance(module, bitsandbytes.nn.Linear4bit)]
@@ -155,10 +153,13 @@ def test_the_trainer_holds_half_base_weights_and_fp32_adapters(name, machine, tm
     layer = next(module for name, module in model.named_modules() if name.endswith("layers.0"))
     hook = layer.register_forward_pre_hook(lambda module, args, kwargs: inputs.append(
         (args[0] if args else kwargs["hidden_states"]).dtype), with_kwargs=True)
-    with torch.no_grad():
-        model(input_ids=torch.tensor([[1, 2, 3]]))
+    with torch.no_grad(), torch.autocast("cpu", dtype=getattr(torch, dtype), enabled=precision == "fp16"):
+        model(input_ids=torch.tensor([[1, 2, 3]]))  # a trainer runs the model under autocast
     hook.remove()
-    assert inputs == [getattr(torch, dtype)]
+    # Under fp16 the residual stream runs in fp32 around the fp16 weights (hardware.fp32_residual_stream).
+    assert inputs == [torch.float32 if precision == "fp16" else getattr(torch, dtype)]
+    norms = {param.dtype for name, param in model.named_parameters() if "norm" in name}
+    assert norms == {torch.float32 if precision == "fp16" else getattr(torch, dtype)}
 
 
 def test_one_process_on_kaggles_two_t4s_pays_for_one():
@@ -209,7 +210,13 @@ def test_the_t4_recipe_trains_in_fp16_with_loss_scaling_and_resumes_its_scaler(t
     trainer.train()
     assert torch.float16 in lora_outputs  # the adapters' matmuls ran under fp16 autocast
     assert {param.dtype for param in trainer.model.parameters() if param.requires_grad} == {torch.float32}
-    assert trainer.model.get_input_embeddings().weight.dtype == torch.float32  # the residual stream's start
+    stream = []
+    layer = next(module for name, module in trainer.model.named_modules() if name.endswith("layers.1"))
+    layer.register_forward_pre_hook(lambda module, args, kwargs: stream.append(
+        (args[0] if args else kwargs["hidden_states"]).dtype), with_kwargs=True)
+    with torch.no_grad():
+        trainer.model(input_ids=torch.tensor([[1, 2, 3]]))  # its forward, as accelerate wrapped it: under autocast
+    assert stream == [torch.float32]  # the residual stream, in fp32 around fp16 weights
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     assert len(losses) == 2 and all(map(math.isfinite, losses))
     assert any(isinstance(callback, SkippedSteps) for callback in trainer.callback_handler.callbacks)

@@ -107,7 +107,7 @@ class RecipeArgs:
             self.activation_checkpointing = gpu
         self.precision = resolve_precision(self.precision, gpu, bf16_native())
         self.bf16, self.fp16 = self.precision == "bf16", self.precision == "fp16"
-        dtype = weights_dtype(self.precision, trains_base_weights=not self.lora, quantized=self.load_in_4bit)
+        dtype = weights_dtype(self.precision, trains_base_weights=not self.lora)
         self.model_init_kwargs.setdefault("dtype", dtype)
         if gpu:
             # The whole model on this process's own GPU: its LOCAL_RANK under `accelerate launch` (Kaggle's second
@@ -143,7 +143,7 @@ class RecipeArgs:
         computes_in = getattr(torch, compute_dtype(self.precision))  # the 4-bit layers' compute dtype
         if self.adapter:
             model, _ = load_model(self.model, load_in_4bit=self.load_in_4bit, lora=True, adapter=self.adapter,
-                                  dtype=dtype, compute_dtype=computes_in,
+                                  dtype=dtype, compute_dtype=computes_in, precision=self.precision,
                                   device_map=self.model_init_kwargs.get("device_map"))
             set_lora_dropout(model, self.lora_dropout)  # this stage's setting, not the one the adapter was saved with
             return model, None, None

@@ -15,7 +15,7 @@ from trl import GRPOConfig
 
 from minireason.answer_format import ANSWER_CLOSE
 from minireason.grpo_trainer import FastGRPOTrainer
-from minireason.models import adapters_to_fp32, load_tokenizer
+from minireason.models import load_tokenizer, settle_dtypes
 from minireason.recipes.config import RecipeArgs, as_mapping
 from minireason.recipes.data import task_data
 from minireason.recipes.runs import run_stage
@@ -117,7 +117,7 @@ def build_trainer(cfg: GRPORecipe) -> tuple[FastGRPOTrainer, list[dict]]:
         peft_config=peft_config, quantization_config=quantization, fast_rollouts=cfg.fast_rollouts,
         stop_strings=(ANSWER_CLOSE,) if cfg.stop_at_answer else (), share_prompt_prefix=cfg.share_prompt_prefix,
     )
-    adapters_to_fp32(trainer.model)  # the optimizer's copy of a QLoRA adapter: fp32, not TRL's bf16
+    settle_dtypes(trainer.model, cfg.precision)  # fp32 adapters (not TRL's bf16); under fp16 an fp32 residual stream
     return trainer, eval_rows
 
 

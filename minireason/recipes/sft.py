@@ -18,7 +18,7 @@ from trl import SFTConfig, SFTTrainer
 
 from minireason.answer_format import THINK_OPEN
 from minireason.journey import CATCH_STYLES, journey_examples
-from minireason.models import adapters_to_fp32, load_tokenizer
+from minireason.models import load_tokenizer, settle_dtypes
 from minireason.recipes.catalog import data_recipe_writing
 from minireason.recipes.config import RecipeArgs
 from minireason.recipes.data import drop_eval_questions, task_data
@@ -212,7 +212,7 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
         model=model, args=cfg, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
         quantization_config=quantization,
     )
-    adapters_to_fp32(trainer.model)  # the optimizer's copy of a QLoRA adapter: fp32, not TRL's bf16
+    settle_dtypes(trainer.model, cfg.precision)  # fp32 adapters (not TRL's bf16); under fp16 an fp32 residual stream
     return trainer, eval_rows
 
 
