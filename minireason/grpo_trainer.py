@@ -42,14 +42,18 @@ PLAIN_LOGITS_LIMIT = 2**28
 
 
 class FastGRPOTrainer(GuardedTraining, GRPOTrainer):
-    """``GRPOTrainer`` plus ``fast_rollouts``, ``stop_strings`` and ``share_prompt_prefix`` (see the module), stopped
+    """``GRPOTrainer`` plus ``fast_rollouts``, ``stop_strings``, ``share_prompt_prefix`` and ``compile_rollouts`` (see
+    the module and ``sampling.sample_ids``), stopped
     when its numbers go wrong (``minireason.training_guard``)."""
 
     def __init__(self, *args, fast_rollouts: bool = True, stop_strings: tuple[str, ...] = (ANSWER_CLOSE,),
-                 share_prompt_prefix: bool = True, **kwargs):
+                 share_prompt_prefix: bool = True, compile_rollouts: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fast_rollouts, self.stop_strings, self.share_prompt_prefix = fast_rollouts, tuple(stop_strings), \
             share_prompt_prefix
+        # On a GPU the compiled step is recorded as a CUDA graph; elsewhere it is compiled, nothing more.
+        self.compile_decode = ({"mode": "reduce-overhead"} if torch.cuda.is_available() else {}) \
+            if compile_rollouts else None
 
     # -- rollouts ------------------------------------------------------------------------
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
@@ -58,7 +62,7 @@ class FastGRPOTrainer(GuardedTraining, GRPOTrainer):
             completion_ids, logprobs = sample_ids(
                 self.accelerator.unwrap_model(self.model), prompt_ids, self.max_completion_length, self.temperature,
                 self._tokenizer.pad_token_id, self.eos_token_ids, tokenizer=self._tokenizer,
-                stop=self.stop_strings), None
+                stop=self.stop_strings, compile_decode=self.compile_decode), None
             stop = self.stop_strings
         else:
             completion_ids, logprobs = super()._generate_single_turn(prompt_ids, images, multimodal_fields,

@@ -241,34 +241,76 @@ def workload_of(stage: RecipeArgs) -> Workload:
 
 
 # Until a GPU has run these recipes, a step's time is arithmetic on the card's datasheet, with these assumptions:
-# the loss reaches 30% of the tensor cores' peak (LoRA on a 3B model, 4-bit dequantisation included); decoding reads
-# every weight once a token at half the memory bandwidth (nf4 layers are dequantised to half precision for a batch,
-# so 4.5 bytes move a parameter: 0.5 read, 2 written, 2 read); and an eager decode step (minireason's sampler, TRL's
-# generate) costs at least 25 ms of kernel launches for a 36-layer model. vLLM's CUDA graphs have no such floor.
-TRAIN_EFFICIENCY, DECODE_EFFICIENCY, EAGER_DECODE_FLOOR_S = 0.3, 0.5, 0.025
+# the loss reaches 30% of the tensor cores' peak (LoRA on a 3B model, 4-bit dequantisation included); decoding moves
+# its bytes at half the memory bandwidth; and the host launches every kernel of an eager decode step, at
+# ``launches.LAUNCH_HOST_SECONDS`` each, while the GPU runs them (a CUDA graph launches once: ``KERNEL_GPU_SECONDS``
+# each on the GPU). vLLM's own CUDA graphs and weights are its business: it is counted by bandwidth alone.
+TRAIN_EFFICIENCY, DECODE_EFFICIENCY = 0.3, 0.5
+# bitsandbytes 0.50 decodes an nf4 layer with its fused kernel (0.5 byte a weight and its scales) up to some rows,
+# and above them dequantises to 16 bits and multiplies (0.5 read, 2 written, 2 read). Its per-card tiers
+# (backends/cuda/ops.py, _gemm_4bit_use_custom_cuda) keep every Qwen2.5-3B layer on the fused kernel up to 32 rows
+# on a T4 (sm75: 64) and an L4 (sm89; only the small k and v projections leave it).
+FUSED_NF4_ROWS, FUSED_NF4_BYTES, DEQUANTISED_NF4_BYTES = 32, 0.5 + 1 / 64 + 4 / (64 * 256), 4.5
+
+
+def decode_seconds(stage: RecipeArgs, card: str, workload: Workload | None = None) -> dict[str, float]:
+    """Seconds one decoded token of a batch of rollouts takes on ``card``, by arithmetic: the GPU's time to move the
+    weights and the cache, and the host's to launch the step's kernels (``minireason.launches``), which overlap;
+    plus the launches a token makes. An estimate, never a measurement."""
+    from minireason.launches import DECODE_LAUNCHES, KERNEL_GPU_SECONDS, LAUNCH_HOST_SECONDS
+
+    workload = workload or workload_of(stage)
+    spec, shape = CARDS[card], model_shape(stage.model)
+    counts = shape.parameters()
+    precision, _, dtype = on_card(stage, card)
+    weight_bytes = 4 if dtype == "float32" else 2
+    stream = 4 if weight_bytes == 4 or fp32_residual_stream(precision) else 2
+    rows = max(workload.generation_sequences, 1)
+    per_weight = weight_bytes
+    if stage.load_in_4bit and not stage.use_vllm:
+        per_weight = FUSED_NF4_BYTES if rows <= FUSED_NF4_ROWS else DEQUANTISED_NF4_BYTES
+    context = workload.prompt_tokens + workload.completion_tokens / 2  # the cache's length, on average
+    cache = rows * context * shape.layers * 2 * shape.kv_heads * shape.head_dim * stream
+    memory = (counts["linear"] * per_weight + counts["other"] * weight_bytes + cache) / \
+        (spec.bandwidth_gbs * 1e9 * DECODE_EFFICIENCY)
+    if stage.use_vllm:
+        return {"token": memory, "memory": memory, "host": 0.0, "launches": 0}
+    path = DECODE_LAUNCHES["4-bit" if stage.load_in_4bit else "16-bit"]
+    kernels = path.eager(shape.layers)
+    if on_card_compiles(stage, card):
+        launches = path.graphed()
+        gpu = memory + kernels * KERNEL_GPU_SECONDS
+    else:
+        launches, gpu = kernels, memory
+    host = launches * LAUNCH_HOST_SECONDS
+    return {"token": max(gpu, host), "memory": memory, "host": host, "launches": launches}
 
 
 def step_seconds(stage: RecipeArgs, card: str, workload: Workload | None = None) -> dict[str, float]:
     """Seconds one optimiser step of a GRPO ``stage`` would take on ``card``, by arithmetic (see above): the
-    rollouts, each decoded to ``max_completion_length``, and the loss (6 FLOPs a parameter and token with gradient
-    checkpointing: forward, recompute, backward through the activations; 4 without). An estimate, never a
-    measurement: ``notebook.timing`` reports the measured pace."""
+    rollouts, each decoded to ``max_completion_length`` (``decode_seconds``), and the loss (6 FLOPs a parameter and
+    token with gradient checkpointing: forward, recompute, backward through the activations; 4 without). An
+    estimate, never a measurement: ``notebook.timing`` reports the measured pace."""
     workload = workload or workload_of(stage)
     spec, shape = CARDS[card], model_shape(stage.model)
     counts = shape.parameters()
-    _, checkpointing, dtype = on_card(stage, card)
-    weight_bytes = 4 if dtype == "float32" else 2
+    _, checkpointing, _ = on_card(stage, card)
     rollouts = stage.per_device_train_batch_size * stage.gradient_accumulation_steps
     batches = max(rollouts // max(workload.generation_sequences, 1), 1)
-    read = (counts["linear"] * (4.5 if stage.load_in_4bit else weight_bytes) + counts["other"] * weight_bytes)
-    token_step = read / (spec.bandwidth_gbs * 1e9 * DECODE_EFFICIENCY)
-    if not stage.use_vllm:
-        token_step = max(token_step, EAGER_DECODE_FLOOR_S * shape.layers / 36)
+    decode = decode_seconds(stage, card, workload)
     flops = (6 if checkpointing else 4) * (counts["linear"] + counts["other"]) * rollouts * \
         (workload.prompt_tokens + workload.completion_tokens)
-    parts = {"rollouts": batches * workload.completion_tokens * token_step,
+    parts = {"rollouts": batches * workload.completion_tokens * decode["token"],
              "loss": flops / (spec.tflops * 1e12 * TRAIN_EFFICIENCY)}
-    return {**parts, "step": sum(parts.values())}
+    return {**parts, "step": sum(parts.values()), "token_ms": decode["token"] * 1e3, "launches": decode["launches"]}
+
+
+def on_card_compiles(stage: RecipeArgs, card: str | None) -> bool:
+    """Whether ``stage`` decodes its rollouts as a CUDA graph on ``card``: its ``compile_rollouts``, or, left to the
+    hardware, on any GPU (``recipes.grpo``)."""
+    if "compile_rollouts" in getattr(stage, "hardware_defaults", ()):
+        return card is not None
+    return bool(getattr(stage, "compile_rollouts", False))
 
 
 def card_of(recipe_name: str) -> str | None:
@@ -302,7 +344,8 @@ def report(stages: list, card: str | None = None) -> str:
             if stage.method == "grpo":
                 time = step_seconds(stage, name, workload)
                 lines += [f"step time on {name}, by the card's arithmetic (not measured): ~{time['step']:.0f} s "
-                          f"(rollouts {time['rollouts']:.0f} s, loss {time['loss']:.0f} s)", ""]
+                          f"(rollouts {time['rollouts']:.0f} s at {time['token_ms']:.0f} ms a token, "
+                          f"{time['launches']:,} kernel launches a token; loss {time['loss']:.0f} s)", ""]
     rows = [[v["card"], f"{v['peak_gib']:.1f}", f"{CARDS[v['card']].memory_gib:.1f}",
              "fits" if v["fits"] else "does not fit"] for v in verdicts(stages, workloads)]
     lines += ["every card (the largest stage decides):", "",

@@ -26,7 +26,9 @@ from transformers import StopStringCriteria
 from minireason.hardware import FP16_OVERFLOW_FIX
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
-    from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+    from collections.abc import Callable
+
+    from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase, StaticCache
 
 
 def draw_tokens(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -95,13 +97,17 @@ def inference_mode(model: PreTrainedModel, merge_lora: bool = True):
 
 def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_tokens: int, temperature: float,
                pad_token_id: int, eos_token_ids: list[int], tokenizer: PreTrainedTokenizerBase | None = None,
-               stop: list[str] | tuple[str, ...] = (), merge_lora: bool = True) -> list[list[int]]:
+               stop: list[str] | tuple[str, ...] = (), merge_lora: bool = True,
+               compile_decode: dict | None = None) -> list[list[int]]:
     """Completion token ids for each prompt, in one batch; greedy when ``temperature`` is 0.
 
     A completion ends with its first end-of-sequence token (kept, as TRL keeps it) or with the
     token that completes a ``stop`` string (``tokenizer`` needed); nothing after it is returned.
     ``merge_lora``: as in ``inference_mode``.
     Logits that are not numbers (fp16 overflow) raise ``FloatingPointError`` instead of becoming tokens.
+    ``compile_decode``: ``torch.compile`` options for the decode step, which then reads and writes a static cache
+    (every step the same shapes): ``{"mode": "reduce-overhead"}`` records it as a CUDA graph, so a GPU's host
+    launches one graph a token instead of every kernel of every layer (``minireason.launches``). None: eager.
 
     Each distinct prompt is read once and its cache copied to its repeats: a GRPO batch holds every
     prompt ``num_generations`` times, and reading 64 prompts of 69 tokens costs as much as 28 decode
@@ -132,6 +138,10 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
         logits = out.logits[:, -1].index_select(0, owner.to(out.logits.device))
         where = logits.device  # the last layer's device, when the model is split
         sync_every = 1 if where.type == "cpu" else _GPU_SYNC_EVERY  # a CPU "sync" costs nothing
+        step_fn, cache = _decode_step, cache
+        if compile_decode is not None:
+            step_fn, cache = _compiled_step(tuple(sorted(compile_decode.items()))), static_cache(
+                model, cache, width + max_new_tokens)
         eos = torch.tensor(list(eos_token_ids), device=where)
         tokens = torch.full((n, max_new_tokens), pad_token_id, dtype=torch.long, device=where)
         lengths = torch.full((n,), max_new_tokens, dtype=torch.long, device=where)
@@ -147,9 +157,20 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
             if step + 1 == max_new_tokens or ((step + 1) % sync_every == 0 and bool(done.all())):
                 break
             attention_mask[:, width + step] = (~done).to(device)
-            out = model(input_ids=token.clamp(min=0).unsqueeze(1).to(device),
-                        attention_mask=attention_mask[:, :width + step + 1], cache=cache, use_cache=True)
-            logits = out.logits[:, -1]
+            token_in = token.clamp(min=0).unsqueeze(1).to(device)
+            if compile_decode is None:
+                logits = step_fn(model, token_in, attention_mask[:, :width + step + 1], None, cache)
+                continue
+            position = torch.full((1,), width + step, dtype=torch.long, device=device)
+            try:  # the whole mask each step: the static cache's length, so the shapes never change
+                logits = step_fn(model, token_in, attention_mask, position, cache)
+            except Exception as error:  # noqa: BLE001 - a compiler failure must not cost the run: go on eagerly
+                if step_fn is _decode_step:
+                    raise
+                print(f"minireason: the compiled decode step failed ({type(error).__name__}: {str(error)[:200]}); "
+                      "sampling eagerly")
+                step_fn = _decode_step
+                logits = step_fn(model, token_in, attention_mask, position, cache)
     broken = int((tokens < 0).any(1).sum())  # a row ends where it meets them, so its -1 stays in the buffer
     if broken:
         raise FloatingPointError(
@@ -157,6 +178,32 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
             f"overflow (Qwen2 models are known for it): {FP16_OVERFLOW_FIX}.")
     generated = tokens.tolist()
     return [ids[:length] for ids, length in zip(generated, lengths.tolist())]
+
+
+def _decode_step(model: PreTrainedModel, token: torch.Tensor, attention_mask: torch.Tensor,
+                 position: torch.Tensor | None, cache: DynamicCache | StaticCache) -> torch.Tensor:
+    """One token's forward for every row: the last position's logits."""
+    return model(input_ids=token, attention_mask=attention_mask, cache=cache, cache_position=position,
+                 use_cache=True).logits[:, -1]
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled_step(options: tuple) -> Callable:
+    # One compiled function per set of options; dynamo keeps a graph per model and per shape it meets (a batch whose
+    # prompts are longer recompiles once, then treats the length as dynamic).
+    return torch.compile(_decode_step, **dict(options))
+
+
+def static_cache(model: PreTrainedModel, prefix: DynamicCache, length: int) -> StaticCache:
+    """A ``StaticCache`` of ``length`` positions holding ``prefix``'s keys and values at its first positions: what a
+    compiled decode step reads and writes in place, its tensors at fixed addresses (a CUDA graph replays on them)."""
+    from transformers import StaticCache
+
+    cache = StaticCache(config=model.config, max_cache_len=length)
+    for index, layer in enumerate(prefix.layers):
+        positions = torch.arange(layer.keys.shape[-2], device=layer.keys.device)
+        cache.update(layer.keys, layer.values, index, {"cache_position": positions})
+    return cache
 
 
 # On a GPU, check every this many tokens whether all rows have ended: each check waits for the device, and a

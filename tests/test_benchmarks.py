@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,16 @@ def test_grpo_step_times_every_row_on_the_tiny_model(tiny_model_path, capsys):
     assert recipe["completions_per_step"] == 16 and rows["TRL GRPOTrainer defaults"]["completions_per_step"] == 8
     assert all(row["s_per_step"] > 0 and row["throughput_tok_s"] > 0 for row in rows.values())
     assert "| minireason recipe | 16 |" in capsys.readouterr().out
+
+
+def test_decode_launches_counts_each_path_again_and_finds_the_constants_the_arithmetic_uses(tiny_model_path, capsys):
+    """The kernels a decoded token launches, counted again on Qwen2 layers along each path (minireason.launches): the
+    step-time arithmetic's constants must be what the profiler sees with today's libraries."""
+    load("decode_launches").main()
+    out = capsys.readouterr().out
+    for path in ("4-bit", "16-bit"):
+        assert re.search(rf"^\| {path} \|.*\| yes \|", out, re.M), out
+    assert "| Unsloth's: 1 prompt x 8 x 200 tokens | CUDA graph |" in out
 
 
 def test_gpu_recipes_runs_each_recipe_at_tiny_size_beside_its_estimate(tiny_model_path, capsys):

@@ -51,11 +51,12 @@ def test_the_gpu_notebook_plans_about_an_hour_on_the_card(monkeypatch):
         h100_without_vllm = notebook.gpu_plan("grpo-countdown")  # not installed here: minireason's sampler
         monkeypatch.setattr(notebook, "_has", lambda module: True)
         h100 = notebook.gpu_plan("grpo-countdown")
-    assert plan["card"] == "T4 16 GB" and 30 < plan["seconds_per_step"] < 90
-    assert 50 <= plan["steps"] and plan["steps"] * plan["seconds_per_step"] <= 3600  # past Mini-R1's ~50 steps
+    assert plan["card"] == "T4 16 GB" and 10 < plan["seconds_per_step"] < 60
+    # Past Mini-R1's ~50 steps and Unsloth's T4 notebook's 76-100, where its reward began to move.
+    assert 100 <= plan["steps"] and plan["steps"] * plan["seconds_per_step"] <= 3600 * 1.01  # seconds rounded
     assert small["steps"] > 2 * plan["steps"]
     assert kaggle["steps"] * kaggle["seconds_per_step"] <= 1800 and "data-parallel" in kaggle["note"]
-    assert h100["card"] == "H100 80 GB" and h100["seconds_per_step"] < h100_without_vllm["seconds_per_step"] / 2
+    assert h100["card"] == "H100 80 GB" and h100["seconds_per_step"] < h100_without_vllm["seconds_per_step"]
 
 
 def test_a_t4_is_seen_as_the_14_74_gib_fp16_card_it_is():
@@ -93,6 +94,7 @@ def test_every_gpu_recipe_resolves_for_every_card(name, machine):
             continue
         assert stage.eval_max_new_tokens == stage.max_completion_length
         engine = rollout_engine(stage, stage.fast_rollouts)
+        assert stage.compile_rollouts  # the decode step as a CUDA graph on any GPU (vLLM has its own)
         if stage.use_vllm:
             assert engine == "vllm"
             assert stage.generation_kwargs == {"stop": [ANSWER_CLOSE], "include_stop_str_in_output": True}
