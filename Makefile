@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.minireason-installed
 
-.PHONY: demo test test-fast lint notebooks bench install clean
+.PHONY: demo test test-fast lint notebooks bench gpu-check install clean
 
 install: $(STAMP)
 
@@ -50,6 +50,12 @@ notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/verifiers.py
+
+# The first thing to run on a GPU: the T4 recipe on its real shapes (random weights) in fp16, 2 steps: peak memory
+# against the estimate, step time, a decoded token eager and as a CUDA graph, finite losses, the sampler against
+# generate, and stopped rollouts' clipped ratio. Under 8 minutes on a T4 by its arithmetic (not yet run on one).
+gpu-check: $(STAMP)
+	$(BIN)/python benchmarks/gpu_recipes.py --check
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .hypothesis

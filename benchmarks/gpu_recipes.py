@@ -1,6 +1,11 @@
 """Every GPU recipe, 3 steps with its own settings on its model's real shapes (random weights, 4-bit where the
-recipe says so): peak memory beside `minireason estimate`'s figure, seconds per step, and tokens per second.
+recipe says so): peak memory beside `minireason estimate`'s figure, seconds per step, and tokens per second. For a
+GRPO recipe, also: a decoded token's time eager and as a CUDA graph beside the arithmetic's, whether both give the
+same tokens, the sampler against transformers' `generate`, and the clipped ratio of rollouts that stopped at a stop
+string (TRL counts a rollout without an end token as cut off).
 
+    python benchmarks/gpu_recipes.py --check         # `make gpu-check`: the T4 recipe alone, fp16, 2 steps (< 8 min
+                                                     # on a T4 by its arithmetic; not yet run on one)
     python benchmarks/gpu_recipes.py                 # on any CUDA machine; no download (weights are random)
     python benchmarks/gpu_recipes.py --size tiny     # the same path on a CPU, on the 2-layer test model
     python benchmarks/gpu_recipes.py --validate      # the estimator against this CPU: tiny and 135M, GRPO and SFT
@@ -30,6 +35,9 @@ from minireason.recipes import load_recipe
 from minireason.recipes.catalog import describe, recipe_names
 from minireason.reports.markdown import fill_section, markdown_table
 from minireason.reports.training import step_meter
+
+# What `make gpu-check` runs: the free-T4 recipe, in fp16 whatever the card, for few enough steps to fit 8 minutes.
+CHECK, CHECK_STEPS = "qwen2.5-3b/grpo-countdown/t4-16gb", 2
 
 
 def run(name: str, size: str, steps: int, models: Path) -> list[dict]:
@@ -69,8 +77,67 @@ def run(name: str, size: str, steps: int, models: Path) -> list[dict]:
                      "error": estimated / measured["allocated"] - 1, "s_per_step": timing["s_per_step"],
                      "generation_tok_s": timing.get("generation_tok_s"), "train_tok_s": timing["train_tok_s"],
                      "losses_finite": bool(losses) and all(math.isfinite(loss) for loss in losses),
-                     **(sampler_against_generate(trainers[0]) if stage.method == "grpo" else {})})
+                     **(sampler_against_generate(trainers[0]) if stage.method == "grpo" else {}),
+                     **(decode_speed(trainers[0], card) if stage.method == "grpo" else {}),
+                     **(stopped_rollouts(trainers[0]) if stage.method == "grpo" else {})})
     return rows
+
+
+def decode_speed(trainer, card: str | None, rows: int = 32, tokens: int = 32) -> dict:
+    """A decoded token's time for ``rows`` rollouts, eager and compiled (on a GPU, a CUDA graph), after a warm-up
+    that compiles; whether the two give the same greedy tokens; and the arithmetic's figure for the recipe's card."""
+    import time
+
+    import torch
+
+    from minireason.memory import decode_seconds
+    from minireason.sampling import sample_ids
+
+    model, tokenizer = trainer.accelerator.unwrap_model(trainer.model), trainer.processing_class
+    ids = [tokenizer(trainer.train_dataset[i % len(trainer.train_dataset)]["prompt"] if isinstance(
+        trainer.train_dataset[0]["prompt"], str) else tokenizer.apply_chat_template(
+        trainer.train_dataset[i % len(trainer.train_dataset)]["prompt"], tokenize=False, add_generation_prompt=True),
+        add_special_tokens=False)["input_ids"] for i in range(rows)]
+    compiled = trainer.compile_decode if trainer.compile_decode is not None else (
+        {"mode": "reduce-overhead"} if torch.cuda.is_available() else {"backend": "aot_eager"})
+    seconds, samples = {}, {}
+    for name, options in (("eager", None), ("graph", compiled)):
+        sample_ids(model, ids, tokens, 0.0, tokenizer.pad_token_id, [-1], compile_decode=options)  # warm up
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        samples[name] = sample_ids(model, ids, tokens, 0.0, tokenizer.pad_token_id, [-1], compile_decode=options)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        seconds[name] = (time.perf_counter() - started) / tokens
+    estimate = decode_seconds(trainer.args, card)["token"] if card else None
+    return {"eager_ms_token": seconds["eager"] * 1e3, "graph_ms_token": seconds["graph"] * 1e3,
+            "graph_same_tokens": sum(a == b for a, b in zip(samples["eager"], samples["graph"])) / rows,
+            "estimate_ms_token": None if estimate is None else estimate * 1e3}
+
+
+def stopped_rollouts(trainer, rollouts: int = 8) -> dict:
+    """The clipped ratio of rollouts that stopped at a stop string, by TRL's own rule (a last token that is neither
+    an end token nor padding). Random weights never write the answer's closing tag, so the stop string here is a
+    piece of text the first greedy rollout writes at its fourth token, and the rollouts are greedy: each stops there."""
+    from minireason.sampling import sample_ids
+
+    model, tokenizer = trainer.accelerator.unwrap_model(trainer.model), trainer.processing_class
+    prompt = trainer.train_dataset[0]["prompt"]
+    text = prompt if isinstance(prompt, str) else tokenizer.apply_chat_template(prompt, tokenize=False,
+                                                                                 add_generation_prompt=True)
+    ids = [tokenizer(text, add_special_tokens=False)["input_ids"]] * rollouts
+    free = sample_ids(model, ids[:1], 8, 0.0, tokenizer.pad_token_id, [-1])[0]
+    stop, saved = tokenizer.decode(free[2:4]), (trainer.stop_strings, trainer.temperature)
+    trainer.stop_strings, trainer.temperature = (stop,), 0.0  # greedy: every rollout writes what the first one did
+    try:
+        completions, _ = trainer._generate_single_turn(ids, None, {}, rollouts)
+    finally:
+        trainer.stop_strings, trainer.temperature = saved
+    stopped = [c for c in completions if stop in tokenizer.decode(c)]
+    ends = [*trainer.eos_token_ids, tokenizer.pad_token_id]
+    return {"stopped": len(stopped), "stopped_clipped_ratio": sum(c[-1] not in ends for c in stopped) /
+            max(len(stopped), 1)}
 
 
 def sampler_against_generate(trainer, prompts: int = 4, tokens: int = 16) -> dict:
@@ -159,15 +226,21 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--recipes", nargs="*", help="recipe names (default: every GPU recipe)")
     parser.add_argument("--models", default="outputs/random-models", help="where the random-weight models go")
     parser.add_argument("--validate", action="store_true", help="only the CPU validation of the estimator")
+    parser.add_argument("--check", action="store_true", help=f"the first run on a GPU (`make gpu-check`): {CHECK}, "
+                                                             f"{CHECK_STEPS} steps")
     args = parser.parse_args(argv)
     if args.validate:
         return validate(Path(args.models))
-    names = args.recipes or [name for name in recipe_names() if card_of(name) and describe(name).method != "distill"]
-    rows = [row for name in names for row in run(name, args.size, args.steps, Path(args.models))]
+    import time
+
     import torch
 
+    started = time.perf_counter()
+    names = args.recipes or [name for name in recipe_names() if card_of(name) and describe(name).method != "distill"]
+    names, steps = ([CHECK], CHECK_STEPS) if args.check else (names, args.steps)
+    rows = [row for name in names for row in run(name, args.size, steps, Path(args.models))]
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (live tensor bytes)"
-    print(f"\n## GPU recipes, {args.steps} steps each, on {device} ({args.size} size)\n")
+    print(f"\n## GPU recipes, {steps} steps each, on {device} ({args.size} size)\n")
     print(markdown_table(
         ["recipe", "stage", "precision", "estimate GiB", "allocated GiB", "reserved GiB", "estimate error", "s/step",
          "generation tok/s", "train tok/s", "losses finite", "greedy = generate", "max log p gap"],
@@ -178,6 +251,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
           f"{r['greedy_agreement']:.0%}" if "greedy_agreement" in r else "-",
           f"{r['max_logprob_gap']:.3f}" if "max_logprob_gap" in r else "-"]
          for r in rows], numeric=[False, False, False] + [True] * 7 + [False, True, True]))
+    grpo = [r for r in rows if "eager_ms_token" in r]
+    if grpo:
+        print("\n### Decoding (32 rollouts, greedy) and stopped rollouts\n")
+        print(markdown_table(
+            ["recipe", "ms a token, eager", "ms a token, CUDA graph", "same tokens", "ms a token, arithmetic",
+             "stopped rollouts", "their clipped ratio"],
+            [[r["recipe"], f"{r['eager_ms_token']:.1f}", f"{r['graph_ms_token']:.1f}", f"{r['graph_same_tokens']:.0%}",
+              "-" if r["estimate_ms_token"] is None else f"{r['estimate_ms_token']:.0f}", r["stopped"],
+              f"{r['stopped_clipped_ratio']:.2f}"] for r in grpo], numeric=[False] + [True] * 6))
+    print(f"\n{time.perf_counter() - started:.0f} s in all")
     return rows
 
 

@@ -132,7 +132,9 @@ def random_weights_model(alias: str, folder: Path, layers: int | None = None) ->
             values["num_hidden_layers"] = layers
             values.pop("max_window_layers", None)
         torch.manual_seed(0)
-        AutoModelForCausalLM.from_config(AutoConfig.for_model(**values), dtype=torch.bfloat16).save_pretrained(target)
+        with torch.device("cuda" if torch.cuda.is_available() else "cpu"):  # a GPU draws 3B random weights in seconds
+            model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**values), dtype=torch.bfloat16)
+        model.save_pretrained(target)
         load_tokenizer(EMBEDDED_MODEL).save_pretrained(target)
 
     return _build_atomically(Path(folder) / (alias if layers is None else f"{alias}-{layers}-layers"), build)

@@ -78,6 +78,9 @@ def test_gpu_recipes_runs_each_recipe_at_tiny_size_beside_its_estimate(tiny_mode
         assert (row["generation_tok_s"] or 0) > 0 if row["stage"] == "grpo" else row["generation_tok_s"] is None
         assert row["error"] == pytest.approx(row["estimate_gib"] / row["allocated_gib"] - 1)
         assert row["losses_finite"] and row["precision"] == "fp32"  # a CPU: fp32 whatever the card's recipe says
+    grpo = rows[0]
+    assert grpo["graph_same_tokens"] == 1.0 and grpo["eager_ms_token"] > 0 and grpo["graph_ms_token"] > 0
+    assert grpo["stopped"] >= 1 and grpo["stopped_clipped_ratio"] == 0.0  # stopped rollouts read as finished
     # The sampler against transformers' generate, greedy in fp32: the same tokens, the same log-probabilities.
     assert rows[0]["greedy_agreement"] == 1.0 and rows[0]["max_logprob_gap"] < 1e-4
     # The SFT estimates measure the data set they train on: within 15% of the live bytes.
