@@ -43,8 +43,7 @@ PLAIN_LOGITS_LIMIT = 2**28
 
 class FastGRPOTrainer(GuardedTraining, GRPOTrainer):
     """``GRPOTrainer`` plus ``fast_rollouts``, ``stop_strings``, ``share_prompt_prefix`` and ``compile_rollouts`` (see
-    the module and ``sampling.sample_ids``), stopped
-    when its numbers go wrong (``minireason.training_guard``)."""
+    the module and ``sampling.sample_ids``), stopped when its numbers go wrong (``minireason.training_guard``)."""
 
     def __init__(self, *args, fast_rollouts: bool = True, stop_strings: tuple[str, ...] = (ANSWER_CLOSE,),
                  share_prompt_prefix: bool = True, compile_rollouts: bool = False, **kwargs):

@@ -138,10 +138,10 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
         logits = out.logits[:, -1].index_select(0, owner.to(out.logits.device))
         where = logits.device  # the last layer's device, when the model is split
         sync_every = 1 if where.type == "cpu" else _GPU_SYNC_EVERY  # a CPU "sync" costs nothing
-        step_fn, cache = _decode_step, cache
+        step_fn = _decode_step
         if compile_decode is not None:
-            step_fn, cache = _compiled_step(tuple(sorted(compile_decode.items()))), static_cache(
-                model, cache, width + max_new_tokens)
+            step_fn = _compiled_step(tuple(sorted(compile_decode.items())))
+            cache = static_cache(model, cache, width + max_new_tokens)
         eos = torch.tensor(list(eos_token_ids), device=where)
         tokens = torch.full((n, max_new_tokens), pad_token_id, dtype=torch.long, device=where)
         lengths = torch.full((n,), max_new_tokens, dtype=torch.long, device=where)
