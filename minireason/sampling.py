@@ -162,6 +162,8 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
                 logits = step_fn(model, token_in, attention_mask[:, :width + step + 1], None, cache)
                 continue
             position = torch.full((1,), width + step, dtype=torch.long, device=device)
+            # A new step for CUDA graphs: the last step's logits, already drawn from, may be overwritten in place.
+            torch.compiler.cudagraph_mark_step_begin()
             try:  # the whole mask each step: the static cache's length, so the shapes never change
                 logits = step_fn(model, token_in, attention_mask, position, cache)
             except Exception as error:  # noqa: BLE001 - a compiler failure must not cost the run: go on eagerly
