@@ -136,3 +136,17 @@ def test_demo_runs_every_stage_on_the_same_problems_and_writes_a_report(tmp_path
     assert list(report["paired_gains"]) == ["pure RL - base (pure RL prompt)", "SFT + GRPO - SFT"]
     assert (tmp_path / "reward_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "SFT + GRPO" in result.stdout and "95% CI" in result.stdout
+
+
+def test_a_run_whose_numbers_went_wrong_ends_in_one_line_that_names_the_fix(tmp_path, monkeypatch):
+    """A T4 run stopped by the training guard (or NaN logits in a rollout) says what to do, not a traceback."""
+    import minireason.recipes
+    from minireason.training_guard import NonFiniteTraining
+
+    def overflow(stages):
+        raise NonFiniteTraining("step 3: the loss is nan, not a number. In fp16 this is an overflow: train in bf16 "
+                                "on a card that has it (--precision bf16), or in fp32 (--precision fp32)")
+
+    monkeypatch.setattr(minireason.recipes, "run", overflow)
+    with pytest.raises(SystemExit, match=r"^error: step 3: the loss is nan.*--precision fp32\)$"):
+        main(["train", "smollm2-135m/grpo-arithmetic/cpu", "--output_dir", str(tmp_path)])

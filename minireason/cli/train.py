@@ -75,8 +75,10 @@ def cmd_train(argv: list[str]) -> None:
         fail(error)
     try:
         summaries = run(stages)
-    except (FileNotFoundError, OldRunError) as error:  # a data set not built yet, or a folder saved by an older
-        fail(error)  # minireason: the message names the command that fixes it
+    # A data set not built yet, a folder saved by an older minireason, or numbers fp16 could not hold (NaN logits,
+    # a NaN loss, the loss scaler skipping step after step): each message names what fixes it.
+    except (FileNotFoundError, OldRunError, FloatingPointError) as error:
+        fail(error)
     for summary in summaries:
         print(json.dumps(summary, indent=2))
     evaluated = {stage.output_dir: load_run(summary["eval"])["metrics"] for stage, summary in zip(stages, summaries)
