@@ -1,5 +1,8 @@
 """Every recipe loads; each runs 2 steps on the tiny model (4-bit path included); configs behave."""
 
+import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -57,24 +60,69 @@ def test_recipe_loads_and_opens_with_its_launch_command(path):
 
 TINY = tiny_flags(grpo=False) + ["--save_steps", "1"]
 TINY_GRPO = tiny_flags(grpo=True) + ["--save_steps", "1"]
+# A launch line whose command needs a service the line starts first: QwQ-32B behind `vllm serve` on 4 GPUs.
+NEEDS_A_SERVER = "minireason data distill --config qwq-32b/distill-17k/vllm-server"
 
 
-@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(p.parents[2])))
-def test_recipe_runs_two_steps_on_the_tiny_model(path, tmp_path, tiny_model_path):
-    overrides = (TINY_GRPO if "grpo" in path.parent.name else TINY) + ["--output_dir", str(tmp_path)]
-    if "\ndataset_path:" in path.read_text():  # a recipe that trains on distilled data: make a small set
-        from minireason.distill import DistillConfig, distill
+def launch_commands(path: Path) -> list[str]:
+    """The ``minireason`` commands of a recipe's header, as a user copies them: its ``launch:`` line and the lines
+    that continue it, split at ``&&`` and ``&``, without comments, ``[optional parts]`` or ``(notes)``."""
+    commands, inside = [], False
+    for line in path.read_text().split("\nmethod:")[0].splitlines():
+        if line.startswith("# launch:"):
+            inside, text = True, line.removeprefix("# launch:")
+        elif inside and re.match(r"^#\s{5,}\S", line):
+            text = line.lstrip("#")
+        else:
+            inside = False
+            continue
+        text = re.sub(r"\[[^\]]*\]|\([^)]*\)", "", text.split(" #")[0])
+        commands += [part.strip() for part in re.split(r"&&|\s&\s|\s&$", text) if part.strip().startswith("minireason ")]
+    return commands
 
-        distill(DistillConfig(out=str(tmp_path / "distilled"), sources=[{"task": "countdown", "n": 8}],
-                              report_to="none"), progress=False)
-        overrides += ["--dataset_path", str(tmp_path / "distilled" / "data")]
-    stages = load_recipe(path, overrides)
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """One folder the launch lines run in, as a user's checkout: a data set a line writes is there for the next."""
+    return tmp_path_factory.mktemp("launch"), set()
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: str(p.relative_to(p.parents[2])))
+def test_every_launch_line_runs_as_written(path, workspace, tmp_path, monkeypatch, tiny_model_path):
+    """Each header's launch line, run as written through the CLI (`minireason data distill --config
+    solver/distill-17k/cpu` once stopped at a required --out its config gives), with the tiny model's flags added
+    where it trains. The QwQ line needs the vLLM server its line starts: there the config is read, not run."""
+    from minireason.cli import main
+
+    folder, done = workspace
+    monkeypatch.chdir(folder)
+    commands = launch_commands(path)
+    assert commands, f"{path}: the header needs a launch line with a minireason command"
+    for command in commands:
+        argv = shlex.split(command)[1:]
+        if command == NEEDS_A_SERVER:
+            from minireason.cli.data import _distill_config
+
+            assert _distill_config("data distill", argv[2:], "", "", {}).out == "data/qwq-32b-distill-17k"
+        elif argv[0] == "data":
+            if command not in done:  # the same data set for every recipe that trains on it
+                main([*argv, "--report_to", "none"])
+                done.add(command)
+        else:
+            grpo = "grpo" in path.parent.name
+            main([*argv, *(TINY_GRPO if grpo else TINY), "--output_dir", str(tmp_path)])
+    if "\nmethod: distill" in path.read_text():
+        return
+    flags = [*shlex.split(commands[-1])[3:], *(TINY_GRPO if "grpo" in path.parent.name else TINY),
+             "--output_dir", str(tmp_path)]
+    stages = load_recipe(path, flags)
     if stages[-1].method == "grpo" and len(stages) == 2:  # sft-then-grpo: GRPO starts from the SFT adapter
         assert stages[1].adapter == str(Path(stages[0].output_dir) / "final")
     if "journey-vs-shortcut" in str(path):  # two SFT runs on the same problems, different traces
         assert [s.data_style for s in stages] == ["shortcut", "journey"]
         assert stages[0].seed == stages[1].seed and stages[0].n_train == stages[1].n_train
-    for summary, stage in zip(run(stages), stages):
+    for stage in stages:
+        summary = json.loads((Path(stage.output_dir) / "summary.json").read_text())
         assert summary["steps"] == 2
         assert (Path(summary["final"]) / "adapter_config.json").exists()
         # The stage's evaluation is saved as every evaluation is, one greedy sample per held-out problem, stopped
@@ -146,7 +194,16 @@ def test_grpo_after_sft_trains_and_saves_the_sft_adapter_and_nothing_else(tmp_pa
                          TINY_GRPO + ["--output_dir", str(tmp_path), "--learning_rate", "1e-2"])
     stages[0].lora_dropout = 0.3
     stages[1].reward_funcs, stages[1].reward_weights = ["length"], None
+    import trl.trainer.grpo_trainer
+
+    warned = []
+    monkeypatch.setattr(trl.trainer.grpo_trainer.logger, "warning", lambda message, *args: warned.append(message))
+    init_kwargs = dict(stages[1].model_init_kwargs)
     sft_summary, grpo_summary = run(stages)
+    # The GRPO stage's model is the SFT adapter's, already loaded: TRL is not handed load settings it would ignore
+    # ("You passed `model_init_kwargs` … already instantiated"), and the run still records them.
+    assert not [message for message in warned if "model_init_kwargs" in message]
+    assert stages[1].model_init_kwargs == init_kwargs
     sft = load_file(Path(sft_summary["final"]) / "adapter_model.safetensors")
     grpo = load_file(Path(grpo_summary["final"]) / "adapter_model.safetensors")
     assert sft.keys() == grpo.keys() and all("lora_" in key for key in sft)

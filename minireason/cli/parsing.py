@@ -61,6 +61,9 @@ def parse(prog: str, classes: tuple, argv: list[str], description: str | None = 
                               epilog=epilog, formatter_class=HelpFormatter, allow_abbrev=False)
     if defaults:
         parser.set_defaults(**defaults)
+        for action in parser._actions:  # a value the config gives satisfies a required flag (argparse still asks)
+            if action.dest in defaults:
+                action.required = False
     try:
         *configs, rest = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     except (ValueError, TypeError) as error:

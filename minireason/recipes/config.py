@@ -7,14 +7,19 @@ wait for ``minireason.recipes.runs.run_stage``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+from typing import TYPE_CHECKING
 
 import yaml
 
 from minireason.answer_format import check_prompt_style
 from minireason.models import DEFAULT_LORA
 from minireason.tasks import get_task
+
+if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
+    from transformers import PreTrainedModel
 
 
 @dataclasses.dataclass
@@ -124,6 +129,19 @@ class RecipeArgs:
             # One process trains on one GPU: transformers would wrap the model in nn.DataParallel (which refuses
             # 4-bit models) and multiply the batch by the GPU count. `accelerate launch` uses every GPU.
             self._n_gpu = 1
+
+    @contextlib.contextmanager
+    def building(self, model: str | PreTrainedModel):
+        """While a TRL trainer is built on ``model``: a model already loaded (a saved adapter's, from ``policy``)
+        takes no ``model_init_kwargs``, so TRL is not handed them, which it would warn go unused; they are back
+        afterwards, where the run's settings record them."""
+        kept = self.model_init_kwargs
+        if not isinstance(model, str):
+            self.model_init_kwargs = None
+        try:
+            yield
+        finally:
+            self.model_init_kwargs = kept
 
     def peft_config(self):
         from minireason.models import lora_config

@@ -122,12 +122,13 @@ def build_trainer(cfg: GRPORecipe) -> tuple[FastGRPOTrainer, list[dict]]:
         cfg.reward_weights = weights + [0.0]
 
     # 4. Trainer.
-    trainer = FastGRPOTrainer(
-        model=model, reward_funcs=reward_funcs, args=cfg, train_dataset=dataset, processing_class=tokenizer,
-        peft_config=peft_config, quantization_config=quantization, fast_rollouts=cfg.fast_rollouts,
-        stop_strings=(ANSWER_CLOSE,) if cfg.stop_at_answer else (), share_prompt_prefix=cfg.share_prompt_prefix,
-        compile_rollouts=cfg.compile_rollouts,
-    )
+    with cfg.building(model):
+        trainer = FastGRPOTrainer(
+            model=model, reward_funcs=reward_funcs, args=cfg, train_dataset=dataset, processing_class=tokenizer,
+            peft_config=peft_config, quantization_config=quantization, fast_rollouts=cfg.fast_rollouts,
+            stop_strings=(ANSWER_CLOSE,) if cfg.stop_at_answer else (), share_prompt_prefix=cfg.share_prompt_prefix,
+            compile_rollouts=cfg.compile_rollouts,
+        )
     settle_dtypes(trainer.model, cfg.precision)  # fp32 adapters (not TRL's bf16); under fp16 an fp32 residual stream
     return trainer, eval_rows
 

@@ -208,10 +208,11 @@ def build_trainer(cfg: SFTRecipe) -> tuple[SFTTrainer, list[dict]]:
         dataset = Dataset.from_list(trace_examples(cfg, tokenizer, train_rows))
 
     # 3. Trainer.
-    trainer = GuardedSFTTrainer(
-        model=model, args=cfg, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
-        quantization_config=quantization,
-    )
+    with cfg.building(model):
+        trainer = GuardedSFTTrainer(
+            model=model, args=cfg, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
+            quantization_config=quantization,
+        )
     settle_dtypes(trainer.model, cfg.precision)  # fp32 adapters (not TRL's bf16); under fp16 an fp32 residual stream
     return trainer, eval_rows
 
