@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from minireason.console import quiet_libraries
 from minireason.evaluation import first_samples
 from minireason.recipes import load_recipe, run
 from minireason.recipes.data import evaluate_base
@@ -80,6 +81,8 @@ def run_demo(out: str | Path, overrides: list[str] = ()) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pure, sft, grpo = demo_stages(out, overrides)
+    if not pure.verbose:  # one progress line a stage from here on, the base model's evaluation included
+        quiet_libraries()
 
     print(f"\n[1/5] the base model on {pure.n_eval} held-out problems, on pure RL's prompt ({pure.prompt_style})")
     evals = {BASE: out / "base"}

@@ -20,6 +20,7 @@ Two overrides, each falling back to TRL's own code wherever it does not apply:
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 import torch
@@ -27,6 +28,7 @@ from accelerate.utils import DistributedType
 from trl import GRPOTrainer
 
 from minireason.answer_format import ANSWER_CLOSE
+from minireason.console import no_completion_tables
 from minireason.sampling import sample_ids, select_rows
 from minireason.training_guard import GuardedTraining
 
@@ -53,6 +55,11 @@ class FastGRPOTrainer(GuardedTraining, GRPOTrainer):
         # On a GPU the compiled step is recorded as a CUDA graph; elsewhere it is compiled, nothing more.
         self.compile_decode = ({"mode": "reduce-overhead"} if torch.cuda.is_available() else {}) \
             if compile_rollouts else None
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        # Unless verbose, TRL's completion tables go to W&B and the completions folder, not to the console.
+        with contextlib.nullcontext() if getattr(self.args, "verbose", True) else no_completion_tables():
+            super().log(logs, start_time)
 
     # -- rollouts ------------------------------------------------------------------------
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):

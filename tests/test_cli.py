@@ -10,9 +10,9 @@ import pytest
 from minireason.cli import main
 
 
-def run(*args, stdin=None):
+def run(*args, stdin=None, env=None):
     return subprocess.run([sys.executable, "-m", "minireason", *args], capture_output=True, text=True,
-                          input=stdin, timeout=300)
+                          input=stdin, timeout=300, env=env)
 
 
 def test_help_teaches():
@@ -102,10 +102,21 @@ def test_bad_recipe_input_ends_in_one_line_that_names_the_fix(tmp_path, monkeypa
 
 @pytest.mark.slow
 def test_demo_runs_every_stage_on_the_same_problems_and_writes_a_report(tmp_path, tiny_model_path):
-    result = run("demo", "--out", str(tmp_path), "--model", "tiny", "--max_steps", "2", "--n_train", "8",
-                 "--n_eval", "3", "--eval_max_new_tokens", "4", "--max_completion_length", "6", "--report_to", "none")
+    """The demo as a workshop sees it (W&B logging offline, every stage 10 steps), and what it writes."""
+    import os
+
+    result = run("demo", "--out", str(tmp_path), "--model", "tiny", "--max_steps", "10", "--n_train", "40",
+                 "--n_eval", "3", "--eval_max_new_tokens", "4", "--max_completion_length", "6",
+                 env={**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "FutureWarning" not in result.stderr  # what a newcomer sees first: no deprecated names
+    # A console a workshop can read: one progress line a stage, a few completions, no metrics dicts, no completion
+    # tables, no W&B banner, and the results table last (it printed over 2,600 lines).
+    printed = (result.stdout + result.stderr).splitlines()
+    assert len(printed) < 150, len(printed)
+    assert not [line for line in printed if line.startswith(("{'loss'", "{'train_runtime'", "wandb:", "│"))]
+    assert sum("pure-rl  step 10/10" in line for line in printed) == 1
+    assert result.stdout.rstrip().splitlines()[-1].startswith("reward curves:")
     report = json.loads((tmp_path / "report.json").read_text())
     assert list(report["stages"]) == ["base (pure RL prompt)", "pure RL", "base (SFT prompt)", "SFT", "SFT + GRPO"]
     # Each arm is compared with the base model on its own prompt: pure RL's shows a solved example.
@@ -127,8 +138,8 @@ def test_demo_runs_every_stage_on_the_same_problems_and_writes_a_report(tmp_path
         assert 1 <= stage["mean_tokens"] <= 4
         ids = ids or [p["id"] for p in problems]
         assert [p["id"] for p in problems] == ids  # every stage answered the same held-out problems
-    assert [step for step, _ in report["reward_curves"]["pure RL"]] == [1, 2]
-    assert [step for step, _ in report["reward_curves"]["SFT then GRPO"]] == [1, 2]
+    assert [step for step, _ in report["reward_curves"]["pure RL"]] == list(range(1, 11))
+    assert [step for step, _ in report["reward_curves"]["SFT then GRPO"]] == list(range(1, 11))
     for name, gain in report["paired_gains"].items():
         after, before = name.split(" - ")
         assert gain["mean"] == pytest.approx(report["stages"][after]["pass@1"] - report["stages"][before]["pass@1"])
@@ -150,3 +161,15 @@ def test_a_run_whose_numbers_went_wrong_ends_in_one_line_that_names_the_fix(tmp_
     monkeypatch.setattr(minireason.recipes, "run", overflow)
     with pytest.raises(SystemExit, match=r"^error: step 3: the loss is nan.*--precision fp32\)$"):
         main(["train", "smollm2-135m/grpo-arithmetic/cpu", "--output_dir", str(tmp_path)])
+
+
+@pytest.mark.slow
+def test_verbose_restores_each_librarys_own_output(tmp_path, tiny_model_path):
+    flags = ["train", "smollm2-135m/grpo-arithmetic/cpu", "--model", "tiny", "--max_steps", "3", "--n_train", "12",
+             "--n_eval", "2", "--max_completion_length", "6", "--report_to", "none"]
+    quiet = run(*flags, "--output_dir", str(tmp_path / "quiet"))
+    verbose = run(*flags, "--output_dir", str(tmp_path / "verbose"), "--verbose", "true")
+    assert quiet.returncode == verbose.returncode == 0, (quiet.stderr[-2000:], verbose.stderr[-2000:])
+    assert "quiet  step 3/3  reward" in quiet.stdout and "{'loss'" not in quiet.stdout + quiet.stderr
+    assert "'loss'" in verbose.stdout + verbose.stderr and "verbose  step 3/3" not in verbose.stdout
+    assert "│" in verbose.stdout and "│" not in quiet.stdout  # TRL's own table of completions

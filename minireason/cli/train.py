@@ -20,6 +20,8 @@ class DemoArgs:
     seed on the same held-out problems (any seed: pure RL was judged on ten), --n_eval 256 scores more."""
 
     out: str = dataclasses.field(default="outputs/demo", metadata={"help": "Report folder."})
+    verbose: bool = dataclasses.field(default=False, metadata={
+        "help": "Print TRL's, transformers' and W&B's own output instead of one progress line a stage."})
 
 
 @dataclasses.dataclass
@@ -48,7 +50,7 @@ def cmd_demo(argv: list[str]) -> None:
         "examples:\n  minireason demo\n  minireason demo --seed 3 --out outputs/demo-seed3\n"
         "  python benchmarks/pure_rl_seeds.py   # pure RL at seeds 0-9, 256 problems: docs/claims.md"))
     try:
-        run_demo(args.out, overrides)
+        run_demo(args.out, [*overrides, "--verbose", str(args.verbose).lower()])
     except ValueError as error:
         fail(error)
 

@@ -58,6 +58,10 @@ class RecipeArgs:
         "help": "chat (the chat template), base (R1-Zero text prompt ending in <think>) or base_example (the same "
                 "after one worked example of the task); minireason.answer_format."})
     wandb_project: str = dataclasses.field(default="minireason", metadata={"help": "W&B project name."})
+    verbose: bool = dataclasses.field(default=False, metadata={
+        "help": "Print TRL's, transformers' and W&B's own output (a metrics dict every step, tables of completions, "
+                "W&B's banner and summary) instead of one progress line a stage and a few completions as plain text. "
+                "W&B receives the same figures either way."})
     gpu_hour_cost: float = dataclasses.field(
         default=2.0, metadata={"help": "$ per GPU-hour for the logged cost (TinyZero: ~$30 a run; Sky-T1: ~$450)."})
 

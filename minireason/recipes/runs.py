@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # Fields that change where and how a run reports, not what it trains: a run may resume or be re-run with
 # other values. max_steps is one: raising it continues a finished run from its last checkpoint.
-_BOOKKEEPING = ("output_dir", "logging_dir", "run_name", "report_to", "wandb_project", "gpu_hour_cost",
+_BOOKKEEPING = ("output_dir", "logging_dir", "run_name", "report_to", "wandb_project", "gpu_hour_cost", "verbose",
                 "logging_steps", "log_completions", "num_completions_to_print", "save_steps", "save_total_limit",
                 "disable_tqdm", "max_steps", "push_to_hub", "hub_model_id", "curve_every", "curve_problems")
 
@@ -260,6 +260,9 @@ def run_stage(cfg: RecipeArgs, build_trainer: Callable, details: Callable[[objec
     ``build_trainer(cfg) -> (trainer, eval_rows)`` is the method's own part (model, data, rewards, trainer);
     ``details(trainer)`` adds the method's own summary fields.
     """
+    from transformers import PrinterCallback, ProgressCallback
+
+    from minireason.console import StageConsole, quiet_libraries
     from minireason.evaluation import first_samples
     from minireason.reports.evals import save_stage_run
     from minireason.scaling import evaluate
@@ -268,10 +271,17 @@ def run_stage(cfg: RecipeArgs, build_trainer: Callable, details: Callable[[objec
     claim_output_dir(cfg)
     if (done := finished_summary(cfg)) is not None:
         return done
+    if not cfg.verbose:
+        quiet_libraries()
     if "wandb" in (cfg.report_to or []):
         configure_wandb(cfg.wandb_project)
     trainer, eval_rows = build_trainer(cfg)
     track_cost(trainer, cfg.gpu_hour_cost)
+    if not cfg.verbose:  # one progress line instead of the Trainer's bar and its metrics dict at every log
+        for printer in (ProgressCallback, PrinterCallback):
+            trainer.remove_callback(printer)
+        trainer.add_callback(StageConsole(trainer, Path(cfg.output_dir).name,
+                                          samples=(cfg.num_completions_to_print or 2) if cfg.method == "grpo" else 0))
     if cfg.curve_every and eval_rows:
         trainer.add_callback(HeldOutCurve(trainer, eval_rows[:cfg.curve_problems], cfg.curve_every,
                                           cfg.eval_max_new_tokens, cfg.prompt_style))
