@@ -2,9 +2,10 @@
 
 Both get the same model with the same LoRA adapter, the same data (the recipe's problems and
 prompts), the same rewards, group size, completion length and temperature. "TRL defaults" is
-``GRPOConfig`` left as it comes, except what a CPU forces (fp32, no gradient checkpointing:
-bf16 autocast is ~25x slower on CPU): one prompt (8 completions) a step, ``model.generate``
-rollouts, and a loss that re-reads the prompt for every completion. The other rows are the
+``GRPOConfig`` left as it comes, bf16 and gradient checkpointing included (bf16 only where this CPU has bf16
+instructions: without them torch emulates it, slower than fp32): one prompt (8 completions) a step,
+``model.generate`` rollouts, and a loss that re-reads the prompt for every completion. The recipe's precision
+follows the CPU the same way. The other rows are the
 recipe, then the recipe with one of its speed-ups turned off, to show what each is worth.
 
 For each: seconds per step; generation tok/s (completion tokens / time in rollouts); train tok/s
@@ -36,6 +37,7 @@ def trl_defaults(recipe, out: Path, steps: int):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
+    from minireason.hardware import cpu_bf16_native
     from minireason.models import load_tokenizer, resolve_model
     from minireason.recipes.data import task_data
     from minireason.rewards import get_reward
@@ -45,7 +47,7 @@ def trl_defaults(recipe, out: Path, steps: int):
         output_dir=str(out), max_steps=steps, num_generations=recipe.num_generations,
         max_completion_length=recipe.max_completion_length, temperature=recipe.temperature,
         learning_rate=recipe.learning_rate, seed=recipe.seed, report_to="none", save_strategy="no",
-        logging_steps=1, bf16=False, gradient_checkpointing=False, model_init_kwargs={"dtype": "float32"})
+        logging_steps=1, bf16=cpu_bf16_native(), use_cpu=True)
     _, rows, _ = task_data(recipe)
     dataset = Dataset.from_list([{**row, "prompt": row_prompt(row, recipe.prompt_style)} for row in rows])
     return GRPOTrainer(model=resolve_model(recipe.model), reward_funcs=[get_reward(n) for n in recipe.reward_funcs],

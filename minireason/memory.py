@@ -137,12 +137,12 @@ def on_card(stage: RecipeArgs, card: str | None) -> tuple[str, bool, str]:
     """``(precision, activation_checkpointing, weights' dtype)`` of ``stage`` when it runs on ``card`` (None: this
     CPU): what the hardware decided where the stage was built is decided again for the card, as it would be there
     (``minireason.hardware``); what the recipe or a flag set is kept."""
-    from minireason.hardware import resolve_precision, weights_dtype
+    from minireason.hardware import cpu_bf16_native, resolve_precision, weights_dtype
 
     gpu = card is not None
     auto = set(getattr(stage, "hardware_defaults", ()))
-    precision = resolve_precision("auto", gpu, CARDS[card].bf16 if gpu else False) if "precision" in auto \
-        else stage.precision
+    precision = resolve_precision("auto", gpu, CARDS[card].bf16 if gpu else cpu_bf16_native()) \
+        if "precision" in auto else stage.precision
     checkpointing = gpu if "activation_checkpointing" in auto else stage.activation_checkpointing
     dtype = weights_dtype(precision, not stage.lora) if "dtype" in auto else stage.model_init_kwargs["dtype"]
     return precision, checkpointing, dtype

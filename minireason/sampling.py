@@ -70,8 +70,8 @@ def _is_quantized(model) -> bool:
 
 @contextlib.contextmanager
 def inference_mode(model: PreTrainedModel, merge_lora: bool = True):
-    """Eval mode (no dropout) with LoRA adapters merged into the weights, no gradients, and fp16 autocast for a
-    model that keeps an fp32 residual stream around fp16 weights; restored on exit.
+    """Eval mode (no dropout) with LoRA adapters merged into the weights, no gradients, and autocast for a model whose
+    weights are half precision; restored on exit.
 
     Merging into 4-bit weights would re-quantise them, so quantised models keep their adapters apart.
     Merging and unmerging round the base weights (w + d - d is not always w in floating point), so a
@@ -79,20 +79,31 @@ def inference_mode(model: PreTrainedModel, merge_lora: bool = True):
     """
     was_training = model.training
     merge = merge_lora and hasattr(model, "merge_adapter") and not _is_quantized(model.get_base_model())
+    weights = model.get_input_embeddings().weight
+    half = weights.dtype if weights.dtype in (torch.float16, torch.bfloat16) else None
+    # In half precision, merging and unmerging would move the base weights by whole ulps at every call: they are
+    # kept as they were and put back, bit for bit (a copy of the adapted layers' weights meanwhile).
+    kept = [(w, w.detach().clone()) for w in _adapted_weights(model)] if merge and half else []
     model.eval()
     if merge:
         model.merge_adapter()
-    # A model whose residual stream runs in fp32 around fp16 weights (models.residual_in_fp32) computes under fp16
-    # autocast, as its trainer does; outside a trainer (an evaluation) nothing else would turn it on.
-    fp16 = getattr(model.get_input_embeddings(), "_minireason_fp32_output", False)
     try:
-        device = model.get_input_embeddings().weight.device.type
-        with torch.no_grad(), torch.autocast(device, dtype=torch.float16, enabled=fp16):
+        # Half-precision weights (a bf16 CPU, a GPU) compute under autocast, as a trainer runs them (their fp32
+        # adapters, and a T4's fp32 residual stream, meet them there); outside a trainer nothing else turns it on.
+        with torch.no_grad(), torch.autocast(weights.device.type, dtype=half or torch.float32, enabled=bool(half)):
             yield model
     finally:
         if merge:
             model.unmerge_adapter()
+            for weight, original in kept:
+                weight.data.copy_(original)
         model.train(was_training)
+
+
+def _adapted_weights(model: PreTrainedModel) -> list[torch.Tensor]:
+    """The base weights of a PEFT model's LoRA layers: what merging an adapter writes into."""
+    return [module.get_base_layer().weight for module in model.modules()
+            if hasattr(module, "lora_A") and hasattr(module, "get_base_layer")]
 
 
 def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_tokens: int, temperature: float,

@@ -16,6 +16,22 @@ def tiny_model_path():
     return resolve_model("tiny")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cpu_without_bf16():
+    """The suite's figures are the same on every CPU: in this process it runs as on a CPU without bf16 instructions
+    (recipes resolve to fp32), unless a test asks for one with them (``bf16_cpu``). A subprocess it starts sees the
+    machine's own CPU."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("minireason.hardware.cpu_bf16_native", lambda: False)
+        yield
+
+
+@pytest.fixture
+def bf16_cpu(monkeypatch):
+    """A CPU presented as having bf16 instructions (AVX512-BF16 or AMX)."""
+    monkeypatch.setattr("minireason.hardware.cpu_bf16_native", lambda: True)
+
+
 @pytest.fixture
 def offline_wandb(tmp_path, monkeypatch):
     """No key, no ~/.netrc, runs written under tmp_path/wandb, and a fresh W&B session.

@@ -231,3 +231,29 @@ def test_the_compiled_decode_step_samples_the_same_tokens(four_bit, tiny_model_p
             torch.manual_seed(3)
             assert sample_ids(model, prompts, 10, temperature, tokenizer.pad_token_id, [-1],
                               compile_decode=options) == eager, (temperature, options)
+
+
+def test_on_a_bf16_cpu_grpo_trains_fp32_adapters_on_bf16_weights_that_rollouts_leave_as_they_were(
+        tmp_path, tiny_model_path, bf16_cpu):
+    """A CPU with bf16 instructions: base weights in bf16 under bf16 autocast, adapters and their optimizer state in
+    fp32. Merging an adapter into bf16 weights for the rollouts and taking it out again would move them by whole
+    ulps at every step; they are put back bit for bit."""
+    from minireason.recipes import load_recipe
+    from minireason.recipes.grpo import build_trainer
+
+    (stage,) = load_recipe("smollm2-135m/grpo-arithmetic/cpu", [
+        "--model", "tiny", "--output_dir", str(tmp_path), "--report_to", "none", "--n_train", "8", "--n_eval", "0",
+        "--num_generations", "4", "--per_device_train_batch_size", "4", "--max_completion_length", "8",
+        "--max_steps", "2", "--save_strategy", "no", "--learning_rate", "1e-2"])
+    trainer, _ = build_trainer(stage)
+    base = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if not p.requires_grad}
+    for name, parameter in trainer.model.named_parameters():
+        if "lora_B" in name:  # a non-zero adapter, so merging it changes the weights
+            parameter.data.normal_(0, 0.5)
+    trainer.train()
+    assert stage.precision == "bf16" and {p.dtype for p in base.values()} == {torch.bfloat16}
+    trainable = [p for p in trainer.model.parameters() if p.requires_grad]
+    assert {p.dtype for p in trainable} == {torch.float32}
+    assert {s["exp_avg"].dtype for s in trainer.optimizer.state.values()} == {torch.float32}
+    after = dict(trainer.model.named_parameters())
+    assert all(torch.equal(after[name], weight) for name, weight in base.items())  # two rollouts later, bit for bit

@@ -328,3 +328,17 @@ def test_the_fp16_overflow_advice_trains_in_fp32_on_a_t4():
     with simulated_gpu("L4 24 GB"):
         (on_l4,) = load_recipe("qwen2.5-3b/grpo-countdown/t4-16gb", bf16_flag.split())
     assert (on_l4.precision, on_l4.bf16, on_l4.model_init_kwargs["dtype"]) == ("bf16", True, "bfloat16")
+
+
+@pytest.mark.parametrize("has_bf16", [True, False], ids=["AVX512-BF16", "no bf16"])
+def test_a_cpu_decides_its_precision_by_its_bf16_instructions(has_bf16, monkeypatch):
+    """bf16 where the CPU computes it natively (AVX512-BF16 or AMX: 2.3x fp32's matmuls, 1.7x a training step on an
+    EPYC), fp32 where torch would emulate it; the adapters and every weight that trains stay fp32."""
+    monkeypatch.setattr("minireason.hardware.cpu_bf16_native", lambda: has_bf16)
+    (lora,) = load_recipe("smollm2-135m/grpo-arithmetic/cpu")
+    (full,) = load_recipe("smollm2-135m/grpo-arithmetic/cpu", ["--lora", "false"])
+    half = "bf16" if has_bf16 else "fp32"
+    assert (lora.precision, lora.bf16, lora.fp16, lora.model_init_kwargs["dtype"]) == (
+        half, has_bf16, False, "bfloat16" if has_bf16 else "float32")
+    assert (full.precision, full.model_init_kwargs["dtype"]) == (half, "float32")  # fp32 masters, bf16 autocast
+    assert not lora.activation_checkpointing and not lora.compile_rollouts

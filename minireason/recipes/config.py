@@ -69,7 +69,8 @@ class RecipeArgs:
     # and the card's fp16 came back. Resolved when the config is built; a value the recipe or a flag gives is kept.
     precision: str = dataclasses.field(default="auto", metadata={
         "help": "auto, fp32, fp16 or bf16. auto: bf16 on a GPU that computes in it, fp16 with loss scaling on one that "
-                "does not (a T4), fp32 on a CPU (bf16 autocast runs ~25x slower there). fp32 is the way out of an "
+                "does not (a T4), bf16 on a CPU with AVX512-BF16 or AMX, fp32 on one without (it emulates bf16, "
+                "several times slower). fp32 is the way out of an "
                 "fp16 overflow on a T4."})
     bf16: bool | None = dataclasses.field(default=None, metadata={
         "help": "Set by precision; `--bf16 true` is read as `--precision bf16`."})
