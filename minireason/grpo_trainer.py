@@ -29,7 +29,7 @@ from trl import GRPOTrainer
 
 from minireason.answer_format import ANSWER_CLOSE
 from minireason.console import no_completion_tables
-from minireason.sampling import sample_ids, select_rows
+from minireason.sampling import last_position, sample_ids, select_rows
 from minireason.training_guard import GuardedTraining
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
@@ -175,7 +175,7 @@ def shared_prefix_forward(model: PreTrainedModel, input_ids: torch.Tensor, atten
     prefix = torch.cat([input_ids[:, :split], attention_mask[:, :split]], dim=1)
     distinct, owner = torch.unique(prefix, dim=0, return_inverse=True)
     prefix_out = model(input_ids=distinct[:, :split], attention_mask=distinct[:, split:], use_cache=True,
-                       logits_to_keep=1)
+                       logits_to_keep=last_position(split, distinct.device))  # its logits go unused
     cache = getattr(prefix_out, "cache", None) or prefix_out.past_key_values
     shared = select_rows(cache, owner)
     suffix, suffix_mask = input_ids[:, split:], attention_mask[:, split:]

@@ -143,7 +143,8 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
 
     n = len(prompt_ids)
     with inference_mode(model, merge_lora):
-        out = model(input_ids=input_ids, attention_mask=attention_mask[:, :width], use_cache=True, logits_to_keep=1)
+        out = model(input_ids=input_ids, attention_mask=attention_mask[:, :width], use_cache=True,
+                    logits_to_keep=last_position(width, device))
         cache = select_rows(_cache_of(out), owner)
         attention_mask = attention_mask.index_select(0, owner.to(device))
         logits = out.logits[:, -1].index_select(0, owner.to(out.logits.device))
@@ -191,6 +192,14 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
             f"overflow (Qwen2 models are known for it): {FP16_OVERFLOW_FIX}.")
     generated = tokens.tolist()
     return [ids[:length] for ids, length in zip(generated, lengths.tolist())]
+
+
+def last_position(width: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``logits_to_keep`` for the last of ``width`` positions, as an index, not the int 1. With an int, transformers
+    slices the hidden states to a strided view, and under bf16 autocast on a CPU the LM head then multiplies it
+    batch by batch, copying the whole head once per row: a 64-prompt prefill took 5.8 s in bf16 against 4.3 s in
+    fp32. An index gathers a contiguous row first: 2.3 s."""
+    return torch.tensor([width - 1], device=device)
 
 
 def _decode_step(model: PreTrainedModel, token: torch.Tensor, attention_mask: torch.Tensor,

@@ -1,0 +1,117 @@
+"""This CPU's limits for the kit's CPU recipes, fp32 beside bf16, and the sampler against the bare forward pass.
+
+Rows, each timed after a warm-up, on the embedded SmolLM2-135M with the recipes' LoRA adapter:
+
+- a matmul of the decode's shape class (1024 x 576 x 2304), in GFLOP/s;
+- prefill: 64 prompts of 48 tokens, tokens a second;
+- decode: a bare loop of forward passes over a cache, greedy, at the demo's rollout batch (16: 4 prompts x 4
+  completions) and at 64, against ``minireason.sampling.sample_ids`` decoding the same rows (its sampling and
+  bookkeeping included): tokens a second from the extra time of 32 tokens over 8, so the prefill drops out;
+- training: the forward and backward pass of 16 sequences of 64 tokens, tokens a second.
+
+bf16 is a bf16 copy of the weights (the recipes' frozen base weights where the CPU has bf16 instructions) under
+bf16 autocast; fp32 is the same model in fp32. Which the recipes use follows ``hardware.cpu_bf16_native``.
+
+    python benchmarks/cpu_limits.py        # ~4 min on 2 cores
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, not an installed copy
+
+import torch
+
+from minireason.hardware import cpu_bf16_native
+from minireason.models import load_model
+from minireason.reports.markdown import markdown_table
+from minireason.sampling import inference_mode, last_position, sample_ids
+
+REPEATS = 2
+
+
+def timed(work, repeats: int = REPEATS) -> float:
+    """The best of ``repeats`` timings of ``work()``, after one run that warms caches up."""
+    work()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def matmul_gflops(dtype: torch.dtype) -> float:
+    a, b = torch.randn(1024, 576, dtype=dtype), torch.randn(576, 2304, dtype=dtype)
+    return 2 * 1024 * 576 * 2304 / timed(lambda: a @ b, repeats=20) / 1e9
+
+
+def prefill_tok_s(model, rows: int = 64, length: int = 48) -> float:
+    ids = torch.randint(100, 30000, (rows, length))
+    with inference_mode(model):
+        return rows * length / timed(lambda: model(input_ids=ids, use_cache=True,
+                                                   logits_to_keep=last_position(length)))
+
+
+def bare_decode(model, prompts: list[list[int]], tokens: int) -> None:
+    """Prefill, then ``tokens`` forward passes over a cache, greedy: what a decode step costs with nothing around it."""
+    width = max(map(len, prompts))
+    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
+    with inference_mode(model):
+        out = model(input_ids=ids, use_cache=True, logits_to_keep=last_position(width))
+        cache, token = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+        for _ in range(tokens - 1):
+            token = model(input_ids=token, cache=cache, use_cache=True).logits[:, -1].argmax(-1, keepdim=True)
+
+
+def decode_tok_s(generate, rows: int, short: int = 8, long: int = 32) -> float:
+    """Decoded tokens a second, prefill left out: the rows' extra tokens over the extra time of a longer run."""
+    return rows * (long - short) / (timed(lambda: generate(long)) - timed(lambda: generate(short)))
+
+
+def train_tok_s(model, rows: int = 16, length: int = 64) -> float:
+    ids = torch.randint(100, 30000, (rows, length))
+    model.train()
+
+    def step():
+        model(input_ids=ids, labels=ids).loss.backward()
+        model.zero_grad(set_to_none=True)
+
+    half = model.get_input_embeddings().weight.dtype == torch.bfloat16
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=half):
+        return rows * length / timed(step)
+
+
+def main() -> list[list]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown") if Path("/proc/cpuinfo").exists() else "unknown"
+    print(f"CPU: {cpu}, {torch.get_num_threads()} threads, bf16 instructions: {cpu_bf16_native()}; "
+          f"torch {torch.__version__}\n")
+    rows = [["matmul 1024 x 576 x 2304, GFLOP/s", *(f"{matmul_gflops(d):.0f}" for d in (torch.float32,
+                                                                                         torch.bfloat16))]]
+    models = {precision: load_model("smollm2-135m", lora={"lora_dropout": 0.0}, precision=precision)
+              for precision in ("fp32", "bf16")}
+    tokenizer = models["fp32"][1]
+    rows.append(["prefill 64 x 48 tokens, tok/s", *(f"{prefill_tok_s(m):.0f}" for m, _ in models.values())])
+    question = "What is {} + {}? Work it out inside <think> </think>, then write only the final answer inside " \
+               "<answer> </answer>. Assistant: <think>"
+    distinct = [tokenizer(question.format(10 + i, 20 + i), add_special_tokens=False)["input_ids"] for i in range(4)]
+    for batch in (16, 64):
+        prompts = [distinct[i % 4] for i in range(batch)]
+        bare = [decode_tok_s(lambda n, m=m, p=prompts: bare_decode(m, p, n), batch) for m, _ in models.values()]
+        sampled = [decode_tok_s(lambda n, m=m, p=prompts: sample_ids(m, p, n, 0.7, tokenizer.pad_token_id, [-1]),
+                                batch) for m, _ in models.values()]
+        rows.append([f"decode, bare forward, batch {batch}, tok/s", *(f"{b:.0f}" for b in bare)])
+        rows.append([f"decode, sample_ids, batch {batch}, tok/s (share of bare)",
+                     *(f"{s:.0f} ({s / b:.0%})" for s, b in zip(sampled, bare))])
+    rows.append(["training forward + backward, 16 x 64 tokens, tok/s",
+                 *(f"{train_tok_s(m):.0f}" for m, _ in models.values())])
+    print(markdown_table(["operation", "fp32", "bf16"], rows, numeric=[False, True, True]))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
