@@ -236,8 +236,8 @@ def test_the_compiled_decode_step_samples_the_same_tokens(four_bit, tiny_model_p
 def test_on_a_bf16_cpu_grpo_trains_fp32_adapters_on_bf16_weights_that_rollouts_leave_as_they_were(
         tmp_path, tiny_model_path, bf16_cpu):
     """A CPU with bf16 instructions: base weights in bf16 under bf16 autocast, adapters and their optimizer state in
-    fp32. Merging an adapter into bf16 weights for the rollouts and taking it out again would move them by whole
-    ulps at every step; they are put back bit for bit."""
+    fp32. The rollouts sample with the adapter apart, as the loss computes it: merged into bf16 weights, most of a
+    small update rounds away (and taken out again, the weights move by whole ulps at every step)."""
     from minireason.recipes import load_recipe
     from minireason.recipes.grpo import build_trainer
 
@@ -257,3 +257,23 @@ def test_on_a_bf16_cpu_grpo_trains_fp32_adapters_on_bf16_weights_that_rollouts_l
     assert {s["exp_avg"].dtype for s in trainer.optimizer.state.values()} == {torch.float32}
     after = dict(trainer.model.named_parameters())
     assert all(torch.equal(after[name], weight) for name, weight in base.items())  # two rollouts later, bit for bit
+
+
+def test_the_sampler_draws_from_the_policy_the_loss_trains_on_bf16_weights(tiny, bf16_cpu):
+    """On bf16 weights the rollouts see the logits the loss computes (bf16 autocast, the adapter apart), exactly:
+    merged into bf16 weights, a small adapter update would mostly round away and they would sample another policy."""
+    from minireason.models import load_model
+    from minireason.sampling import inference_mode
+
+    torch.manual_seed(0)
+    model, tokenizer = load_model("tiny", lora={"lora_dropout": 0.0}, precision="bf16")
+    for name, parameter in model.named_parameters():
+        if "lora_B" in name:
+            parameter.data.normal_(0, 1e-3)  # a small update, as a few GRPO steps make
+    ids = torch.tensor([_prompts(tokenizer)[1]])
+    model.eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        trained = model(input_ids=ids).logits  # as the loss runs the model
+    with inference_mode(model):
+        sampled = model(input_ids=ids).logits
+    assert torch.equal(sampled, trained)
