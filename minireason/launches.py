@@ -8,7 +8,8 @@ not depend on width), along each path the sampler takes:
 
 - ``4-bit``: nf4 layers with the LoRA adapter apart (it cannot be merged into 4-bit weights), fp16 autocast, and
   the fp32 residual stream of an fp16 run: the T4 recipe;
-- ``16-bit``: half-precision layers with the adapter merged: the A100 recipes.
+- ``16-bit``: half-precision layers with the adapter apart (merged into 16-bit weights, a small update rounds
+  away: ``sampling.inference_mode``): the A100 recipes.
 
 ``benchmarks/decode_launches.py`` prints the counts; ``DECODE_LAUNCHES`` holds them for the step-time arithmetic
 (``memory.step_seconds``), and ``tests/test_memory.py`` counts them again.
@@ -85,7 +86,7 @@ class DecodeLaunches:
 # Counted with `python benchmarks/decode_launches.py` (torch 2.13, transformers 5.25, PEFT 0.21, bitsandbytes 0.50,
 # on Qwen2 layers); tests/test_memory.py counts them again.
 DECODE_LAUNCHES = {"4-bit": DecodeLaunches(per_layer=100, outside=18, sampler=39),
-                   "16-bit": DecodeLaunches(per_layer=37, outside=20, sampler=39)}
+                   "16-bit": DecodeLaunches(per_layer=79, outside=20, sampler=39)}
 # What one launch costs: the host's time per eager operator, its Python, torch's dispatch and CUDA's launch call. On
 # this 2-core EPYC the decoder layers take 13-15 us an operator (host_seconds_per_launch; with the CPU's own small
 # kernels in it, so an upper bound of the Python and dispatch part); CUDA's launch call adds a few microseconds

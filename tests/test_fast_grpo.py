@@ -209,7 +209,7 @@ def test_vllm_rollouts_that_stop_at_the_answer_are_finished_too(grpo_trainer, mo
     assert logprobs[0] == [-0.5] * len(answered) + [0.0] and logprobs[1] == [-0.5] * len(answered)
 
 
-@pytest.mark.parametrize("four_bit", [False, True], ids=["16-bit merged", "4-bit apart, fp16"])
+@pytest.mark.parametrize("four_bit", [False, True], ids=["fp32 merged", "4-bit apart, fp16"])
 def test_the_compiled_decode_step_samples_the_same_tokens(four_bit, tiny_model_path):
     """A decode step compiled over a static cache (on a GPU, recorded as one CUDA graph) samples what the eager
     sampler samples at the same seed, in one graph (fullgraph: a graph break would leave kernels for the host to

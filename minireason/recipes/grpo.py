@@ -55,8 +55,9 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
     save_total_limit: int | None = dataclasses.field(default=2, metadata={"help": "Checkpoints kept."})
     # The three switches below change the cost of a step, not what it computes (minireason.grpo_trainer).
     fast_rollouts: bool = dataclasses.field(default=True, metadata={
-        "help": "Sample rollouts with the LoRA adapter merged and inverse-CDF sampling (plain temperature sampling "
-                "without vLLM only; otherwise TRL's own generate)."})
+        "help": "Sample rollouts with minireason's sampler: one read of each prompt, inverse-CDF sampling, the LoRA "
+                "adapter merged into fp32 weights (apart from 16-bit or 4-bit ones). Plain temperature sampling "
+                "without vLLM only; otherwise TRL's own generate."})
     stop_at_answer: bool = dataclasses.field(default=True, metadata={
         "help": "End each rollout at </answer>; the text after it is never sampled. Applies to minireason's "
                 "sampler (fast_rollouts) and to vLLM (its stop strings); TRL's generate runs to the length limit."})
