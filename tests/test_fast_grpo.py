@@ -66,6 +66,53 @@ def test_completions_end_at_eos_or_a_stop_string(tiny):
         assert len(after) == len(before) or stop in tokenizer.decode(after)
 
 
+def _rows_embedded(model):
+    """The (rows, tokens) of every forward pass ``model`` runs, while the returned list is kept."""
+    seen = []
+    handle = model.get_input_embeddings().register_forward_hook(lambda module, args, out: seen.append(args[0].shape))
+    return seen, handle
+
+
+def test_a_beginning_all_prompts_share_is_read_once_and_the_tokens_stay_the_models_argmax(tiny):
+    """An instruction or a worked example that begins every prompt is read once for the batch, and each prompt's own
+    tokens after it (padded between the two); every greedy token is still the argmax of an unpadded, uncached
+    forward pass over the same text."""
+    model, tokenizer = tiny
+    preamble = tokenizer("Solve the problem below. Show your steps, then give the answer in tags.",
+                         add_special_tokens=False)["input_ids"]
+    prompts = [preamble + ids for ids in _prompts(tokenizer)]
+    seen, handle = _rows_embedded(model)
+    completions = sample_ids(model, prompts, 6, 0.0, tokenizer.pad_token_id, eos_token_ids=[-1])
+    handle.remove()
+    own = max(len(ids) for ids in _prompts(tokenizer))
+    assert seen[:2] == [torch.Size([1, len(preamble)]), torch.Size([3, own])]  # the preamble once, 3 distinct prompts
+    model.eval()
+    with torch.no_grad():
+        for prompt, completion in zip(prompts, completions):
+            logits = model(input_ids=torch.tensor([prompt + completion])).logits[0, len(prompt) - 1 : -1]
+            chosen = logits.gather(1, torch.tensor(completion)[:, None]).squeeze(1)
+            assert torch.all(logits.max(-1).values - chosen < 1e-4)
+
+
+def test_rows_that_end_leave_the_batch_and_the_others_sample_as_before(tiny):
+    """Once a quarter of the rows have ended they leave the cache, and the rest decode at a smaller batch; every row
+    draws what it drew when none ended (one uniform per row and step, whatever the others did)."""
+    model, tokenizer = tiny
+    prompts = [ids for ids in _prompts(tokenizer) for _ in range(2)]
+    torch.manual_seed(5)
+    free = sample_ids(model, prompts, 10, 1.0, tokenizer.pad_token_id, eos_token_ids=[-1])
+    eos = [row[2] for row in free[:4]]  # ends the first 4 rows by their third token
+    torch.manual_seed(5)
+    seen, handle = _rows_embedded(model)
+    ended = sample_ids(model, prompts, 10, 1.0, tokenizer.pad_token_id, eos_token_ids=eos)
+    handle.remove()
+    for before, after in zip(free, ended):
+        cut = min([before.index(token) + 1 for token in eos if token in before] or [len(before)])
+        assert after == before[:cut]
+    assert all(len(c) <= 3 for c in ended[:4]) and any(len(c) == 10 for c in ended)
+    assert seen[-1][0] < len(prompts)  # the last steps ran on the rows still going
+
+
 def test_sampling_reads_each_distinct_prompt_once_and_leaves_the_adapter_unmerged(tiny):
     model, tokenizer = tiny
     prompts = _prompts(tokenizer)
