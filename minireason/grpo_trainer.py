@@ -29,7 +29,7 @@ from trl import GRPOTrainer
 
 from minireason.answer_format import ANSWER_CLOSE
 from minireason.console import no_completion_tables
-from minireason.sampling import last_position, sample_ids, select_rows
+from minireason.sampling import last_position, sample_ids, select_rows, shared_prefix_length
 from minireason.training_guard import GuardedTraining
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
@@ -163,7 +163,7 @@ def shared_prefix_forward(model: PreTrainedModel, input_ids: torch.Tensor, atten
                           completion_length: int, temperature: float | None = None,
                           entropy_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token log-probs and entropies of the last ``completion_length`` tokens of each row (0 where
-    masked), running each distinct prompt once.
+    masked), running each distinct prompt once, and a beginning all prompts share once.
 
     The prompt's last token goes with the completion, so its output scores the first completion token;
     rows whose prompts are equal (same ids, same padding) share one prefix pass and its cache. With a
@@ -174,17 +174,45 @@ def shared_prefix_forward(model: PreTrainedModel, input_ids: torch.Tensor, atten
     split = input_ids.size(1) - completion_length - 1
     prefix = torch.cat([input_ids[:, :split], attention_mask[:, :split]], dim=1)
     distinct, owner = torch.unique(prefix, dim=0, return_inverse=True)
-    prefix_out = model(input_ids=distinct[:, :split], attention_mask=distinct[:, split:], use_cache=True,
-                       logits_to_keep=last_position(split, distinct.device))  # its logits go unused
+    prompts = [ids[mask.bool()].tolist() for ids, mask in zip(distinct[:, :split], distinct[:, split:])]
+    common = shared_prefix_length(prompts)
+    positions = None
+    if common:
+        # A beginning every prompt shares (an instruction, a worked example) is read once for all, with its
+        # gradient; each prompt's own tokens follow it, left-padded, so the padding sits between the two and each
+        # row's positions are given: its tokens' count so far.
+        device = distinct.device
+        read = model(input_ids=torch.tensor([prompts[0][:common]], device=device), use_cache=True,
+                     logits_to_keep=last_position(common, device))
+        cache = select_rows(getattr(read, "cache", None) or read.past_key_values,
+                            torch.zeros(len(prompts), dtype=torch.long, device=device))
+        own_ids = torch.full((len(prompts), split - common), 0, dtype=input_ids.dtype, device=device)
+        own_mask = torch.zeros_like(own_ids)
+        for row, ids in enumerate(prompts):
+            own_ids[row, own_ids.size(1) - len(ids) + common:] = torch.tensor(ids[common:], device=device)
+            own_mask[row, own_mask.size(1) - len(ids) + common:] = 1
+        distinct_mask = torch.cat([torch.ones((len(prompts), common), dtype=own_mask.dtype, device=device),
+                                   own_mask], dim=1)
+        prefix_out = model(input_ids=own_ids, attention_mask=distinct_mask, cache=cache, use_cache=True,
+                           position_ids=(distinct_mask.cumsum(-1) - 1).clamp(min=0)[:, common:],
+                           logits_to_keep=last_position(split - common, device))  # its logits go unused
+        attention_mask = torch.cat([distinct_mask.index_select(0, owner), attention_mask[:, split:]], dim=1)
+        positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    else:
+        prefix_out = model(input_ids=distinct[:, :split], attention_mask=distinct[:, split:], use_cache=True,
+                           logits_to_keep=last_position(split, distinct.device))  # its logits go unused
     cache = getattr(prefix_out, "cache", None) or prefix_out.past_key_values
     shared = select_rows(cache, owner)
     suffix, suffix_mask = input_ids[:, split:], attention_mask[:, split:]
+    suffix_positions = None if positions is None else positions[:, split:]
     if temperature is None:
         labels = suffix.masked_fill(suffix_mask == 0, -100)
         labels[:, 0] = -100  # the prompt's last token: its output is the first completion token's score
-        out = model(input_ids=suffix, attention_mask=attention_mask, cache=shared, labels=labels, fused_lm_head=True)
+        out = model(input_ids=suffix, attention_mask=attention_mask, position_ids=suffix_positions, cache=shared,
+                    labels=labels, fused_lm_head=True)
         return out.log_probs, out.entropy
-    logits = model(input_ids=suffix, attention_mask=attention_mask, cache=shared).logits[:, :-1]
+    logits = model(input_ids=suffix, attention_mask=attention_mask, position_ids=suffix_positions,
+                   cache=shared).logits[:, :-1]
     log_probs = torch.log_softmax(logits.float() / temperature, dim=-1)
     scored = suffix_mask[:, 1:].to(log_probs.dtype)
     with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):

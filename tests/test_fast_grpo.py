@@ -165,11 +165,12 @@ def test_cache_rows_are_chosen_on_each_layers_own_device():
     assert [layer.keys.device.type for layer in chosen.layers] == ["cpu", "meta"]
 
 
+@pytest.mark.parametrize("preamble", [False, True], ids=["own prompts", "a shared beginning"])
 @pytest.mark.parametrize("head", ["plain", "fused"])
-def test_shared_prefix_log_probs_and_gradients_match_trls(tiny, head):
+def test_shared_prefix_log_probs_and_gradients_match_trls(tiny, head, preamble):
     """The same per-token log-probs, entropies and LoRA gradients as TRL's full forward through its fused LM
     head, on a shuffled batch with repeated prompts of several lengths and completions of several lengths,
-    at a temperature other than 1."""
+    at a temperature other than 1; with prompts that begin alike, that beginning read once for all."""
     from trl.trainer.utils import add_fused_lm_head
 
     from minireason.grpo_trainer import shared_prefix_forward
@@ -177,6 +178,10 @@ def test_shared_prefix_log_probs_and_gradients_match_trls(tiny, head):
     model, tokenizer = tiny
     add_fused_lm_head(model.get_base_model(), temperature=0.7, outputs=("log_probs", "entropy"))
     prompts = _prompts(tokenizer)
+    if preamble:
+        prompts = [tokenizer("Solve the problem below. Show your steps, then give the answer in tags.",
+                             add_special_tokens=False)["input_ids"] + ids for ids in prompts]
+    seen, handle = _rows_embedded(model)
     torch.manual_seed(2)
     completions = [torch.randint(100, 1000, (n,)).tolist() for n in (5, 2, 7, 4, 7, 1)]
     width, length = max(map(len, prompts)), max(map(len, completions))
@@ -204,7 +209,12 @@ def test_shared_prefix_log_probs_and_gradients_match_trls(tiny, head):
     def shared():
         return shared_prefix_forward(model, input_ids, attention_mask, length, 0.7 if head == "plain" else None)
 
-    for expected, got in zip(run(trl), run(shared)):
+    trl_run = run(trl)
+    seen.clear()
+    shared_run = run(shared)
+    handle.remove()
+    assert (seen[0][0] == 1) == preamble, seen  # the beginning read once, for all rows, when there is one
+    for expected, got in zip(trl_run, shared_run):
         assert expected.shape == got.shape
         assert torch.allclose(expected, got, atol=1e-4), (expected - got).abs().max()
 
