@@ -7,6 +7,12 @@ import pytest
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("WANDB_MODE", "offline")
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one worker a core (pytest-xdist): each computes on its own core, not on all of them at once.
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+
 
 @pytest.fixture(scope="session")
 def tiny_model_path():

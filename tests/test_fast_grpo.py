@@ -19,10 +19,21 @@ def tiny(tiny_model_path):
     return model, tokenizer
 
 
-def _prompts(tokenizer):
+PREAMBLE = "Solve the problem below. Show your steps, then give the answer in tags."
+
+
+def _prompts(tokenizer, preamble: bool = False):
+    """Repeats and three lengths, as in a GRPO batch; with ``preamble``, all begin with the same instruction."""
     texts = ["What is 12 + 65?", "Add 3 and 4, then explain.", "Hi"]
-    ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    return [ids[0], ids[1], ids[0], ids[2], ids[1], ids[0]]  # repeats and three lengths, as in a GRPO batch
+    ids = [tokenizer((PREAMBLE + " " if preamble else "") + t, add_special_tokens=False)["input_ids"] for t in texts]
+    return [ids[0], ids[1], ids[0], ids[2], ids[1], ids[0]]
+
+
+def _rows_embedded(model):
+    """The (rows, tokens) of every forward pass ``model`` runs, while the returned list is kept."""
+    seen = []
+    handle = model.get_input_embeddings().register_forward_hook(lambda module, args, out: seen.append(args[0].shape))
+    return seen, handle
 
 
 def test_draw_tokens_follows_the_tempered_softmax():
@@ -34,12 +45,20 @@ def test_draw_tokens_follows_the_tempered_softmax():
     assert torch.allclose(observed, expected, atol=0.01), (observed, expected)
 
 
-def test_greedy_sampling_follows_the_models_own_argmax(tiny):
-    """Each greedy token is the argmax of an unpadded, uncached forward pass over the same text."""
+@pytest.mark.parametrize("preamble", [False, True], ids=["own prompts", "a shared beginning"])
+def test_greedy_sampling_follows_the_models_own_argmax(tiny, preamble):
+    """Each greedy token is the argmax of an unpadded, uncached forward pass over the same text. An instruction that
+    begins every prompt is read once for the batch, then each distinct prompt's own tokens (padded between the
+    two)."""
     model, tokenizer = tiny
-    prompts = _prompts(tokenizer)
+    prompts = _prompts(tokenizer, preamble)
+    seen, handle = _rows_embedded(model)
     completions = sample_ids(model, prompts, 6, 0.0, tokenizer.pad_token_id, eos_token_ids=[-1])
+    handle.remove()
     assert [len(c) for c in completions] == [6] * len(prompts)
+    shared = len(tokenizer(PREAMBLE, add_special_tokens=False)["input_ids"]) if preamble else 0
+    assert seen[:1 + bool(shared)] == [torch.Size([1, shared])] * bool(shared) + \
+        [torch.Size([3, max(map(len, prompts)) - shared])]  # the beginning once, then 3 distinct prompts
     model.eval()
     with torch.no_grad():
         for prompt, completion in zip(prompts, completions):
@@ -64,34 +83,6 @@ def test_completions_end_at_eos_or_a_stop_string(tiny):
     for before, after in zip(free, stopped):
         assert before[: len(after)] == after
         assert len(after) == len(before) or stop in tokenizer.decode(after)
-
-
-def _rows_embedded(model):
-    """The (rows, tokens) of every forward pass ``model`` runs, while the returned list is kept."""
-    seen = []
-    handle = model.get_input_embeddings().register_forward_hook(lambda module, args, out: seen.append(args[0].shape))
-    return seen, handle
-
-
-def test_a_beginning_all_prompts_share_is_read_once_and_the_tokens_stay_the_models_argmax(tiny):
-    """An instruction or a worked example that begins every prompt is read once for the batch, and each prompt's own
-    tokens after it (padded between the two); every greedy token is still the argmax of an unpadded, uncached
-    forward pass over the same text."""
-    model, tokenizer = tiny
-    preamble = tokenizer("Solve the problem below. Show your steps, then give the answer in tags.",
-                         add_special_tokens=False)["input_ids"]
-    prompts = [preamble + ids for ids in _prompts(tokenizer)]
-    seen, handle = _rows_embedded(model)
-    completions = sample_ids(model, prompts, 6, 0.0, tokenizer.pad_token_id, eos_token_ids=[-1])
-    handle.remove()
-    own = max(len(ids) for ids in _prompts(tokenizer))
-    assert seen[:2] == [torch.Size([1, len(preamble)]), torch.Size([3, own])]  # the preamble once, 3 distinct prompts
-    model.eval()
-    with torch.no_grad():
-        for prompt, completion in zip(prompts, completions):
-            logits = model(input_ids=torch.tensor([prompt + completion])).logits[0, len(prompt) - 1 : -1]
-            chosen = logits.gather(1, torch.tensor(completion)[:, None]).squeeze(1)
-            assert torch.all(logits.max(-1).values - chosen < 1e-4)
 
 
 def test_rows_that_end_leave_the_batch_and_the_others_sample_as_before(tiny):
@@ -177,10 +168,7 @@ def test_shared_prefix_log_probs_and_gradients_match_trls(tiny, head, preamble):
 
     model, tokenizer = tiny
     add_fused_lm_head(model.get_base_model(), temperature=0.7, outputs=("log_probs", "entropy"))
-    prompts = _prompts(tokenizer)
-    if preamble:
-        prompts = [tokenizer("Solve the problem below. Show your steps, then give the answer in tags.",
-                             add_special_tokens=False)["input_ids"] + ids for ids in prompts]
+    prompts = _prompts(tokenizer, preamble)
     seen, handle = _rows_embedded(model)
     torch.manual_seed(2)
     completions = [torch.randint(100, 1000, (n,)).tolist() for n in (5, 2, 7, 4, 7, 1)]

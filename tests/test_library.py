@@ -245,9 +245,9 @@ def test_eval_of_a_run_uses_the_runs_prompt_style(tmp_path, tiny_model_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("launches_processes")
 @pytest.mark.parametrize("launch,processes", [(["--cpu", "--num_processes", "2"], 1),
                                               (["--multi_gpu", "--num_processes", "2"], 2)], ids=["cpu-flag", "two-processes"])
-@pytest.mark.slow
 def test_a_grpo_recipe_runs_under_accelerate(tmp_path, tiny_model_path, launch, processes):
     """``accelerate launch --cpu --num_processes 2`` runs ONE process (accelerate's simple launcher ignores the
     count with --cpu). ``--multi_gpu --num_processes 2`` on a machine without a GPU runs two CPU processes over
@@ -300,6 +300,7 @@ def test_every_prompt_style_comes_from_the_one_format_module():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("launches_processes")
 def test_the_notebook_trains_sft_then_grpo_data_parallel_as_two_processes(tmp_path, tiny_model_path):
     """What a notebook on Kaggle's two T4s runs, as two CPU processes over gloo: the SFT -> GRPO recipe (whose GRPO
     stage loads the SFT adapter itself, the route that broke on rank 1), launched by ``notebook.train``; both

@@ -289,6 +289,7 @@ with simulated_gpu("2x T4 16 GB (Kaggle)"):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("launches_processes")
 def test_two_launched_processes_on_kaggles_two_t4s_each_place_the_model_on_their_own(tmp_path):
     """Under `accelerate launch`, every process set device_map={"": 0}: rank 1's SFT -> GRPO model (a saved adapter,
     which the kit loads itself) landed on GPU 0, where accelerate refuses a 4-bit model of another process."""

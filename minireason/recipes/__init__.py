@@ -177,5 +177,11 @@ def run(stages: list) -> list[dict]:
         refuse_old_run(stage.output_dir)
         if getattr(stage, "dataset_path", None):
             sft.require_data_set(stage.dataset_path)
+    from minireason.hardware import release_memory
+
     trainers = {"grpo": grpo.train, "sft": sft.train}
-    return [trainers[stage.method](stage) for stage in stages]
+    summaries = []
+    for stage in stages:
+        summaries.append(trainers[stage.method](stage))
+        release_memory()  # the next stage starts from what this one left, not on top of its peak
+    return summaries

@@ -23,10 +23,7 @@ def task_data(cfg: RecipeArgs):
 def evaluate_base(cfg: RecipeArgs):
     """The stage's starting model (its adapter included, if any) on the held-out problems the stage
     evaluates on after training, greedy: the "before" of a before/after. The model is freed after."""
-    import gc
-
-    import torch
-
+    from minireason.hardware import release_memory
     from minireason.models import load_model
     from minireason.scaling import evaluate
 
@@ -37,9 +34,7 @@ def evaluate_base(cfg: RecipeArgs):
                         prompt_style=cfg.prompt_style)
     finally:
         del model
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        release_memory()
 
 
 def drop_eval_questions(dataset: Dataset, eval_rows: list[dict]):
