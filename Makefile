@@ -29,8 +29,9 @@ demo: $(STAMP)
 	$(BIN)/minireason demo
 
 # The full suite (what CI runs, after lint): unit, recipe smoke runs, end-to-end runs on the embedded model.
+# Two workers (pytest-xdist), one a core: most tests spend their time in Python, not in torch's kernels.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # Unit, property, doctest and simulated-GPU tiers (every GPU recipe on every card): about a minute.
 # `pytest -m slow` is the rest.
