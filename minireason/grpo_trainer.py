@@ -3,11 +3,11 @@
 Two overrides, each falling back to TRL's own code wherever it does not apply:
 
 - **Rollouts** (``_generate_single_turn``) go through ``minireason.sampling.sample_ids``: the LoRA
-  adapter merged into fp32 weights while sampling (kept apart from 16-bit and 4-bit ones), exact inverse-CDF sampling, and completions that stop at the
-  answer format's closing tag. Used for plain temperature sampling with ``model.generate`` (no vLLM,
-  no top-k/top-p/min-p, no multimodal inputs, no sharded weights). A rollout that stopped at the closing tag,
-  from this sampler or from vLLM's stop strings, gets the end-of-sequence token after it, so TRL counts it as
-  finished, not truncated (``end_stopped_rollouts``).
+  adapter merged into fp32 weights while sampling (kept apart from 16-bit and 4-bit ones), exact inverse-CDF
+  sampling, and completions that stop at the answer format's closing tag. Used for plain temperature sampling
+  with ``model.generate`` (no vLLM, no top-k/top-p/min-p, no multimodal inputs, no sharded weights). A rollout
+  that stopped at the closing tag, from this sampler or from vLLM's stop strings, gets the end-of-sequence token
+  after it, so TRL counts it as finished, not truncated (``end_stopped_rollouts``).
 - **Loss** (``_get_per_token_logps_and_entropies``): a GRPO batch holds each prompt
   ``num_generations`` times, and TRL runs the model over prompt + completion for every one of them.
   Here each distinct prompt runs once; its key/value cache, gradients included, is shared by its

@@ -99,7 +99,7 @@ def bf16_native() -> bool:
 
 def cpu_bf16_native() -> bool:
     """This CPU has bf16 instructions (AVX512-BF16 or AMX), as torch's own probes report. With them a bf16 matmul
-    runs ~2.3x an fp32 one on an AMD EPYC and a training step under bf16 autocast 1.7x (docs/benchmarks.md);
+    runs ~2.2x an fp32 one on an AMD EPYC and a training step under bf16 autocast 1.7x (docs/grpo-on-cpu.md);
     without them torch emulates bf16 and autocast runs several times slower than fp32."""
     import torch
 
