@@ -176,18 +176,28 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
         eos = torch.tensor(list(eos_token_ids), device=where)
         tokens = torch.full((n, max_new_tokens), pad_token_id, dtype=torch.long, device=where)
         lengths = torch.full((n,), max_new_tokens, dtype=torch.long, device=where)
-        rows = torch.arange(n, device=where)  # the batch's rows still in the cache, in the cache's order
+        rows = None  # the batch's rows still in the cache, in its order, once some have left it (None: all)
         done = torch.zeros(n, dtype=torch.bool, device=where)  # of those rows
         for step in range(max_new_tokens):
             # Every step draws one uniform for each of the n rows, ended or not, so a row's draws do not depend on
             # when others ended and left the batch.
-            uniforms = torch.rand(n, 1, device=where).index_select(0, rows) if temperature > 0 else None
+            uniforms = torch.rand(n, 1, device=where) if temperature > 0 else None
+            if rows is not None and uniforms is not None:
+                uniforms = uniforms.index_select(0, rows)
             token = draw_tokens(logits, temperature, uniforms).masked_fill_(done, pad_token_id)
-            tokens[rows, step] = token
+            if rows is None:  # a GPU's compiled path stays here: no indexing, no extra kernels
+                tokens[:, step] = token
+                written = tokens[:, :step + 1]
+            else:
+                tokens[rows, step] = token
+                written = tokens.index_select(0, rows)[:, :step + 1]
             ended = ~done & (torch.isin(token, eos) | (token < 0))
             if stopper is not None:
-                ended |= ~done & stopper(tokens.index_select(0, rows)[:, :step + 1], None).to(where)
-            lengths[rows] = torch.where(ended, step + 1, lengths.index_select(0, rows))
+                ended |= ~done & stopper(written, None).to(where)
+            if rows is None:
+                lengths = torch.where(ended, step + 1, lengths)
+            else:
+                lengths[rows] = torch.where(ended, step + 1, lengths.index_select(0, rows))
             done |= ended
             if step + 1 == max_new_tokens or (step + 1) % sync_every:
                 pass
@@ -200,7 +210,8 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
                 keep = (~done).nonzero().squeeze(1)
                 cache = select_rows(cache, keep)
                 attention_mask, token = attention_mask.index_select(0, keep.to(device)), token.index_select(0, keep)
-                rows, done = rows.index_select(0, keep), done.index_select(0, keep)
+                rows = (torch.arange(n, device=where) if rows is None else rows).index_select(0, keep)
+                done = done.index_select(0, keep)
                 positions = positions.index_select(0, keep.to(device)) if shared else None
             if step + 1 == max_new_tokens:
                 break
