@@ -1,6 +1,7 @@
 """The fast tier guards itself: a test that loads a model, or runs past the fast tier's limit, fails unless it is
 marked slow. Checked by running this suite's own conftest on three small tests in a scratch folder."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,9 @@ def run_fast_tier(folder: Path) -> str:
     (folder / "test_scratch.py").write_text(TESTS)
     (folder / "pytest.ini").write_text("[pytest]\nmarkers = slow\n")
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", str(folder)]
-    return subprocess.run(command, capture_output=True, text=True, cwd=folder).stdout
+    # Run as a session of its own, not as a worker of this one (a worker's conftest sets torch's threads).
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_XDIST")}
+    return subprocess.run(command, capture_output=True, text=True, cwd=folder, env=env).stdout
 
 
 def test_an_unmarked_slow_test_fails_the_fast_tier(tmp_path):
