@@ -29,7 +29,7 @@ from trl import GRPOTrainer
 
 from minireason.answer_format import ANSWER_CLOSE
 from minireason.console import no_completion_tables
-from minireason.sampling import last_position, sample_ids, select_rows, shared_prefix_length
+from minireason.sampling import last_position, read_shared_beginning, sample_ids, select_rows, shared_prefix_length
 from minireason.training_guard import GuardedTraining
 
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
@@ -182,10 +182,7 @@ def shared_prefix_forward(model: PreTrainedModel, input_ids: torch.Tensor, atten
         # gradient; each prompt's own tokens follow it, left-padded, so the padding sits between the two and each
         # row's positions are given: its tokens' count so far.
         device = distinct.device
-        read = model(input_ids=torch.tensor([prompts[0][:common]], device=device), use_cache=True,
-                     logits_to_keep=last_position(common, device))
-        cache = select_rows(getattr(read, "cache", None) or read.past_key_values,
-                            torch.zeros(len(prompts), dtype=torch.long, device=device))
+        cache = read_shared_beginning(model, prompts, common, device)
         own_ids = torch.full((len(prompts), split - common), 0, dtype=input_ids.dtype, device=device)
         own_mask = torch.zeros_like(own_ids)
         for row, ids in enumerate(prompts):

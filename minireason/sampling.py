@@ -156,11 +156,7 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
 
     n = len(prompt_ids)
     with inference_mode(model, merge_lora):
-        cache = None
-        if shared:
-            read = model(input_ids=torch.tensor([distinct[0][:shared]], device=device), use_cache=True,
-                         logits_to_keep=last_position(shared, device))
-            cache = select_rows(_cache_of(read), torch.zeros(len(distinct), dtype=torch.long))
+        cache = read_shared_beginning(model, distinct, shared, device) if shared else None
         suffix_positions = shared + (attention_mask[:, shared:width].cumsum(-1) - 1).clamp(min=0) if shared else None
         out = model(input_ids=input_ids, attention_mask=attention_mask[:, :width], position_ids=suffix_positions,
                     cache=cache, use_cache=True, logits_to_keep=last_position(suffix_width, device))
@@ -306,6 +302,14 @@ _GPU_SYNC_EVERY = 8
 
 def _cache_of(outputs):
     return getattr(outputs, "cache", None) or outputs.past_key_values
+
+
+def read_shared_beginning(model: PreTrainedModel, prompts: list, shared: int, device) -> DynamicCache:
+    """The first ``shared`` tokens, which every one of ``prompts`` begins with, read once (gradients flow when
+    enabled): a cache of them for each prompt, which reads its own tokens after it."""
+    read = model(input_ids=torch.tensor([list(prompts[0][:shared])], device=device), use_cache=True,
+                 logits_to_keep=last_position(shared, device))
+    return select_rows(_cache_of(read), torch.zeros(len(prompts), dtype=torch.long))
 
 
 def select_rows(cache: DynamicCache, rows: torch.Tensor):
