@@ -304,7 +304,8 @@ def _cache_of(outputs):
     return getattr(outputs, "cache", None) or outputs.past_key_values
 
 
-def read_shared_beginning(model: PreTrainedModel, prompts: list, shared: int, device) -> DynamicCache:
+def read_shared_beginning(model: PreTrainedModel, prompts: list, shared: int,
+                          device: torch.device | str) -> DynamicCache:
     """The first ``shared`` tokens, which every one of ``prompts`` begins with, read once (gradients flow when
     enabled): a cache of them for each prompt, which reads its own tokens after it."""
     read = model(input_ids=torch.tensor([list(prompts[0][:shared])], device=device), use_cache=True,
