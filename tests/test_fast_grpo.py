@@ -304,14 +304,17 @@ def test_on_a_bf16_cpu_grpo_trains_fp32_adapters_on_bf16_weights_that_rollouts_l
     assert all(torch.equal(after[name], weight) for name, weight in base.items())  # two rollouts later, bit for bit
 
 
-def test_the_sampler_draws_from_the_policy_the_loss_trains_on_bf16_weights(tiny, bf16_cpu):
+@pytest.mark.parametrize("alpha_over_r", [2, 3])  # a scaling of 2 rides on B; 3 is applied after, as PEFT does
+def test_the_sampler_draws_from_the_policy_the_loss_trains_on_bf16_weights(tiny, bf16_cpu, alpha_over_r):
     """On bf16 weights the rollouts see the logits the loss computes (bf16 autocast, the adapter apart), exactly:
-    merged into bf16 weights, a small adapter update would mostly round away and they would sample another policy."""
-    from minireason.models import load_model
+    merged into bf16 weights, a small adapter update would mostly round away and they would sample another policy.
+    The sampler's lean adapter layers (``adapters_in``) compute PEFT's own numbers, and leave PEFT's forward after."""
+    from minireason.models import DEFAULT_LORA, load_model
     from minireason.sampling import inference_mode
 
     torch.manual_seed(0)
-    model, tokenizer = load_model("tiny", lora={"lora_dropout": 0.0}, precision="bf16")
+    model, tokenizer = load_model("tiny", precision="bf16", lora={
+        "lora_dropout": 0.0, "lora_alpha": alpha_over_r * DEFAULT_LORA["r"]})
     for name, parameter in model.named_parameters():
         if "lora_B" in name:
             parameter.data.normal_(0, 1e-3)  # a small update, as a few GRPO steps make
@@ -320,5 +323,7 @@ def test_the_sampler_draws_from_the_policy_the_loss_trains_on_bf16_weights(tiny,
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         trained = model(input_ids=ids).logits  # as the loss runs the model
     with inference_mode(model):
+        lean = [m for m in model.modules() if "forward" in vars(m)]
         sampled = model(input_ids=ids).logits
+    assert lean and not [m for m in model.modules() if "forward" in vars(m)]
     assert torch.equal(sampled, trained)
