@@ -179,6 +179,25 @@ def fp32_residual_stream(precision: str) -> bool:
     return precision == "fp16"
 
 
+# torch's attention on fp32 copies of the queries, keys and values (``models.fp32_attention``).
+FP32_ATTENTION = "sdpa_fp32"
+
+
+def attention_implementation(precision: str, gpu: bool) -> str:
+    """The attention a model runs: torch's SDPA, or on a CPU that computes in half precision, SDPA on fp32 copies of
+    its inputs. torch's CPU attention kernel is slow in bf16: on an AMD EPYC with AVX512-BF16 (2 cores) it took 5x
+    fp32's time at decode shapes and 1.9x for a training forward + backward. The SmolLM2-135M decode step at batch 64
+    took 150 ms so against 182, and a 16 x 110-token training forward + backward 13% less
+    (``python benchmarks/cpu_limits.py``). A GPU's fused bf16 and fp16 kernels are its fastest: left as they are.
+
+    >>> attention_implementation("bf16", gpu=False)
+    'sdpa_fp32'
+    >>> attention_implementation("bf16", gpu=True), attention_implementation("fp32", gpu=False)
+    ('sdpa', 'sdpa')
+    """
+    return FP32_ATTENTION if not gpu and precision in ("bf16", "fp16") else "sdpa"
+
+
 def release_memory() -> None:
     """Give back what a finished stage or a freed model held: objects caught in reference cycles (a Trainer and its
     callbacks hold each other, so a stage's model outlives it until Python's rare full collection), the GPU's cached

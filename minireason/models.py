@@ -271,6 +271,32 @@ def load_tokenizer(name_or_path: str):
     return tokenizer
 
 
+def fp32_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                   attention_mask: torch.Tensor | None, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """transformers' SDPA attention on fp32 copies of a half-precision model's queries, keys and values, its output
+    cast back (``hardware.attention_implementation``: a CPU's bf16 attention kernel is the slow one)."""
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    if attention_mask is not None and attention_mask.is_floating_point():
+        attention_mask = attention_mask.float()
+    with torch.autocast(query.device.type, enabled=False):  # autocast would cast them back to half precision
+        output, weights = sdpa_attention_forward(module, query.float(), key.float(), value.float(), attention_mask,
+                                                 **kwargs)
+    return output.to(query.dtype), weights
+
+
+def register_fp32_attention() -> None:
+    """Make ``hardware.FP32_ATTENTION`` a name transformers loads a model with (its masks are SDPA's)."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    from minireason.hardware import FP32_ATTENTION
+
+    AttentionInterface.register(FP32_ATTENTION, fp32_attention)
+    AttentionMaskInterface.register(FP32_ATTENTION, sdpa_mask)
+
+
 def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, dtype: torch.dtype | None = None,
                device_map: str | dict | None = None, adapter: str | None = None,
                compute_dtype: torch.dtype | None = None, precision: str | None = None):
@@ -305,6 +331,10 @@ def load_model(name_or_path: str, load_in_4bit: bool = False, lora: Any = None, 
         device_map = {"": "cpu"}  # bitsandbytes needs an explicit placement
     if device_map is not None:
         kwargs["device_map"] = device_map
+    kwargs["attn_implementation"] = hardware.attention_implementation(
+        precision, gpu=torch.cuda.is_available() and device_map != {"": "cpu"})
+    if kwargs["attn_implementation"] == hardware.FP32_ATTENTION:
+        register_fp32_attention()
     path = resolve_model(name_or_path)
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     tokenizer = load_tokenizer(name_or_path)

@@ -75,6 +75,12 @@ def _is_quantized(model) -> bool:
         getattr(getattr(model, "config", None), "quantization_config", None) is not None
 
 
+def _lean_lora_forward(x: torch.Tensor, *args: object, base: torch.nn.Module, down: torch.Tensor, up: torch.Tensor,
+                       after: float, **kwargs: object) -> torch.Tensor:
+    update = torch.nn.functional.linear(torch.nn.functional.linear(x, down), up)
+    return base(x, *args, **kwargs) + (update if after == 1.0 else update * after)
+
+
 @contextlib.contextmanager
 def adapters_in(dtype: torch.dtype, model: torch.nn.Module):
     """Each plain LoRA layer of ``model`` computes ``base(x) + B(A(x)) * scaling`` with ``A`` and ``B`` cast to
@@ -98,11 +104,8 @@ def adapters_in(dtype: torch.dtype, model: torch.nn.Module):
         down = layer.lora_A[name].weight.detach().to(dtype)
         up = (layer.lora_B[name].weight.detach() * (scaling if exact else 1.0)).to(dtype)
 
-        def forward(x, *args, base=layer.base_layer, down=down, up=up, after=1.0 if exact else scaling, **kwargs):
-            update = torch.nn.functional.linear(torch.nn.functional.linear(x, down), up)
-            return base(x, *args, **kwargs) + (update if after == 1.0 else update * after)
-
-        layer.forward = forward
+        layer.forward = functools.partial(_lean_lora_forward, base=layer.base_layer, down=down, up=up,
+                                          after=1.0 if exact else scaling)
         lean.append(layer)
     try:
         yield

@@ -327,3 +327,27 @@ def test_the_sampler_draws_from_the_policy_the_loss_trains_on_bf16_weights(tiny,
         sampled = model(input_ids=ids).logits
     assert lean and not [m for m in model.modules() if "forward" in vars(m)]
     assert torch.equal(sampled, trained)
+
+
+def test_on_a_bf16_cpu_attention_computes_on_fp32_copies(tiny, bf16_cpu, monkeypatch):
+    """torch's CPU attention kernel is slow in bf16 (hardware.attention_implementation): a bf16 model on the CPU
+    attends in fp32, under the trainer's autocast too, and hands bf16 on to the next layer."""
+    from minireason.hardware import FP32_ATTENTION
+
+    model, tokenizer = load_model("tiny", precision="bf16")
+    assert model.config._attn_implementation == FP32_ATTENTION
+    seen = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def recording(query, key, value, *args, **kwargs):
+        seen.append((query.dtype, key.dtype, value.dtype))
+        output = sdpa(query, key, value, *args, **kwargs)
+        seen.append(output.dtype)
+        return output
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", recording)
+    ids = torch.tensor([_prompts(tokenizer)[1]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        hidden = model(input_ids=ids, output_hidden_states=True).hidden_states[-1]
+    assert seen and set(seen) == {(torch.float32,) * 3, torch.float32} and hidden.dtype == torch.bfloat16
+    assert load_model("tiny", precision="fp32")[0].config._attn_implementation == "sdpa"
