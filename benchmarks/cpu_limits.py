@@ -9,10 +9,13 @@ Rows, each timed after a warm-up, on the embedded SmolLM2-135M with the recipes'
   bookkeeping included): tokens a second from the extra time of 32 tokens over 8, so the prefill drops out;
 - training: the forward and backward pass of 16 sequences of 64 tokens, tokens a second.
 
+A second table times the bf16 model's attention both ways: torch's bf16 kernel, and the kit's choice on a CPU
+(``hardware.attention_implementation``: fp32 copies of the queries, keys and values).
+
 bf16 is a bf16 copy of the weights (the recipes' frozen base weights where the CPU has bf16 instructions) under
 bf16 autocast; fp32 is the same model in fp32. Which the recipes use follows ``hardware.cpu_bf16_native``.
 
-    python benchmarks/cpu_limits.py        # ~4 min on 2 cores
+    python benchmarks/cpu_limits.py        # ~6 min on 2 cores
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, no
 
 import torch
 
-from minireason.hardware import cpu_bf16_native
+from minireason.hardware import FP32_ATTENTION, cpu_bf16_native
 from minireason.models import load_model
 from minireason.reports.markdown import markdown_table
 from minireason.sampling import inference_mode, last_position, sample_ids
@@ -110,7 +113,26 @@ def main() -> list[list]:
     rows.append(["training forward + backward, 16 x 64 tokens, tok/s",
                  *(f"{train_tok_s(m):.0f}" for m, _ in models.values())])
     print(markdown_table(["operation", "fp32", "bf16"], rows, numeric=[False, True, True]))
+    print("\n" + markdown_table(["bf16 model, tok/s", "torch's bf16 attention", "attention on fp32 copies"],
+                                 attention_rows(models["bf16"][0], distinct, tokenizer.pad_token_id),
+                                 numeric=[False, True, True]))
     return rows
+
+
+def attention_rows(model, distinct: list[list[int]], pad_token_id: int) -> list[list]:
+    """The sampler's decode at batch 16 and 64, and training, with each attention (``FP32_ATTENTION`` or SDPA)."""
+    rows = {f"decode, sample_ids, batch {batch}": [] for batch in (16, 64)}
+    rows["training forward + backward, 16 x 64 tokens"] = []
+    config = model.get_base_model().config
+    for attention in ("sdpa", FP32_ATTENTION):
+        config._attn_implementation = attention
+        for batch in (16, 64):
+            prompts = [distinct[i % 4] for i in range(batch)]
+            rows[f"decode, sample_ids, batch {batch}"].append(
+                decode_tok_s(lambda n, p=prompts: sample_ids(model, p, n, 0.7, pad_token_id, [-1]), batch))
+        rows["training forward + backward, 16 x 64 tokens"].append(train_tok_s(model))
+    config._attn_implementation = FP32_ATTENTION
+    return [[name, *(f"{v:.0f}" for v in values)] for name, values in rows.items()]
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ class DecodeLaunches:
 # Counted with `python benchmarks/decode_launches.py` (torch 2.13, transformers 5.25, PEFT 0.21, bitsandbytes 0.50,
 # on Qwen2 layers); tests/test_memory.py counts them again.
 DECODE_LAUNCHES = {"4-bit": DecodeLaunches(per_layer=100, outside=18, sampler=42),
-                   "16-bit": DecodeLaunches(per_layer=79, outside=20, sampler=42)}
+                   "16-bit": DecodeLaunches(per_layer=58, outside=20, sampler=42)}
 # What one launch costs: the host's time per eager operator, its Python, torch's dispatch and CUDA's launch call. On
 # this 2-core EPYC the decoder layers take 13-15 us an operator (host_seconds_per_launch; with the CPU's own small
 # kernels in it, so an upper bound of the Python and dispatch part); CUDA's launch call adds a few microseconds

@@ -84,30 +84,30 @@ def _lean_lora_forward(x: torch.Tensor, *args: object, base: torch.nn.Module, do
 @contextlib.contextmanager
 def adapters_in(dtype: torch.dtype, model: torch.nn.Module):
     """Each plain LoRA layer of ``model`` computes ``base(x) + B(A(x)) * scaling`` with ``A`` and ``B`` cast to
-    ``dtype`` once, for as long as the context lasts: what PEFT computes under autocast, bit for bit, without its
-    per-call work (an fp32 copy of the input, the casts, a separate scaling). A bf16 CPU decoded at batch 16 in 85
-    ms a step so, against 96 (72 with no adapter). Layers that are merged, quantised, off, or hold several
-    adapters or a variant (DoRA) keep PEFT's own forward."""
+    ``dtype`` once, for as long as the context lasts: what PEFT computes under bf16 autocast, bit for bit (in fp16 to
+    within its subnormals), without its per-call work (an fp32 copy of the input, the casts, a separate scaling). A
+    bf16 CPU decoded at batch 16 in 83 ms a step so, against 101. Layers that are merged, quantised, off, biased, or
+    hold several adapters or a variant (DoRA) keep PEFT's own forward."""
     from peft.tuners.lora.layer import Linear as LoraLinear
 
     lean = []
-    for layer in model.modules():
-        if (type(layer) is not LoraLinear or layer.merged or layer.disable_adapters or layer.lora_variant
-                or type(layer.base_layer) is not torch.nn.Linear or len(layer.active_adapters) != 1):
-            continue
-        (name,) = layer.active_adapters
-        if name not in layer.lora_A:
-            continue
-        scaling = layer.scaling[name]
-        # A power of two scales a product exactly, so B may carry it (alpha = 2r, the default); else it follows.
-        exact = scaling > 0 and math.frexp(scaling)[0] == 0.5
-        down = layer.lora_A[name].weight.detach().to(dtype)
-        up = (layer.lora_B[name].weight.detach() * (scaling if exact else 1.0)).to(dtype)
-
-        layer.forward = functools.partial(_lean_lora_forward, base=layer.base_layer, down=down, up=up,
-                                          after=1.0 if exact else scaling)
-        lean.append(layer)
     try:
+        for layer in model.modules():
+            if (type(layer) is not LoraLinear or layer.merged or layer.disable_adapters or layer.lora_variant
+                    or type(layer.base_layer) is not torch.nn.Linear or len(layer.active_adapters) != 1
+                    or layer.active_adapters[0] not in layer.lora_A or "forward" in vars(layer)):
+                continue
+            (name,) = layer.active_adapters
+            if layer.lora_B[name].bias is not None:
+                continue
+            scaling = layer.scaling[name]
+            # A power of two scales a product exactly, so B may carry it (alpha = 2r, the default); else it follows.
+            exact = scaling > 0 and math.frexp(scaling)[0] == 0.5
+            down = layer.lora_A[name].weight.detach().to(dtype)
+            up = (layer.lora_B[name].weight.detach() * (scaling if exact else 1.0)).to(dtype)
+            layer.forward = functools.partial(_lean_lora_forward, base=layer.base_layer, down=down, up=up,
+                                              after=1.0 if exact else scaling)
+            lean.append(layer)
         yield
     finally:
         for layer in lean:
@@ -115,7 +115,7 @@ def adapters_in(dtype: torch.dtype, model: torch.nn.Module):
 
 
 @contextlib.contextmanager
-def inference_mode(model: PreTrainedModel, merge_lora: bool = True):
+def inference_mode(model: PreTrainedModel, merge_lora: bool = True, lean_adapters: bool = True):
     """Eval mode (no dropout) with LoRA adapters merged into fp32 weights, no gradients, and autocast for a model whose
     weights are half precision; restored on exit.
 
@@ -123,6 +123,8 @@ def inference_mode(model: PreTrainedModel, merge_lora: bool = True):
     models keep their adapters apart.
     Merging and unmerging round the base weights (w + d - d is not always w in floating point), so a
     measurement that must leave a training run bit-identical passes ``merge_lora=False``.
+    ``lean_adapters``: adapters kept apart run lean (``adapters_in``); a compiled decode step passes False, since
+    the lean layers are new functions at each entry, which would recompile it every time.
     """
     was_training = model.training
     weights = model.get_input_embeddings().weight
@@ -139,8 +141,9 @@ def inference_mode(model: PreTrainedModel, merge_lora: bool = True):
     try:
         # Half-precision weights (a bf16 CPU, a GPU) compute under autocast, as a trainer runs them (their fp32
         # adapters, and a T4's fp32 residual stream, meet them there); outside a trainer nothing else turns it on.
+        lean = lean_adapters and half and not merge and hasattr(model, "peft_config")
         with torch.no_grad(), torch.autocast(weights.device.type, dtype=half or torch.float32, enabled=bool(half)), \
-                adapters_in(half, model) if half and not merge and hasattr(model, "peft_config") else contextlib.nullcontext():
+                adapters_in(half, model) if lean else contextlib.nullcontext():
             yield model
     finally:
         if merge:
@@ -196,7 +199,7 @@ def sample_ids(model: PreTrainedModel, prompt_ids: list[list[int]], max_new_toke
         if shared else None
 
     n = len(prompt_ids)
-    with inference_mode(model, merge_lora):
+    with inference_mode(model, merge_lora, lean_adapters=compile_decode is None):
         cache = read_shared_beginning(model, distinct, shared, device) if shared else None
         suffix_positions = shared + (attention_mask[:, shared:width].cumsum(-1) - 1).clamp(min=0) if shared else None
         out = model(input_ids=input_ids, attention_mask=attention_mask[:, :width], position_ids=suffix_positions,

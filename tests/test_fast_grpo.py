@@ -297,6 +297,7 @@ def test_on_a_bf16_cpu_grpo_trains_fp32_adapters_on_bf16_weights_that_rollouts_l
             parameter.data.normal_(0, 0.5)
     trainer.train()
     assert stage.precision == "bf16" and {p.dtype for p in base.values()} == {torch.bfloat16}
+    assert trainer.model.config._attn_implementation == "sdpa_fp32"  # TRL loaded the path as load_model would
     trainable = [p for p in trainer.model.parameters() if p.requires_grad]
     assert {p.dtype for p in trainable} == {torch.float32}
     assert {s["exp_avg"].dtype for s in trainer.optimizer.state.values()} == {torch.float32}
@@ -326,6 +327,8 @@ def test_the_sampler_draws_from_the_policy_the_loss_trains_on_bf16_weights(tiny,
         lean = [m for m in model.modules() if "forward" in vars(m)]
         sampled = model(input_ids=ids).logits
     assert lean and not [m for m in model.modules() if "forward" in vars(m)]
+    with inference_mode(model, lean_adapters=False):  # a compiled decode step's: PEFT's own layers, compiled once
+        assert not [m for m in model.modules() if "forward" in vars(m)]
     assert torch.equal(sampled, trained)
 
 

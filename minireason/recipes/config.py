@@ -101,7 +101,7 @@ class RecipeArgs:
         # it is built. Reading the device changes nothing.
         import torch
 
-        from minireason.hardware import bf16_native, resolve_precision, weights_dtype
+        from minireason.hardware import attention_implementation, bf16_native, resolve_precision, weights_dtype
 
         gpu = torch.cuda.is_available()
         self.precision = precision_asked(self.precision, self.bf16, self.fp16)
@@ -119,6 +119,8 @@ class RecipeArgs:
         self.bf16, self.fp16 = self.precision == "bf16", self.precision == "fp16"
         dtype = weights_dtype(self.precision, trains_base_weights=not self.lora)
         self.model_init_kwargs.setdefault("dtype", dtype)
+        if attention_implementation(self.precision, gpu) != "sdpa":  # TRL loads a path as load_model loads a model
+            self.model_init_kwargs.setdefault("attn_implementation", attention_implementation(self.precision, gpu))
         if gpu:
             # The whole model on this process's own GPU: its LOCAL_RANK under `accelerate launch` (Kaggle's second
             # T4 is rank 1), else the first. TRL's default, "auto", splits one process's model over every visible
@@ -158,8 +160,8 @@ class RecipeArgs:
         (in 4-bit, with new LoRA adapters), or a PeftModel when continuing from a saved adapter."""
         import torch
 
-        from minireason.hardware import compute_dtype
-        from minireason.models import load_model, quantization_config, resolve_model, set_lora_dropout
+        from minireason.hardware import FP32_ATTENTION, compute_dtype
+        from minireason.models import load_model, quantization_config, register_fp32_attention, resolve_model, set_lora_dropout
 
         dtype = self.model_init_kwargs["dtype"]
         dtype = getattr(torch, dtype) if dtype in ("float32", "float16", "bfloat16") else None  # None: the card's
@@ -170,6 +172,8 @@ class RecipeArgs:
                                   device_map=self.model_init_kwargs.get("device_map"))
             set_lora_dropout(model, self.lora_dropout)  # this stage's setting, not the one the adapter was saved with
             return model, None, None
+        if self.model_init_kwargs.get("attn_implementation") == FP32_ATTENTION:
+            register_fp32_attention()  # the name TRL will load the model with
         return (resolve_model(self.model), self.peft_config() if self.lora else None,
                 quantization_config(computes_in) if self.load_in_4bit else None)
 
