@@ -187,8 +187,9 @@ def attention_implementation(precision: str, gpu: bool) -> str:
     """The attention a model runs: torch's SDPA, or on a CPU that computes in half precision, SDPA on fp32 copies of
     its inputs. torch's CPU attention kernel is slow in bf16: on an AMD EPYC with AVX512-BF16 (2 cores) it took 5x
     fp32's time at decode shapes and 1.9x for a training forward + backward. The SmolLM2-135M decode step at batch 64
-    took 150 ms so against 182, and a 16 x 110-token training forward + backward 13% less
-    (``python benchmarks/cpu_limits.py``). A GPU's fused bf16 and fp16 kernels are its fastest: left as they are.
+    took 150 ms so against 182, and a 16 x 110-token training forward + backward 13% less (scratch timings,
+    docs/grpo-on-cpu.md); ``python benchmarks/cpu_limits.py``, on shorter contexts, finds no gain. A GPU's fused
+    bf16 and fp16 kernels are its fastest: left as they are.
 
     >>> attention_implementation("bf16", gpu=False)
     'sdpa_fp32'

@@ -119,8 +119,9 @@ class RecipeArgs:
         self.bf16, self.fp16 = self.precision == "bf16", self.precision == "fp16"
         dtype = weights_dtype(self.precision, trains_base_weights=not self.lora)
         self.model_init_kwargs.setdefault("dtype", dtype)
-        if attention_implementation(self.precision, gpu) != "sdpa":  # TRL loads a path as load_model loads a model
-            self.model_init_kwargs.setdefault("attn_implementation", attention_implementation(self.precision, gpu))
+        attention = attention_implementation(self.precision, gpu)
+        if attention != "sdpa":  # TRL loads a path as load_model loads a model
+            self.model_init_kwargs.setdefault("attn_implementation", attention)
         if gpu:
             # The whole model on this process's own GPU: its LOCAL_RANK under `accelerate launch` (Kaggle's second
             # T4 is rank 1), else the first. TRL's default, "auto", splits one process's model over every visible
