@@ -12,11 +12,6 @@ tokens: 250 steps in 6,054 s there, ~24 s a step, measured by Unsloth). Every GP
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, not an installed copy
-
 from minireason.launches import DECODE_LAUNCHES, count_decode, host_seconds_per_launch, qwen2_layers
 from minireason.memory import decode_seconds, step_seconds
 from minireason.models import load_tokenizer

@@ -46,6 +46,19 @@ def test_pure_rl_seeds_runs_each_seed_with_its_curve_and_fills_its_section(tiny_
     assert page.read_text().startswith("intro\n") and "<!-- claim 1, pure RL over seeds:start -->" in page.read_text()
 
 
+def test_sft_grpo_seeds_scores_both_stages_at_each_seed_and_fills_its_section(tiny_model_path, tmp_path):
+    page = tmp_path / "claims.md"
+    page.write_text("intro\n")
+    summary = load("sft_grpo_seeds").main(["--seeds", "0", "1", "--n-eval", "4", "--out", str(tmp_path / "runs"),
+                                           "--docs", str(page), *tiny_flags(grpo=True)])
+    assert summary["n"] == 4 and sorted(summary["per_seed"]) == [0, 1]
+    for row in summary["per_seed"].values():
+        assert row["gain"] == row["grpo"] - row["sft"] and 0 < row["minutes"]["sft"] < 5 and 0 < row["minutes"]["grpo"] < 5
+    over = sum(row["gain"] >= 0.15 for row in summary["per_seed"].values())
+    assert summary["targets"][0][1] == f"{over} of 2"
+    assert page.read_text().startswith("intro\n") and "<!-- SFT then GRPO over seeds:start -->" in page.read_text()
+
+
 def test_grpo_step_times_every_row_on_the_tiny_model(tiny_model_path, capsys):
     rows = load("grpo_step").main(["--model", "tiny", "--steps", "2"])
     assert list(rows) == ["minireason recipe", "TRL GRPOTrainer defaults", "recipe, TRL's rollouts",
@@ -54,6 +67,24 @@ def test_grpo_step_times_every_row_on_the_tiny_model(tiny_model_path, capsys):
     assert recipe["completions_per_step"] == 16 and rows["TRL GRPOTrainer defaults"]["completions_per_step"] == 8
     assert all(row["s_per_step"] > 0 and row["throughput_tok_s"] > 0 for row in rows.values())
     assert "| minireason recipe | 16 |" in capsys.readouterr().out
+
+
+def test_cpu_limits_times_both_precisions_and_both_attentions_on_the_tasks_prompts(tiny_model_path, capsys):
+    tables = load("cpu_limits").main(["--model", "tiny", "--repeats", "1"])
+    names = [row[0] for row in tables["limits"]]
+    assert names[0].startswith("matmul") and "decode, sample_ids, batch 64, tok/s (share of bare)" in names
+    assert all(len(row) == 3 for row in tables["limits"])  # fp32 beside bf16
+    # the sampler as a share of the bare loop, at both batches, in both precisions (on the tiny model the figures
+    # themselves are noise: a decode step there costs less than the timer's jitter)
+    shares = [cell.split("(")[1] for row in tables["limits"] if "share" in row[0] for cell in row[1:]]
+    assert len(shares) == 4 and all(share.endswith("%)") for share in shares)
+    attention = {row[0]: [float(v) for v in row[1:]] for row in tables["attention"]}
+    assert {"decode, sample_ids, batch 16, base prompt", "decode, sample_ids, batch 64, base_example prompt"} <= set(attention)
+    # the training row is as long as the one-shot prompt and a completion, longer than the question alone
+    (training,) = [name for name in attention if name.startswith("training")]
+    assert int(training.split(" x ")[1].split()[0]) > 64
+    assert all(len(values) == 2 for values in attention.values())  # torch's bf16 attention, then fp32 copies
+    assert "| bf16 model, tok/s |" in capsys.readouterr().out
 
 
 def test_decode_launches_counts_each_path_again_and_finds_the_constants_the_arithmetic_uses(tiny_model_path, capsys):

@@ -87,3 +87,11 @@ def untyped_parameters(path: Path) -> list[str]:
 def test_every_public_parameter_has_a_type():
     untyped = [entry for path in sorted(PACKAGE.rglob("*.py")) for entry in untyped_parameters(path)]
     assert untyped == [], "parameters without a type: " + "; ".join(untyped)
+
+
+def test_benchmarks_import_the_installed_package_and_nothing_else():
+    """Benchmarks are thin scripts over the package: no path surgery, no test helpers."""
+    for script in sorted((PACKAGE.parent / "benchmarks").glob("*.py")):
+        text = script.read_text()
+        for forbidden in ("sys.path", "importlib", "from tests", "import tests"):
+            assert forbidden not in text, f"{script.name} uses {forbidden}"

@@ -10,7 +10,8 @@ import pytest
 from minireason.demo import BASE, R1_BASE
 from minireason.evaluation import Evaluation
 from minireason.reports.evals import save_run
-from minireason.reports.seeds import demo_seeds_markdown, demo_seeds_summary, pure_rl_markdown, pure_rl_summary
+from minireason.reports.seeds import (demo_seeds_markdown, demo_seeds_summary, pure_rl_markdown, pure_rl_summary,
+                                      sft_grpo_markdown, sft_grpo_summary)
 from minireason.reports.training import training_compute
 from minireason.reports.verdicts import compare
 from minireason.scaling import Strategy, summarise
@@ -100,6 +101,19 @@ def test_pure_rl_seeds_judges_the_recipe_on_its_mean_and_worst_seed():
     assert met == {"accuracy": False, "mean": True, "format": False, "training": True}
     table = pure_rl_markdown(summary, "header", "img.png")
     assert "| 2 | 0.0% |" in table and "| mean accuracy >= 40% | 41.7% | yes |" in table
+
+
+def test_sft_grpo_seeds_judges_the_gain_over_sft_at_every_seed():
+    as_run = lambda result: {"metrics": result.metrics, "problems": result.problems}  # noqa: E731  # as load_run reads it
+    marks = {0: ((0, 0, 0, 0), (1, 1, 0, 0)), 1: ((1, 0, 0, 0), (1, 1, 1, 1)), 2: ((1, 1, 0, 0), (1, 1, 0, 0))}
+    runs = {seed: {"sft": as_run(greedy_evaluation(sft)), "grpo": as_run(greedy_evaluation(grpo)),
+                   "minutes": {"sft": 1.0, "grpo": 2.5}} for seed, (sft, grpo) in marks.items()}
+    summary = sft_grpo_summary(runs)
+    assert [row["gain"] for row in summary["per_seed"].values()] == [0.5, 0.75, 0.0]
+    assert summary["worst_gain"] == 0.0 and summary["paired"]["mean"] == pytest.approx(1.25 / 3)
+    assert summary["targets"][0][1:] == ["2 of 3", False]  # a seed without a gain fails the 9-of-10 bar
+    table = sft_grpo_markdown(summary, "header")
+    assert "| 1 | 25.0% | 100.0% |" in table and "| +75.0 |" in table and "| 2 of 3 | **no** |" in table
 
 
 def test_a_trained_run_is_read_as_it_was_recorded(tmp_path):

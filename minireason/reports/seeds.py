@@ -190,3 +190,51 @@ def pure_rl_markdown(summary: dict, header: str, image: str) -> str:
                             [[name, value, "yes" if met else "**no**"] for name, value, met in summary["targets"]]),
              "", f"![held-out accuracy and format rate along training, every seed]({image})"]
     return "\n".join(lines)
+
+
+# -- SFT then GRPO over seeds ------------------------------------------------------------------------------
+
+# Issue 34's bar for the R1 arm: GRPO adds >= 15 points to its own SFT checkpoint at 9 seeds of 10.
+GAIN_TARGET, SEEDS_OVER_GAIN = 0.15, 0.9
+
+
+def sft_grpo_summary(runs: dict[int, dict]) -> dict:
+    """The R1 arm over seeds. ``runs[seed]`` holds the saved evaluations of both stages (``sft``, ``grpo``:
+    ``load_run``) and each stage's training ``minutes``; the gain is GRPO's over its own SFT checkpoint."""
+    correct = lambda run: [sample["correct"] for sample in first_samples(run["problems"])]  # noqa: E731
+    per_seed = {}
+    for seed, result in runs.items():
+        sft, grpo = result["sft"]["metrics"], result["grpo"]["metrics"]
+        per_seed[seed] = {"sft": sft["pass@1"], "grpo": grpo["pass@1"], "gain": grpo["pass@1"] - sft["pass@1"],
+                          "grpo_ci95": grpo["ci95"]["pass@1"], "format_rate": grpo["format_rate"],
+                          "minutes": result["minutes"]}
+    gains = [row["gain"] for row in per_seed.values()]
+    over = sum(gain >= GAIN_TARGET - 1e-9 for gain in gains)
+    return {"per_seed": per_seed, "n": next(iter(runs.values()))["sft"]["metrics"]["problems"],
+            "sft_mean_std": mean_std([row["sft"] for row in per_seed.values()]),
+            "grpo_mean_std": mean_std([row["grpo"] for row in per_seed.values()]),
+            "gain_over_seeds": seed_interval(gains, (-1.0, 1.0)), "worst_gain": min(gains),
+            "paired": paired_bootstrap([correct(runs[seed]["sft"]) for seed in runs],
+                                       [correct(runs[seed]["grpo"]) for seed in runs]),
+            "targets": [[f"gain >= +{GAIN_TARGET * 100:.0f} points at >= {SEEDS_OVER_GAIN:.0%} of seeds",
+                         f"{over} of {len(gains)}", over >= SEEDS_OVER_GAIN * len(gains)]]}
+
+
+def sft_grpo_markdown(summary: dict, header: str) -> str:
+    """``sft_grpo_summary`` as a docs section: per seed, over seeds, the target."""
+    pct = lambda x: f"{x:.1%}"  # noqa: E731
+    rows = [[seed, pct(r["sft"]), pct(r["grpo"]), f"{pct(r['grpo_ci95'][0])} - {pct(r['grpo_ci95'][1])}",
+             f"{r['gain'] * 100:+.1f}", pct(r["format_rate"]), f"{r['minutes']['sft']:.1f} + {r['minutes']['grpo']:.1f}"]
+            for seed, r in summary["per_seed"].items()]
+    (sft, sft_std), (grpo, grpo_std) = summary["sft_mean_std"], summary["grpo_mean_std"]
+    gain, paired = summary["gain_over_seeds"], summary["paired"]
+    rows.append(["mean ± std", f"{pct(sft)} ± {pct(sft_std)}", f"{pct(grpo)} ± {pct(grpo_std)}", "",
+                 f"{gain['mean'] * 100:+.1f} (t, seeds: {gain['low'] * 100:+.1f} to {gain['high'] * 100:+.1f})", "", ""])
+    return "\n".join([
+        header, "",
+        markdown_table(["seed", "SFT", "SFT + GRPO", "95% CI", "gain, points", "format", "training min (SFT + GRPO)"],
+                       rows, numeric=[False, True, True, False, True, True, True]), "",
+        f"SFT + GRPO - SFT, paired over problems and seeds: {paired['mean']:+.1%} (95% CI {paired['low']:+.1%} to "
+        f"{paired['high']:+.1%}). Worst seed: {summary['worst_gain'] * 100:+.1f} points.", "",
+        markdown_table(["target", "measured", "met"],
+                       [[name, value, "yes" if met else "**no**"] for name, value, met in summary["targets"]]), ""])
