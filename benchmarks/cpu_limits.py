@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> dict[str, list[list]]:
     parser.add_argument("--repeats", type=int, default=REPEATS,
                         help="timings a figure, the best taken: the decode rows vary by tens of percent from run to "
                              "run, and more repeats steady them")
+    parser.add_argument("--batches", type=int, nargs="+", default=[16, 64],
+                        help="rollout batches to decode at: the demo's (4 prompts x 4 completions) and a larger one")
     args = parser.parse_args(argv)
     model_name, REPEATS = args.model, args.repeats
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[list]]:
     tokenizer = models["fp32"][1]
     rows.append(["prefill 64 x 48 tokens, tok/s", *(f"{prefill_tok_s(m):.0f}" for m, _ in models.values())])
     prompts = {style: task_prompts(tokenizer, style) for style in ("base", "base_example")}
-    for batch in (16, 64):
+    for batch in args.batches:
         batch_ids = rollout_batch(prompts["base"], batch)
         bare = [decode_tok_s(lambda n, m=m, ids=batch_ids: bare_decode(m, ids, n), batch) for m, _ in models.values()]
         sampled = [sampler_tok_s(m, prompts["base"], batch, tokenizer.pad_token_id) for m, _ in models.values()]
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[list]]:
     rows.append(["training forward + backward, 16 x 64 tokens, tok/s",
                  *(f"{train_tok_s(m):.0f}" for m, _ in models.values())])
     print(markdown_table(["operation", "fp32", "bf16"], rows, numeric=[False, True, True]))
-    attention = attention_rows(models["bf16"][0], prompts, tokenizer.pad_token_id)
+    attention = attention_rows(models["bf16"][0], prompts, tokenizer.pad_token_id, args.batches)
     print("\n" + markdown_table(["bf16 model, tok/s", "torch's bf16 attention", "attention on fp32 copies"],
                                  attention, numeric=[False, True, True]))
     return {"limits": rows, "attention": attention}
@@ -142,13 +144,13 @@ def sampler_tok_s(model, distinct: list[list[int]], batch: int, pad_token_id: in
     return decode_tok_s(lambda n: sample_ids(model, rollout_batch(distinct, batch), n, 0.7, pad_token_id, [-1]), batch)
 
 
-def attention_rows(model, prompts: dict[str, list[list[int]]], pad_token_id: int) -> list[list]:
-    """The sampler's decode at batch 16 and 64 on each prompt, and training on the longer one, each timed with SDPA
+def attention_rows(model, prompts: dict[str, list[list[int]]], pad_token_id: int, batches: list[int]) -> list[list]:
+    """The sampler's decode at each batch on each prompt, and training on the longer one, each timed with SDPA
     in bf16 and then at once with ``FP32_ATTENTION``, so that the two figures of a row are neighbours in time."""
     long = max(map(len, prompts["base_example"])) + 32  # the one-shot prompt and a completion, as pure RL trains
     work = {f"decode, sample_ids, batch {batch}, {style} prompt":
             lambda distinct=distinct, batch=batch: sampler_tok_s(model, distinct, batch, pad_token_id)
-            for style, distinct in prompts.items() for batch in (16, 64)}
+            for style, distinct in prompts.items() for batch in batches}
     work[f"training forward + backward, 16 x {long} tokens"] = lambda: train_tok_s(model, length=long)
     config = model.get_base_model().config
     rows = []

@@ -9,7 +9,7 @@ Every seed is scored on the same held-out problems, so stages compare problem by
 - each GRPO arm's training reward, mean of its first five steps against its last five;
 - both arms' reward curves, every seed, in one plot.
 
-    python benchmarks/demo_seeds.py                                  # 3 seeds x 256 problems, ~50 min on 2 cores
+    python benchmarks/demo_seeds.py                                  # 3 seeds x 256 problems, ~28 min on 2 cores
     python benchmarks/demo_seeds.py --seeds 0 1 --n-eval 128 --docs none
     python benchmarks/demo_seeds.py --model tiny --max_steps 2 ...   # any recipe option is passed on
 """
@@ -17,12 +17,11 @@ Every seed is scored on the same held-out problems, so stages compare problem by
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 from minireason.demo import run_demo
-from minireason.reports.markdown import command_line, fill_section
+from minireason.reports.markdown import command_line, publish
 from minireason.reports.seeds import demo_seeds_markdown, demo_seeds_summary, plot_reward_curves
 
 
@@ -49,11 +48,7 @@ def main(argv: list[str] | None = None) -> dict:
     plot_reward_curves(summary["curves"], image)
     text = demo_seeds_markdown(summary, args.seeds, command, minutes,
                     str(image.relative_to(Path(args.docs).parent)) if args.docs != "none" else str(image))
-    print(text)
-    (Path(args.out) / "summary.json").write_text(json.dumps(summary, indent=2))
-    if args.docs != "none":
-        fill_section(args.docs, "demo_seeds", text)
-        print(f"wrote {args.docs} and {image}")
+    publish(text, summary, args.out, args.docs, "demo_seeds")
     return summary
 
 

@@ -10,7 +10,7 @@ once, on the recipe's own prompt. It prints, and writes into the marked section 
 - "pure RL - base" paired on the same problems (bootstrap over problems, each carrying all seeds);
 - the learning curve's mean and range over seeds, as a plot.
 
-    python benchmarks/pure_rl_seeds.py                                  # seeds 0-9 x 256 problems, ~70 min on 2 cores
+    python benchmarks/pure_rl_seeds.py                                  # seeds 0-9 x 256 problems, ~37 min on 2 cores
     python benchmarks/pure_rl_seeds.py --seeds 0 1 --docs none --max_steps 10   # recipe options are passed on
 """
 
@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import time
 from pathlib import Path
 
 from minireason.recipes import load_recipe, run
 from minireason.recipes.data import evaluate_base
 from minireason.reports.evals import load_run, save_run
-from minireason.reports.markdown import command_line, fill_section
+from minireason.reports.markdown import command_line, publish
 from minireason.reports.seeds import plot_pure_rl_curves, pure_rl_markdown, pure_rl_summary, training_minutes
 
 RECIPE = "smollm2-135m/grpo-arithmetic/cpu"
@@ -67,11 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     image = out / "curves.png" if args.docs == "none" else Path(args.docs).parent / "img" / "pure-rl-seeds.png"
     plot_pure_rl_curves(summary, image)
     text = pure_rl_markdown(summary, header, str(image if args.docs == "none" else image.relative_to(Path(args.docs).parent)))
-    print(text)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    if args.docs != "none":
-        fill_section(args.docs, SECTION, text)
-        print(f"wrote {args.docs} and {image}")
+    publish(text, summary, out, args.docs, SECTION)
     return summary
 
 

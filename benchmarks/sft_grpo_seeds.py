@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import time
 from pathlib import Path
 
 from minireason.recipes import load_recipe, run
 from minireason.reports.evals import load_run
-from minireason.reports.markdown import command_line, fill_section
+from minireason.reports.markdown import command_line, publish
 from minireason.reports.seeds import sft_grpo_markdown, sft_grpo_summary, training_minutes
 
 RECIPE = "smollm2-135m/sft-then-grpo/cpu"
@@ -52,13 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     header = (f"Measured {datetime.date.today()} with `{command}` ({(time.perf_counter() - started) / 60:.0f} min "
               f"this invocation; finished seeds under {args.out} are reused): `{args.recipe}` at seeds {args.seeds}, "
               f"each stage scored greedily on the same {args.n_eval} held-out problems.")
-    text = sft_grpo_markdown(summary, header)
-    print(text)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    if args.docs != "none":
-        fill_section(args.docs, SECTION, text)
-        print(f"wrote {args.docs}")
+    publish(sft_grpo_markdown(summary, header), summary, out, args.docs, SECTION)
     return summary
 
 

@@ -10,8 +10,14 @@ import pytest
 from minireason.demo import BASE, R1_BASE
 from minireason.evaluation import Evaluation
 from minireason.reports.evals import save_run
-from minireason.reports.seeds import (demo_seeds_markdown, demo_seeds_summary, pure_rl_markdown, pure_rl_summary,
-                                      sft_grpo_markdown, sft_grpo_summary)
+from minireason.reports.seeds import (
+    demo_seeds_markdown,
+    demo_seeds_summary,
+    pure_rl_markdown,
+    pure_rl_summary,
+    sft_grpo_markdown,
+    sft_grpo_summary,
+)
 from minireason.reports.training import training_compute
 from minireason.reports.verdicts import compare
 from minireason.scaling import Strategy, summarise

@@ -3,6 +3,7 @@ of a page's measured sections."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -62,6 +63,17 @@ def fill_section(page: str | Path, name: str, block: str, title: str = "") -> No
     else:
         text = text.rstrip("\n") + f"\n\n{start}\n{block}{end}\n"
     page.write_text(text)
+
+
+def publish(text: str, summary: dict, out: str | Path, docs: str, section: str) -> None:
+    """A benchmark's ending: print its section, keep its ``summary`` as ``out/summary.json``, and write the section
+    into page ``docs`` (``"none"``: print only)."""
+    print(text)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2))
+    if docs != "none":
+        fill_section(docs, section, text)
+        print(f"wrote {docs}")
 
 
 def read_section(page: str | Path, name: str) -> str | None:
