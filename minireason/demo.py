@@ -1,4 +1,4 @@
-"""The CPU demo: R1-Zero and R1 side by side on the embedded SmolLM2-135M, in about 15 minutes on 2 cores.
+"""The CPU demo: R1-Zero and R1 side by side on the embedded SmolLM2-135M, in about 8 minutes on 2 cores.
 
 The models answer the same held-out 2-digit additions:
 

@@ -42,7 +42,7 @@ the pieces, in Python:
 
 
 COMMANDS = {  # name: (one line for `minireason --help`, function)
-    "demo": ("run the CPU demo on the embedded SmolLM2-135M (~18 min on 2 cores)", cmd_demo),
+    "demo": ("run the CPU demo on the embedded SmolLM2-135M (~8 min on 2 cores with bf16 instructions)", cmd_demo),
     "train": ("train from a recipe: GRPO, SFT, or SFT then GRPO", cmd_train),
     "recipes": ("list the shipped recipes, or copy one to edit", cmd_recipes),
     "estimate": ("a recipe's peak GPU memory by component, and which cards it fits, before you rent one",

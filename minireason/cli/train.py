@@ -11,7 +11,7 @@ from minireason.cli.parsing import fail, parse
 
 @dataclasses.dataclass
 class DemoArgs:
-    """R1-Zero and R1 side by side on the embedded SmolLM2-135M, on 2 CPU cores, in about 15 minutes.
+    """R1-Zero and R1 side by side on the embedded SmolLM2-135M, on 2 CPU cores, in about 8 minutes.
 
     Pure RL (GRPO from the base model, from a prompt with one solved example), a cold-start SFT, and GRPO after
     that SFT, each beside the base model on its own prompt, all scored on the same held-out 2-digit additions
