@@ -49,13 +49,13 @@ def test_pure_rl_seeds_runs_each_seed_with_its_curve_and_fills_its_section(tiny_
 def test_sft_grpo_seeds_scores_both_stages_at_each_seed_and_fills_its_section(tiny_model_path, tmp_path):
     page = tmp_path / "claims.md"
     page.write_text("intro\n")
-    summary = load("sft_grpo_seeds").main(["--seeds", "0", "1", "--n-eval", "4", "--out", str(tmp_path / "runs"),
+    summary = load("sft_grpo_seeds").main(["--seeds", "0", "--n-eval", "4", "--out", str(tmp_path / "runs"),
                                            "--docs", str(page), *tiny_flags(grpo=True)])
-    assert summary["n"] == 4 and sorted(summary["per_seed"]) == [0, 1]
-    for row in summary["per_seed"].values():
-        assert row["gain"] == row["grpo"] - row["sft"] and 0 < row["minutes"]["sft"] < 5 and 0 < row["minutes"]["grpo"] < 5
-    over = sum(row["gain"] >= 0.15 for row in summary["per_seed"].values())
-    assert summary["targets"][0][1] == f"{over} of 2"
+    # one seed here: the figures over seeds are tested on known inputs in test_reports.py
+    assert summary["n"] == 4 and list(summary["per_seed"]) == [0]
+    row = summary["per_seed"][0]
+    assert row["gain"] == row["grpo"] - row["sft"] and 0 < row["minutes"]["sft"] < 5 and 0 < row["minutes"]["grpo"] < 5
+    assert summary["targets"][0][1] == f"{int(row['gain'] >= 0.15)} of 1"
     assert page.read_text().startswith("intro\n") and "<!-- SFT then GRPO over seeds:start -->" in page.read_text()
 
 

@@ -58,7 +58,7 @@ def test_train_help_shows_the_recipes_fields_with_its_values():
     out = result.stdout
     assert "stage 1 of 2: sft" in out and "stage 2 of 2: grpo" in out
     # Each stage's options, with the recipe's values as their defaults: SFT's and GRPO's own learning rates.
-    assert "AdamW learning rate. (default: 0.0006)" in out and "AdamW learning rate. (default: 5e-05)" in out
+    assert "AdamW learning rate. (default: 0.0006)" in out and "AdamW learning rate. (default: 0.0001)" in out
     for field in ("--reward_funcs", "--num_generations", "--prompt_style", "--task_params", "--lora_r"):
         assert field in out
     assert "prompt_style: base" in out  # the recipe's own settings, listed first

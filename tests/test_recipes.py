@@ -248,6 +248,26 @@ def test_the_same_seed_gives_the_same_pure_rl_run(tmp_path, tiny_model_path):
     assert summary["held_out_curve"][-1][1] == sum(s["correct"] for s in summary["samples"][:4]) / 4
 
 
+def test_a_curriculum_opens_with_its_easier_problems_in_order(tmp_path, tiny_model_path):
+    """GRPO's first steps draw the curriculum's problems, in order, then the recipe's own; bad stages fail at load."""
+    from minireason.recipes.grpo import build_trainer
+
+    recipe, stages = "smollm2-135m/grpo-arithmetic/cpu", "[{steps: 2, task_params: {digits: 1}}]"
+    flags = [*TINY_GRPO, "--output_dir", str(tmp_path), "--curriculum"]
+    (stage,) = load_recipe(recipe, [*flags, stages])
+    assert stage.shuffle_dataset is False and stage.curriculum == [{"steps": 2, "task_params": {"digits": 1}}]
+    with pytest.raises(ValueError, match="each curriculum stage needs steps"):
+        load_recipe(recipe, [*flags, "[{steps: 2}]"])
+    with pytest.raises(ValueError, match="unknown parameter"):
+        load_recipe(recipe, [*flags, "[{steps: 2, task_params: {colour: 1}}]"])
+    trainer, _ = build_trainer(stage)
+    per_step = stage.per_device_train_batch_size * stage.gradient_accumulation_steps // stage.num_generations
+    order = list(dict.fromkeys(trainer._get_train_sampler()))[:3 * per_step]  # each prompt's first draw, in order
+    operands = [max(trainer.train_dataset[i]["a"], trainer.train_dataset[i]["b"]) for i in order]
+    assert all(x < 10 for x in operands[:2 * per_step])  # two steps of 1-digit sums
+    assert all(10 <= x < 100 for x in operands[2 * per_step:])  # then the recipe's 2-digit ones
+
+
 def test_a_journey_of_its_own_errors_samples_the_source_run_once(tmp_path, tiny_model_path):
     recipe = "recipes/smollm2-135m/journey-vs-shortcut/cpu.yaml"
     shortcut, _ = load_recipe(recipe, TINY + ["--output_dir", str(tmp_path / "pair")])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import yaml
 from datasets import Dataset
 from trl import GRPOConfig
 
@@ -20,7 +21,7 @@ from minireason.recipes.config import RecipeArgs, as_mapping
 from minireason.recipes.data import task_data
 from minireason.recipes.runs import run_stage
 from minireason.rewards import REWARDS, get_reward, reward_range
-from minireason.tasks import row_prompt
+from minireason.tasks import get_task, row_prompt
 
 
 @dataclasses.dataclass
@@ -66,6 +67,11 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
                 "mode): the host launches one graph a token instead of every kernel, ~3,660 a token on the T4 "
                 "recipe's 4-bit LoRA path (minireason.launches). It compiles once a model and prompt length. Default: "
                 "on with a CUDA GPU; off on a CPU, where a compile costs more than it saves in a short run."})
+    curriculum: list | str | None = dataclasses.field(default=None, metadata={
+        "help": "Easier problems first, as a YAML list of stages trained in order before the recipe's own problems: "
+                "'[{steps: 10, task_params: {digits: 1}}]' opens with 10 steps of 1-digit sums. A stage's task_params "
+                "update the recipe's; its steps count towards max_steps. The problems keep their order "
+                "(shuffle_dataset is turned off); evaluation stays on the recipe's own task_params."})
     share_prompt_prefix: bool = dataclasses.field(default=True, metadata={
         "help": "Run each distinct prompt once in the loss and share its cache with the group's completions "
                 "(off under gradient checkpointing)."})
@@ -87,6 +93,9 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
             self.hardware_defaults.append("compile_rollouts")
             self.compile_rollouts = torch.cuda.is_available()
         self.reward_settings = as_mapping(self.reward_settings)
+        self.curriculum = curriculum_stages(self.curriculum, self.task, self.task_params)
+        if self.curriculum:
+            self.shuffle_dataset = False  # the stages are the data's order
         stray = sorted(set(self.reward_settings) - set(self.reward_funcs))
         if stray:
             raise ValueError(f"reward_settings names reward(s) {stray} that reward_funcs does not use")
@@ -105,6 +114,34 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
                 for name in self.reward_funcs]
 
 
+def curriculum_stages(stages: list | str | None, task: str, task_params: dict) -> list[dict]:
+    """The curriculum's stages, checked: each has whole ``steps`` > 0 and ``task_params`` the task accepts.
+
+    >>> curriculum_stages("[{steps: 5, task_params: {digits: 1}}]", "arithmetic", {"op": "add", "digits": 2})
+    [{'steps': 5, 'task_params': {'digits': 1}}]
+    >>> curriculum_stages([{"steps": 0, "task_params": {}}], "arithmetic", {})
+    Traceback (most recent call last):
+    ...
+    ValueError: each curriculum stage needs steps (a whole number > 0) and task_params, got {'steps': 0, 'task_params': {}}
+    """
+    stages = yaml.safe_load(stages) if isinstance(stages, str) else stages or []
+    for stage in stages:
+        if (not isinstance(stage, dict) or set(stage) != {"steps", "task_params"} or not isinstance(stage["steps"], int)
+                or stage["steps"] < 1 or not isinstance(stage["task_params"], dict)):
+            raise ValueError(f"each curriculum stage needs steps (a whole number > 0) and task_params, got {stage}")
+        get_task(task, **{**task_params, **stage["task_params"]})  # fail now on a parameter the task refuses
+    return list(stages)
+
+
+def curriculum_rows(cfg: GRPORecipe) -> list[dict]:
+    """The curriculum's problems in stage order: as many as each stage's steps take (``curriculum``)."""
+    prompts_per_step = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps * cfg.world_size
+    prompts_per_step //= cfg.num_generations
+    return [row for stage in cfg.curriculum
+            for row in get_task(cfg.task, **{**cfg.task_params, **stage["task_params"]}).split_rows(
+                stage["steps"] * prompts_per_step, cfg.seed)]
+
+
 def build_trainer(cfg: GRPORecipe) -> tuple[FastGRPOTrainer, list[dict]]:
     """The TRL trainer for a recipe, and the held-out rows to evaluate on afterwards."""
     # 1. Model: a path for TRL to load (with 4-bit and LoRA), or a PeftModel when
@@ -114,6 +151,7 @@ def build_trainer(cfg: GRPORecipe) -> tuple[FastGRPOTrainer, list[dict]]:
 
     # 2. Data: generated problems; every row carries its task, so `accuracy` finds the verifier.
     _, train_rows, eval_rows = task_data(cfg)
+    train_rows = curriculum_rows(cfg) + train_rows  # easier problems first, when the recipe has a curriculum
     dataset = Dataset.from_list([{**row, "prompt": row_prompt(row, cfg.prompt_style)} for row in train_rows])
 
     # 3. Rewards: the chosen ones, plus `reflection` at weight 0 (logged, not optimised).
