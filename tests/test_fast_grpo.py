@@ -119,7 +119,11 @@ def test_sampling_reads_each_distinct_prompt_once_and_leaves_the_adapter_unmerge
     assert batch_sizes[0] == (3, max(len(p) for p in prompts))  # three distinct prompts, read once each
     assert all(shape == (len(prompts), 1) for shape in batch_sizes[1:])  # then one token per row and step
     assert model.training
-    assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+    assert not any(getattr(module, "merged", False) for module in model.modules())  # every adapter apart again
+    # Unmerging subtracts what merging added: the base weights come back up to rounding (w + d - d is not always w in
+    # floating point, sampling.inference_mode), which an exact comparison turned into a test that failed by the order
+    # tests ran in.
+    assert all(torch.allclose(weights[k], v, rtol=0, atol=1e-6) for k, v in model.state_dict().items())
 
 
 def test_logits_that_are_not_numbers_raise_instead_of_becoming_tokens(tiny):
