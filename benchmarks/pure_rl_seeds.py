@@ -11,6 +11,7 @@ once, on the recipe's own prompt. It prints, and writes into the marked section 
 - the learning curve's mean and range over seeds, as a plot.
 
     python benchmarks/pure_rl_seeds.py                                  # seeds 0-9 x 256 problems, ~37 min on 2 cores
+    python benchmarks/pure_rl_seeds.py --recipe smollm2-135m/grpo-arithmetic-zero/cpu   # R1-Zero from the instruction
     python benchmarks/pure_rl_seeds.py --seeds 0 1 --docs none --max_steps 10   # recipe options are passed on
 """
 
@@ -25,10 +26,23 @@ from minireason.recipes import load_recipe, run
 from minireason.recipes.data import evaluate_base
 from minireason.reports.evals import load_run, save_run
 from minireason.reports.markdown import command_line, publish
-from minireason.reports.seeds import plot_pure_rl_curves, pure_rl_markdown, pure_rl_summary, training_minutes
+from minireason.reports.seeds import (
+    ONE_SHOT_BAR,
+    ZERO_SHOT_BAR,
+    aha_signals,
+    plot_pure_rl_curves,
+    pure_rl_markdown,
+    pure_rl_summary,
+    training_minutes,
+)
 
-RECIPE = "smollm2-135m/grpo-arithmetic/cpu"
-SECTION = "claim 1, pure RL over seeds"
+# Each pure-RL recipe: its section of docs/claims.md, its plot, its title and the bar its issue set.
+RECIPES = {
+    "smollm2-135m/grpo-arithmetic/cpu": ("claim 1, pure RL over seeds", "pure-rl-seeds.png",
+                                         "Pure RL from a one-shot prompt", ONE_SHOT_BAR),
+    "smollm2-135m/grpo-arithmetic-zero/cpu": ("claim 1, R1-Zero from the instruction over seeds", "pure-rl-zero-seeds.png",
+                                              "R1-Zero from the instruction alone", ZERO_SHOT_BAR),
+}
 
 
 def base_run(cfg, out: Path) -> dict:
@@ -40,33 +54,35 @@ def base_run(cfg, out: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipe", default=RECIPE)
+    parser.add_argument("--recipe", default=next(iter(RECIPES)), choices=RECIPES)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--n-eval", dest="n_eval", type=int, default=256, help="held-out problems per seed")
     parser.add_argument("--curve-every", dest="curve_every", type=int, default=10,
                         help="steps between curve points (each costs ~30 s on 2 cores: 64 problems, adapter unmerged)")
-    parser.add_argument("--out", default="outputs/pure-rl-seeds")
+    parser.add_argument("--out", help="runs' folder (default: outputs/pure-rl-seeds/RECIPE)")
     parser.add_argument("--docs", default="docs/claims.md",
-                        help=f"the page whose section '{SECTION}' gets the table and plot ('none': print only)")
+                        help="the page whose section for the recipe gets the table and plot ('none': print only)")
     args, overrides = parser.parse_known_args(argv)
+    section, image_name, title, bar = RECIPES[args.recipe]
 
-    started, out, runs = time.perf_counter(), Path(args.out), {}
+    started, out, runs = time.perf_counter(), Path(args.out or f"outputs/pure-rl-seeds/{args.recipe}"), {}
     for seed in args.seeds:
         flags = ["--seed", str(seed), "--n_eval", str(args.n_eval), "--curve_every", str(args.curve_every),
                  "--report_to", "none", "--output_dir", str(out / f"seed{seed}"), *overrides]
         (cfg,) = load_recipe(args.recipe, flags)
         summary = run([cfg])[0]
         runs[seed] = {"eval": load_run(summary["eval"]),
-                      "curve": summary["held_out_curve"], "minutes": training_minutes(out / f"seed{seed}")}
-    summary = pure_rl_summary(base_run(cfg, out), runs)
+                      "curve": summary["held_out_curve"], "minutes": training_minutes(out / f"seed{seed}"),
+                       "aha": aha_signals(out / f"seed{seed}")}
+    summary = pure_rl_summary(base_run(cfg, out), runs, bar)
     command = command_line("benchmarks/pure_rl_seeds.py", argv)
     header = (f"Measured {datetime.date.today()} with `{command}` ({(time.perf_counter() - started) / 60:.0f} min "
-              f"this invocation; finished seeds under {args.out} are reused): `{args.recipe}` at seeds "
+              f"this invocation; finished seeds under {out} are reused): `{args.recipe}` at seeds "
               f"{args.seeds}, each scored greedily on the same {args.n_eval} held-out problems.")
-    image = out / "curves.png" if args.docs == "none" else Path(args.docs).parent / "img" / "pure-rl-seeds.png"
-    plot_pure_rl_curves(summary, image)
+    image = out / "curves.png" if args.docs == "none" else Path(args.docs).parent / "img" / image_name
+    plot_pure_rl_curves(summary, image, title)
     text = pure_rl_markdown(summary, header, str(image if args.docs == "none" else image.relative_to(Path(args.docs).parent)))
-    publish(text, summary, out, args.docs, SECTION)
+    publish(text, summary, out, args.docs, section)
     return summary
 
 

@@ -24,6 +24,7 @@ from minireason.answer_format import (
     THINK_CLOSE,
     THINK_OPEN,
     completion_text,
+    extract_answer,
     format_steps,
     is_well_formed,
     with_prefilled_think,
@@ -78,6 +79,27 @@ def accuracy_reward(completions: list, **kwargs) -> list[float]:
     if rows and "task" not in rows[0]:
         raise ValueError("accuracy needs a 'task' column in the data set (rows from minireason.tasks have one)")
     return [task_from_row(row["task"], row.get("task_params", "")).score(c, row) for c, row in zip(completions, rows)]
+
+
+def partial_accuracy_reward(completions: list, **kwargs) -> list[float]:
+    """Partial credit for a close answer: the row's task's ``partial_credit`` of the last answer tag (arithmetic:
+    the share of the result's digits right), 0 with no answer. Shaping for a model whose answers are all wrong,
+    where ``accuracy`` pays every one the same ``format_score`` and GRPO sees no spread; exact answers still
+    score only through ``accuracy``.
+
+    >>> partial_accuracy_reward(["<answer>132</answer>", "<answer>122</answer>", "<answer>9</answer>", "132"],
+    ...                         task=["arithmetic"] * 4, task_params=['{"op": "add"}'] * 4, answer=[132] * 4)
+    [1.0, 0.6666666666666666, 0.0, 0.0]
+    """
+    rows = _rows(len(completions), kwargs)
+    if rows and "task" not in rows[0]:
+        raise ValueError("partial_accuracy needs a 'task' column in the data set (rows from minireason.tasks have one)")
+    scores = []
+    for completion, row in zip(completions, rows):
+        answer = extract_answer(completion_text(completion))
+        task = task_from_row(row["task"], row.get("task_params", ""))
+        scores.append(0.0 if answer is None or not answer.strip() else task.partial_credit(answer, row))
+    return scores
 
 
 def step_reward(completions: list, **kwargs) -> list[float]:
@@ -201,6 +223,7 @@ REWARDS: dict[str, RewardFunction] = {
     "format": format_reward,
     "format_partial": format_partial_reward,
     "accuracy": accuracy_reward,
+    "partial_accuracy": partial_accuracy_reward,
     "language_consistency": language_consistency_reward,
     "overlong": overlong_reward,
     "repetition": repetition_reward,
@@ -212,7 +235,8 @@ REWARDS: dict[str, RewardFunction] = {
 # The least and the most each reward gives one completion, with its default settings (repetition's least is its
 # max_penalty setting): what bounds a run's logged reward (``reward_range``).
 RANGES: dict[str, tuple[float, float]] = {
-    "format": (0.0, 1.0), "format_partial": (0.0, 1.0), "accuracy": (0.0, 1.0), "language_consistency": (0.0, 1.0),
+    "format": (0.0, 1.0), "format_partial": (0.0, 1.0), "accuracy": (0.0, 1.0), "partial_accuracy": (0.0, 1.0),
+    "language_consistency": (0.0, 1.0),
     "overlong": (-1.0, 0.0), "repetition": (-1.0, 0.0), "reflection": (0.0, 1.0), "step": (0.0, 1.0),
 }
 

@@ -42,6 +42,8 @@ def test_pure_rl_seeds_runs_each_seed_with_its_curve_and_fills_its_section(tiny_
         row = summary["per_seed"][seed]
         assert [point[0] for point in row["curve"]] == [0, 1, 2] and 0 < row["minutes"] < 5
         assert row["curve"][0] == summary["per_seed"][0]["curve"][0]  # step 0 is the base model, whatever the seed
+        lengths, reflecting = row["aha"]["length"], row["aha"]["reflection"]  # first and last steps of the log
+        assert len(lengths) == len(reflecting) == 2 and all(x > 0 for x in lengths) and all(0 <= x <= 1 for x in reflecting)
     assert summary["base"]["n"] == 4 and (tmp_path / "img" / "pure-rl-seeds.png").exists()
     assert page.read_text().startswith("intro\n") and "<!-- claim 1, pure RL over seeds:start -->" in page.read_text()
 

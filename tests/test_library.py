@@ -119,11 +119,12 @@ def test_the_wheel_ships_the_recipes_and_runs_without_a_checkout(tmp_path):
     assert listing.returncode == 0, listing.stderr
     assert all(name in listing.stdout for name in recipe_names())
     loaded = subprocess.run([python, "-c", "from minireason.demo import demo_stages; from minireason.recipes.catalog "
-                             "import recipe_root; stages = demo_stages('out'); print('found', recipe_root(), len(stages))"],
+                             "import recipe_root; stages = [s for s in demo_stages('out', zero=True) if s]; "
+                             "print('found', recipe_root(), len(stages))"],
                             cwd=away, env=env, capture_output=True, text=True, timeout=300)
     assert loaded.returncode == 0, loaded.stderr
     _, root, stages = next(line for line in loaded.stdout.splitlines() if line.startswith("found ")).split()
-    assert root.startswith(str(env_dir)) and root.endswith("recipe_files") and stages == "3"
+    assert root.startswith(str(env_dir)) and root.endswith("recipe_files") and stages == "4"
     estimate = subprocess.run([python, "-m", "minireason", "estimate", "qwen2.5-3b/grpo-countdown/t4-16gb"], cwd=away,
                               env=env, capture_output=True, text=True, timeout=300)
     assert estimate.returncode == 0 and "| T4 16 GB |" in estimate.stdout, estimate.stderr  # model configs shipped

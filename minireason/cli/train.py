@@ -20,6 +20,10 @@ class DemoArgs:
     seed on the same held-out problems (any seed: pure RL was judged on ten), --n_eval 256 scores more."""
 
     out: str = dataclasses.field(default="outputs/demo", metadata={"help": "Report folder."})
+    zero: bool = dataclasses.field(default=False, metadata={
+        "help": "Also run R1-Zero from the instruction alone (smollm2-135m/grpo-arithmetic-zero/cpu): pure RL that "
+                "must find the format by itself, with a held-out curve of where the format and the accuracy take "
+                "off. Adds ~ZERO_MINUTES minutes."})
     verbose: bool = dataclasses.field(default=False, metadata={
         "help": "Print TRL's, transformers' and W&B's own output instead of one progress line a stage."})
 
@@ -48,9 +52,10 @@ def cmd_demo(argv: list[str]) -> None:
     args, overrides = parse("demo", (DemoArgs,), argv, partial=True, epilog=(
         "recipes: smollm2-135m/grpo-arithmetic/cpu (pure RL) and smollm2-135m/sft-then-grpo/cpu (SFT, then GRPO)\n"
         "examples:\n  minireason demo\n  minireason demo --seed 3 --out outputs/demo-seed3\n"
+        "  minireason demo --zero              # and R1-Zero from the instruction alone, the format found by RL\n"
         "  python benchmarks/pure_rl_seeds.py   # pure RL at seeds 0-9, 256 problems: docs/claims.md"))
     try:
-        run_demo(args.out, [*overrides, "--verbose", str(args.verbose).lower()])
+        run_demo(args.out, [*overrides, "--verbose", str(args.verbose).lower()], zero=args.zero)
     except ValueError as error:
         fail(error)
 

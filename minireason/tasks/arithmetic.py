@@ -68,6 +68,21 @@ class Arithmetic(Task):
     def score_answer(self, answer: str, row: dict) -> bool:
         return parse_integer(answer) == int(row["answer"])
 
+    def partial_credit(self, answer: str, row: dict) -> float:
+        """The share of the result's place values the answer writes right, counted from the ones digit, over
+        the longer of the two (a missing or extra digit counts as wrong); 0 for a wrong sign or no integer.
+        Copying an operand of a 2-digit sum earns a digit only where the other operand has a 0 there.
+
+        >>> task, row = Arithmetic(op="add"), {"answer": 132}
+        >>> [task.partial_credit(a, row) for a in ("132", "122", "32", "1132", "-132", "x")]
+        [1.0, 0.6666666666666666, 0.6666666666666666, 0.75, 0.0, 0.0]
+        """
+        value, result = parse_integer(answer), int(row["answer"])
+        if value is None or (value < 0) != (result < 0):
+            return 0.0
+        written, wanted = str(abs(value))[::-1], str(abs(result))[::-1]
+        return sum(w == r for w, r in zip(written, wanted)) / max(len(written), len(wanted))
+
     def answer_key(self, answer: str, row: dict) -> str | None:
         """The integer, so "1,234" and "1234" vote together.
 

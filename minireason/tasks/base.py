@@ -219,6 +219,11 @@ attempts (minireason data journey --teacher …)"
             return self.no_answer_score
         return self.correct_score if self._answer_is_correct(answer, row) else self.format_score
 
+    def partial_credit(self, answer: str, row: dict) -> float:
+        """How close an extracted answer comes, from 0 to 1 (1: correct). The default knows only right and
+        wrong; tasks with a finer notion (arithmetic: the result's digits) override it. Must never raise."""
+        return float(self._answer_is_correct(answer, row))
+
     def is_correct(self, completion: Any, row: dict) -> bool:
         """True when the completion's last answer tag holds a correct answer."""
         answer = extract_answer(completion_text(completion))
