@@ -173,3 +173,21 @@ def test_verbose_restores_each_librarys_own_output(tmp_path, tiny_model_path):
     assert "quiet  step 3/3  reward" in quiet.stdout and "{'loss'" not in quiet.stdout + quiet.stderr
     assert "'loss'" in verbose.stdout + verbose.stderr and "verbose  step 3/3" not in verbose.stdout
     assert "│" in verbose.stdout and "│" not in quiet.stdout  # TRL's own table of completions
+
+
+@pytest.mark.slow
+def test_demo_zero_adds_r1_zero_on_the_sft_arms_prompt_with_its_take_off_curve(tmp_path, tiny_model_path):
+    """`demo --zero`: R1-Zero from the instruction alone, scored against the base model on its own prompt."""
+    result = run("demo", "--zero", "--out", str(tmp_path), "--model", "tiny", "--max_steps", "4", "--n_train", "16",
+                 "--n_eval", "3", "--eval_max_new_tokens", "4", "--max_completion_length", "6", "--curve_every", "2",
+                 "--curve_problems", "3", "--report_to", "none")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert list(report["stages"])[-1] == "R1-Zero (instruction)" and len(report["stages"]) == 6
+    assert report["prompt_styles"]["R1-Zero (instruction)"] == report["prompt_styles"]["base (SFT prompt)"] == "base"
+    assert "R1-Zero (instruction) - base (SFT prompt)" in report["paired_gains"]
+    zero = report["r1_zero"]
+    assert [point[0] for point in zero["curve"]] == [0, 2, 4] and set(zero) == {"curve", "format_takeoff",
+                                                                            "accuracy_takeoff"}
+    assert (tmp_path / "r1_zero_curve.png").stat().st_size > 0 and "[6/6]" in result.stdout
+    assert "R1-Zero's held-out curve: the format took off at" in result.stdout
