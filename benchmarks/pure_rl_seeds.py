@@ -24,13 +24,13 @@ from pathlib import Path
 
 from minireason.recipes import load_recipe, run
 from minireason.recipes.data import evaluate_base
+from minireason.reports.curves import plot_pure_rl_curves
 from minireason.reports.evals import load_run, save_run
 from minireason.reports.markdown import command_line, publish
 from minireason.reports.seeds import (
     ONE_SHOT_BAR,
     ZERO_SHOT_BAR,
     aha_signals,
-    plot_pure_rl_curves,
     pure_rl_markdown,
     pure_rl_summary,
     training_minutes,

@@ -167,7 +167,7 @@ def run_demo(out: str | Path, overrides: list[str] = (), zero: bool = False) -> 
 
 def zero_takeoff(curve: list[list], seed: int, path: Path) -> dict:
     """The R1-Zero arm's held-out curve, the steps where its format and its accuracy took off, and their plot."""
-    from minireason.reports.seeds import plot_pure_rl_curves, seed_takeoff  # the reports read this module
+    from minireason.reports.curves import plot_pure_rl_curves, seed_takeoff
 
     row = seed_takeoff(curve)
     plot_pure_rl_curves({"per_seed": {seed: row}}, path, f"R1-Zero from the instruction, seed {seed}")

@@ -157,9 +157,11 @@ def cmd_recipes(argv: list[str]) -> None:
     if args.action not in ([], ["list"]):
         fail(ValueError(f"unknown action {' '.join(args.action)!r}: minireason recipes [list | copy NAME DEST]"))
     table = Table(title="shipped recipes", show_lines=True)
-    for column in ("name", "method", "model", "memory", "run with", "expected (time, metric; from the header)"):
+    infos = list(map(describe, recipe_names()))
+    table.add_column("name", no_wrap=True, min_width=max(len(info.name) for info in infos))  # one line: copy it whole
+    for column in ("method", "model", "memory", "run with", "expected (time, metric; from the header)"):
         table.add_column(column, overflow="fold")
-    for info in map(describe, recipe_names()):
+    for info in infos:
         memory = info.memory.split(" (")[0] + (" (estimate)" if "estimate" in info.memory else "")
         table.add_row(info.name, info.method, info.model, memory, info.launch, info.expected)
     Console(width=None if sys.stdout.isatty() else 200).print(table)
