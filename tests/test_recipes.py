@@ -219,17 +219,18 @@ def test_grpo_after_sft_trains_and_saves_the_sft_adapter_and_nothing_else(tmp_pa
     assert stage.lora_dropout == 0.0 and not dropouts
 
 
-def test_the_same_seed_gives_the_same_pure_rl_run(tmp_path, tiny_model_path):
+@pytest.mark.parametrize("recipe", ["smollm2-135m/grpo-arithmetic/cpu", "smollm2-135m/grpo-arithmetic-zero/cpu"])
+def test_the_same_seed_gives_the_same_pure_rl_run(recipe, tmp_path, tiny_model_path):
     """Pure RL at one seed repeats itself bit for bit at one commit: the same rewards at every step and a
     byte-identical adapter (what docs/claims.md says of it), with or without a held-out curve measured along
-    the way. A different seed gives a different run."""
+    the way. A different seed gives a different run. Both pure-RL recipes: R1-Zero's orders its curriculum."""
     from safetensors.torch import load_file
 
     def adapter(folder, seed, *more):
         # A reward with spread in every group (text length), so each step moves the adapter.
         flags = [*TINY_GRPO, "--max_steps", "3", "--seed", str(seed), "--output_dir", str(tmp_path / folder),
                  "--reward_funcs", "tests.test_library:length_reward", "--reward_weights", "1.0", *more]
-        (summary,) = run(load_recipe("smollm2-135m/grpo-arithmetic/cpu", flags))
+        (summary,) = run(load_recipe(recipe, flags))
         result = summary["reward_curve"], load_file(Path(summary["final"]) / "adapter_model.safetensors")
         if more:
             return result, {**summary, "samples": first_samples(load_run(summary["eval"])["problems"])}
