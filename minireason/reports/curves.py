@@ -50,7 +50,7 @@ def plot_pure_rl_curves(summary: dict, path: Path, title: str = "Pure RL") -> No
                  for s in steps]
         axes.plot(steps, means, color=colour, linewidth=2.5, label=f"{label}, mean of {len(curves)} seeds")
     axes.set(xlabel="GRPO step", ylabel="held-out rate (greedy)", ylim=(0, 1.02),
-             title=f"{title}, SmolLM2-135M on 2-digit additions, 2 CPU cores (dots: take-off)")
+             title=f"{title}\nSmolLM2-135M, 2-digit additions, 2 CPU cores (dots: take-off)")
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
