@@ -52,8 +52,10 @@ def test_nasty_inputs_score_fast_and_never_raise(name, warm_tasks):
         # design, and harmless since nothing is executed. The exact verifiers accept none of these.
         lenient = task.name == "math" and "98" in str(completion)
         assert score in ((0.0, 0.1, 1.0) if lenient else (0.0, 0.1)), (task.name, name, score)
-        # 10 MB inputs need a few ms of string scanning; everything else is sub-millisecond.
-        assert elapsed < 0.25, (task.name, name, elapsed)
+        # 10 MB inputs need a few ms of string scanning; everything else is sub-millisecond alone. The bound guards
+        # against a parser gone quadratic (seconds), with room for the other test worker training beside it: in a
+        # clean-clone CI run math-verify took 0.30 s on "nan" so.
+        assert elapsed < 1.0, (task.name, name, elapsed)
 
 
 def test_correct_answers_in_odd_wrappers_still_score():
