@@ -123,11 +123,10 @@ def run_demo(out: str | Path, overrides: list[str] = (), zero: bool = False) -> 
     for name, stage in arms.items():
         evals[name] = Path(stage.output_dir) / "eval"
 
-    names = [*STAGES, *([ZERO] if r1_zero else [])]
-    runs = {name: load_run(folder) for name, folder in evals.items()}
-    samples = {name: first_samples(runs[name]["problems"]) for name in names}
-    stages = {name: runs[name]["metrics"] for name in names}
     prompts = {**dict(zip(STAGES, (pure, pure, sft, sft, grpo))), **({ZERO: r1_zero} if r1_zero else {})}
+    runs = {name: load_run(folder) for name, folder in evals.items()}
+    samples = {name: first_samples(runs[name]["problems"]) for name in prompts}
+    stages = {name: runs[name]["metrics"] for name in prompts}
     pairs = (("pure RL", BASE), ("SFT + GRPO", "SFT"), *([(ZERO, R1_BASE)] if r1_zero else []))
     gains = {f"{after} - {before}": paired_bootstrap([[s["correct"] for s in samples[before]]],
                                                      [[s["correct"] for s in samples[after]]])

@@ -68,6 +68,14 @@ def _rows(n: int, kwargs: dict) -> list[dict]:
     return [{k: v[i] for k, v in columns.items()} for i in range(n)]
 
 
+def _task_rows(n: int, kwargs: dict, reward: str) -> list[dict]:
+    """``_rows``, for a reward that reads each row's task: a clear error when the data set has no task column."""
+    rows = _rows(n, kwargs)
+    if rows and "task" not in rows[0]:
+        raise ValueError(f"{reward} needs a 'task' column in the data set (rows from minireason.tasks have one)")
+    return rows
+
+
 def accuracy_reward(completions: list, **kwargs) -> list[float]:
     """The row's own task verifier: rows carry ``task`` and ``task_params`` columns.
 
@@ -75,9 +83,7 @@ def accuracy_reward(completions: list, **kwargs) -> list[float]:
     ...                 task=["countdown"] * 3, numbers=[[2, 3, 4]] * 3, target=[20] * 3)
     [1.0, 0.1, 0.0]
     """
-    rows = _rows(len(completions), kwargs)
-    if rows and "task" not in rows[0]:
-        raise ValueError("accuracy needs a 'task' column in the data set (rows from minireason.tasks have one)")
+    rows = _task_rows(len(completions), kwargs, "accuracy")
     return [task_from_row(row["task"], row.get("task_params", "")).score(c, row) for c, row in zip(completions, rows)]
 
 
@@ -91,9 +97,7 @@ def partial_accuracy_reward(completions: list, **kwargs) -> list[float]:
     ...                         task=["arithmetic"] * 4, task_params=['{"op": "add"}'] * 4, answer=[132] * 4)
     [1.0, 0.6666666666666666, 0.0, 0.0]
     """
-    rows = _rows(len(completions), kwargs)
-    if rows and "task" not in rows[0]:
-        raise ValueError("partial_accuracy needs a 'task' column in the data set (rows from minireason.tasks have one)")
+    rows = _task_rows(len(completions), kwargs, "partial_accuracy")
     scores = []
     for completion, row in zip(completions, rows):
         answer = extract_answer(completion_text(completion))
@@ -111,9 +115,7 @@ def step_reward(completions: list, **kwargs) -> list[float]:
     ...             task=["arithmetic"] * 2, task_params=['{"op": "add", "digits": 2}'] * 2)
     [0.5, 1.0]
     """
-    rows = _rows(len(completions), kwargs)
-    if rows and "task" not in rows[0]:
-        raise ValueError("step needs a 'task' column in the data set (rows from minireason.tasks have one)")
+    rows = _task_rows(len(completions), kwargs, "step")
     tasks = [task_from_row(row["task"], row.get("task_params", "")) for row in rows]
     return [task.step_score(completion, row) for task, completion, row in zip(tasks, completions, rows)]
 
