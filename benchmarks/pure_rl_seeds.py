@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--n-eval", dest="n_eval", type=int, default=256, help="held-out problems per seed")
     parser.add_argument("--curve-every", dest="curve_every", type=int, default=10,
-                        help="steps between curve points (each costs ~30 s on 2 cores: 64 problems, adapter unmerged)")
+                        help="steps between curve points (each 64 problems, greedy: 4-7 s on 2 cores at 32 tokens)")
     parser.add_argument("--out", help="runs' folder (default: outputs/pure-rl-seeds/RECIPE)")
     parser.add_argument("--docs", default="docs/claims.md",
                         help="the page whose section for the recipe gets the table and plot ('none': print only)")

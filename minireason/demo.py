@@ -36,7 +36,7 @@ ZERO_RECIPE = "smollm2-135m/grpo-arithmetic-zero/cpu"
 STAGES = ("base (pure RL prompt)", "pure RL", "base (SFT prompt)", "SFT", "SFT + GRPO")
 BASE, R1_BASE = STAGES[0], STAGES[2]
 ZERO = "R1-Zero (instruction)"  # the optional sixth stage, scored against R1_BASE: the same prompt
-ZERO_CURVE_EVERY = 15  # held-out points along the R1-Zero arm (64 problems, ~20 s each on 2 cores): the take-off plot
+ZERO_CURVE_EVERY = 15  # held-out points along the R1-Zero arm (64 problems, 4-7 s each on 2 cores): the take-off plot
 # What must match for the stages to be compared problem by problem (each arm keeps its own prompt).
 _SHARED = ("model", "task", "task_params", "n_eval", "eval_seed")
 
