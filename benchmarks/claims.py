@@ -153,6 +153,12 @@ JOURNEY_ARMS = {
     # correction learnable at all): every-step checks, then the same with no loss on the slips.
     "journey, check every step, full": {**EVERY_STEP, **FULL},
     "journey, check every step, masked errors, full": {**EVERY_STEP, "mask_errors": True, **FULL},
+    # The copy finding (every-step checks passed wrong steps by writing the operand above them) points here: a
+    # check that works the step again another way (9 + 5 for 5 + 9) instead of undoing it, in the operation the step
+    # itself does. On a right step its result is still the value above it, so copying is not ruled out.
+    # The own-errors design with full fine-tuning: the slips are the "shortcut, full" model's own.
+    "journey, recompute checks, full": {**EVERY_STEP, "catch_style": "recompute", **FULL},
+    "journey, own errors, full": {**EVERY_STEP, "error_source": "own", "own_errors_from": "shortcut, full", **FULL},
     # The dose: does the full-fine-tuned journey arm's gap grow with the share of columns that slip?
     "journey, error rate 0.1, full": {"data_style": "journey", "error_rate": 0.1, **FULL},
     "journey, error rate 0.5, full": {"data_style": "journey", "error_rate": 0.5, **FULL},

@@ -173,9 +173,10 @@ def test_solution_steps_follow_precedence():
 
 # -- the journey experiment's switches (issue 22) --------------------------------------------------------------
 
+from minireason.tasks.arithmetic_traces import CATCH_STYLES  # noqa: E402
 from minireason.tasks.steps import step_measures, step_outcomes  # noqa: E402
 
-SHAPES = [{"catch_style": catch, "same_endings": same} for catch in ("slips", "every_step") for same in (False, True)]
+SHAPES = [{"catch_style": catch, "same_endings": same} for catch in CATCH_STYLES for same in (False, True)]
 
 
 @pytest.mark.parametrize("op", ["add", "sub", "mul"])
@@ -231,8 +232,9 @@ def test_first_departure_is_the_first_slip_and_clean_traces_have_none(op, shape)
 
 
 @pytest.mark.parametrize("op", ["add", "sub", "mul"])
-def test_check_every_step_checks_each_step_from_what_was_written(op):
-    for example in journey_examples(ARITHMETIC[op], "journey", 0.4, seed=5, catch_style="every_step"):
+@pytest.mark.parametrize("catch_style", ["every_step", "recompute"])
+def test_check_every_step_checks_each_step_from_what_was_written(op, catch_style):
+    for example in journey_examples(ARITHMETIC[op], "journey", 0.4, seed=5, catch_style=catch_style):
         lines = _think_lines(example["completion"][0]["content"])[1:-1]
         steps, checks = lines[0::2], lines[1::2]
         assert len(steps) == len(checks) and all(check.startswith("Check: ") for check in checks)
@@ -242,8 +244,30 @@ def test_check_every_step_checks_each_step_from_what_was_written(op):
                 assert f"{written}" in check and ", not " not in check
             else:  # the check starts from the wrong value, finds it out, and writes the step again, right
                 assert ", not " in check and re.sub(r"^.*\. So ", "", check) != step
-    shortcut = journey_examples(ARITHMETIC[op], "shortcut", seed=5, catch_style="every_step")
+    shortcut = journey_examples(ARITHMETIC[op], "shortcut", seed=5, catch_style=catch_style)
     assert all("✓" in e["completion"][0]["content"] and e["errors"] == 0 for e in shortcut)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul"])
+def test_a_recomputed_check_works_the_step_again_and_ends_in_its_own_result(op):
+    """The recompute design's check is one equality that holds and ends in the step's right value, whatever was
+    written: a slip's check does not start from the slip, so copying the line above cannot pass it (the copy
+    finding of docs/claims.md, claim 3)."""
+    from minireason.tasks.steps import check_claims
+
+    checked = copied = 0
+    for example in journey_examples(ARITHMETIC[op], "journey", 0.5, seed=5, catch_style="recompute"):
+        lines = _think_lines(example["completion"][0]["content"])[1:-1]
+        for step, check in zip(lines[0::2], lines[1::2]):
+            work = re.sub(r"(, not -?\d+)?(\. So .*| ✓)$", "", check.removeprefix("Check: "))
+            assert check_claims(work) == (1, 1), check
+            right = re.sub(r"^.*\. So ", "", check) if ", not " in check else step
+            assert work.split(" = ")[-1] == re.search(r"= (-?\d+)", right).group(1)
+            step_work = re.sub(r"^Column \d+: |carry ", "", step.split(" = ")[0])
+            copied += work.split(" = ")[0] == step_work
+            checked += 1
+    assert checked >= 2 * len(ARITHMETIC[op])
+    assert copied <= 0.1 * checked  # another route, not the step written again (5 + 5 reads the same both ways)
 
 
 def test_a_no_carry_column_is_checked_another_way_than_it_was_added():

@@ -155,6 +155,30 @@ def test_overrides_and_errors(tmp_path):
         load_recipe({"method": "grpo", "task": "countdown", "task_params": {"colour": 1}})
 
 
+def test_every_claim_3_arm_is_a_journey_recipe_it_loads_as():
+    """benchmarks/claims.py's arms are settings of the journey recipe: each loads, for each task it applies to,
+    with its settings in force (a misspelt design would fail here, not an hour into a sweep)."""
+    import importlib.util
+
+    import yaml
+
+    from minireason.recipes.catalog import find_recipe
+
+    spec = importlib.util.spec_from_file_location("claims", Path(__file__).parents[1] / "benchmarks" / "claims.py")
+    claims = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(claims)
+    recipe = yaml.safe_load(find_recipe(claims.JOURNEY_RECIPE).read_text())
+    loaded = 0
+    for arm, settings in claims.JOURNEY_ARMS.items():
+        for task, params in claims.JOURNEY_TASKS.items():
+            if claims.arm_applies(arm, task):
+                settings = {**settings, **({"own_errors_from": "runs/source"} if "own_errors_from" in settings else {})}
+                (config,) = load_recipe({**recipe, **settings, "method": "sft", "task": task, "task_params": params})
+                assert {key: getattr(config, key) for key in settings} == settings, arm
+                loaded += 1
+    assert loaded >= len(claims.JOURNEY_ARMS)
+
+
 @pytest.mark.parametrize("name,kind,stage", [("ddp", "MULTI_GPU", None), ("zero2", "DEEPSPEED", 2),
                                              ("zero3", "DEEPSPEED", 3)])
 def test_accelerate_configs_load(name, kind, stage):

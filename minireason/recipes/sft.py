@@ -53,8 +53,9 @@ class SFTRecipe(RecipeArgs, SFTConfig):
                 "every leaf tried and every dead end backed out of (Stream of Search); a search past 24 lines is "
                 "written as its direct path."})
     catch_style: str = dataclasses.field(default="slips", metadata={
-        "help": "Arithmetic journeys: slips (a check only after a slip, 'Wait, let me check that') or every_step (a "
-                "check after every step that passes right ones with a tick, so checking is a habit)."})
+        "help": "Arithmetic journeys: slips (a check only after a slip, 'Wait, let me check that'), every_step (a "
+                "check after every step that undoes it and passes right ones with a tick, so checking is a habit) "
+                "or recompute (the same, but the check works the step again another way: 9 + 5 for 5 + 9)."})
     same_endings: bool = dataclasses.field(default=False, metadata={
         "help": "Arithmetic journeys: a slipped line goes on from its wrong value as a right line would (', write "
                 "9'), so its ending does not tell the model that it slipped."})

@@ -16,20 +16,22 @@ from minireason.answer_format import THINK_OPEN
 from minireason.tasks.steps import step_lines
 from minireason.tasks.traces import Trace, wrap_lines
 
-CATCH_STYLES = ("slips", "every_step")
+CATCH_STYLES = ("slips", "every_step", "recompute")
 
 
 @dataclass
 class _Step:
     """One step of a worked sum: ``claim = value`` then ``note(value)``. ``check`` recomputes the value another
     way (the slip style's check); ``audit(claimed)`` tests a claimed value from what is written, ``(text, holds)``
-    (the every-step style's check, which must be able to pass)."""
+    (the every-step style's check, which must be able to pass); ``redo`` works the step again by another route as
+    one equality ending in the value (the recompute style's check)."""
 
     claim: str
     value: int
     check: str
     audit: Callable[[int], tuple[str, bool]]
     note: Callable[[int], str] = lambda value: ""
+    redo: str = ""
 
 
 def _slip(value: int, rng: random.Random) -> int:
@@ -65,21 +67,24 @@ def _arithmetic_steps(a: int, b: int, op: str) -> list[_Step]:
             part = a * d
             tens, ones = a - a % 10, a % 10
             check = f"{tens} × {d} + {ones} × {d} = {tens * d} + {ones * d} = {part}"
-            steps.append(_Step(f"{a} × {d}", part, check, _recomputed(check, part)))
+            steps.append(_Step(f"{a} × {d}", part, check, _recomputed(check, part), redo=check))
             if scale > 1:
                 check = f"{part} with {place} zero(s) appended is {part * scale}"
-                steps.append(_Step(f"{part} × {scale}", part * scale, check, _recomputed(check, part * scale)))
+                steps.append(_Step(f"{part} × {scale}", part * scale, check, _recomputed(check, part * scale),
+                                   redo=f"{scale} × {part} = {part * scale}"))
             partials.append(part * scale)
         total = partials[0]
         for part in partials[1:]:
             check = f"{total + part} - {part} = {total}"
             undo = (lambda claimed, total=total, part=part:
                     _undone(f"{claimed} - {part}", claimed - part, total))
-            steps.append(_Step(f"{total} + {part}", total + part, check, undo))
+            steps.append(_Step(f"{total} + {part}", total + part, check, undo,
+                               redo=f"{part} + {total} = {total + part}"))
             total += part
     elif op == "add":
         # Column addition, ones first. The slip style's check redoes the column with its carry spelled out; the
-        # audit undoes the written total (total - y - carry should give back x), a route that differs from the sum.
+        # audit undoes the written total (total - y - carry should give back x), a route that differs from the sum;
+        # the redo adds the column again in the other order, its carry a plain number, so a check is one equality.
         carry = 0
         xs, ys = str(a)[::-1], str(b)[::-1]
         columns = max(len(xs), len(ys))
@@ -92,16 +97,18 @@ def _arithmetic_steps(a: int, b: int, op: str) -> list[_Step]:
             minus_carry = f" - {carry}" if carry else ""
             audit = (lambda claimed, x=x, y=y, carry=carry, minus_carry=minus_carry:
                      _undone(f"{claimed} - {y}{minus_carry}", claimed - y - carry, x))
-            steps.append(_Step(claim, total, check, audit, _column_note(i == columns - 1)))
+            redo = f"{y} + {x}" + (f" + {carry}" if carry else "") + f" = {total}"
+            steps.append(_Step(claim, total, check, audit, _column_note(i == columns - 1), redo))
             carry = total // 10
-    else:  # sub: take away the tens part, then the ones
+    else:  # sub: take away the tens part, then the ones; the redo takes each away in two parts
         tens, ones = b - b % 10, b % 10
         first = a - tens
         for claim, start, taken, value in ((f"{a} - {tens}", a, tens, first),
                                            (f"{first} - {ones}", first, ones, first - ones)):
             steps.append(_Step(claim, value, f"{value} + {taken} = {start}",
                                lambda claimed, start=start, taken=taken: _undone(f"{claimed} + {taken}",
-                                                                                 claimed + taken, start)))
+                                                                                 claimed + taken, start),
+                               redo=f"{start} - {taken // 2} - {taken - taken // 2} = {value}"))
     return steps
 
 
@@ -112,8 +119,10 @@ def arithmetic_trace(row: dict, style: str = "journey", error_rate: float = 0.5,
 
     ``catch_style``: ``slips`` checks only after a slip ("Wait, let me check that: …"); ``every_step`` checks every
     step from what was written and passes the right ones ("Check: 9 - 5 = 4 ✓"), so checking is a habit and
-    the slip shows in the check, not before it. ``same_endings``: a slipped line goes on as a right one would
-    from its wrong value (", write 9"), so how a line ends does not tell whether it slipped.
+    the slip shows in the check, not before it. ``recompute`` checks every step too, by working it again another
+    way (the operands in the other order: "Check: 5 + 9 + 1 = 15 ✓") instead of undoing it. ``same_endings``: a
+    slipped line goes on as a right one would from its wrong value (", write 9"), so how a line ends does not tell
+    whether it slipped.
     ``Trace.error_spans`` marks each wrong value and the rest of its line. ``slips`` (step index → wrong value)
     replaces the injected slips: a model's own wrong steps (``own_slips``), each caught and corrected.
     """
@@ -124,6 +133,7 @@ def arithmetic_trace(row: dict, style: str = "journey", error_rate: float = 0.5,
     symbol = {"add": "+", "sub": "-", "mul": "×"}[op]
     lines, spans, errors = [f"{a} {symbol} {b}."], [], 0
     for index, step in enumerate(_arithmetic_steps(a, b, op)):
+        audit = _recomputed(step.redo, step.value) if catch_style == "recompute" else step.audit
         right = f"{step.claim} = {step.value}{step.note(step.value)}."
         if slips is not None:
             slipped = index in slips
@@ -141,11 +151,11 @@ def arithmetic_trace(row: dict, style: str = "journey", error_rate: float = 0.5,
                 lines.append(f"Wait, let me check that: {step.check}. So {step.claim} = {step.value}, not {wrong}"
                              f"{step.note(step.value)}.")
             else:
-                lines.append(f"Check: {step.audit(wrong)[0]}. So {right}")
+                lines.append(f"Check: {audit(wrong)[0]}. So {right}")
         else:
             lines.append(right)
-            if catch_style == "every_step":
-                lines.append(f"Check: {step.audit(step.value)[0]} ✓")
+            if catch_style != "slips":
+                lines.append(f"Check: {audit(step.value)[0]} ✓")
     lines.append(f"So {a} {symbol} {b} = {answer}.")
     completion = wrap_lines(lines, str(answer))
     starts = list(accumulate([len(THINK_OPEN)] + [len(line) + 1 for line in lines]))
