@@ -48,6 +48,32 @@ def test_pure_rl_seeds_runs_each_seed_with_its_curve_and_fills_its_section(tiny_
     assert page.read_text().startswith("intro\n") and "<!-- claim 1, pure RL over seeds:start -->" in page.read_text()
 
 
+def test_sft_vs_zero_gives_sft_the_tokens_pure_rl_trained_on_and_pairs_the_arms(tiny_model_path, tmp_path):
+    page = tmp_path / "claims.md"
+    page.write_text("intro\n")
+    # The tiny model for both arms; pure RL shrunk to 2 steps, SFT sized by the tokens those took.
+    grpo = ["--grpo.max_steps", "2", "--grpo.n_train", "8", "--grpo.max_completion_length", "8",
+            "--grpo.num_generations", "4", "--grpo.per_device_train_batch_size", "4"]
+    summary = load("sft_vs_zero").main(["--seeds", "0", "1", "--n-eval", "4", "--curve-every", "1", "--rl-out",
+                                        str(tmp_path / "rl"), "--out", str(tmp_path / "sft"), "--docs", str(page),
+                                        "--model", "tiny", "--eval_max_new_tokens", "8", *grpo])
+    for seed in (0, 1):
+        row = summary["per_seed"][seed]
+        rl, sft = row["pure RL"], row["SFT"]
+        # SFT is given as many worked problems as make pure RL's tokens: within one problem's worth of them.
+        assert rl["tokens"] > 0 and abs(sft["tokens"] - rl["tokens"]) <= sft["tokens"] / row["sft_problems"]
+        settings = json.loads((tmp_path / "sft" / f"seed{seed}" / "sft" / "run_config.json").read_text())["settings"]
+        assert settings["n_train"] == row["sft_problems"] and settings["prompt_style"] == "base"
+    # The difference is the runs' own, paired on the same problems.
+    correct = {arm: [[json.loads(line)["samples"][0]["correct"] for line in (folder / "eval" / "samples.jsonl")
+                      .read_text().splitlines()] for folder in folders]
+               for arm, folders in (("rl", [tmp_path / "rl" / f"seed{s}" for s in (0, 1)]),
+                                    ("sft", [tmp_path / "sft" / f"seed{s}" / "sft" for s in (0, 1)]))}
+    per_seed = [(sum(b) - sum(a)) / 4 for a, b in zip(correct["rl"], correct["sft"])]
+    assert summary["sft_minus_pure_rl"]["per_run"] == pytest.approx(per_seed)
+    assert "<!-- claim 2, SFT against R1-Zero at equal tokens:start -->" in page.read_text()
+
+
 def test_sft_grpo_seeds_scores_both_stages_at_each_seed_and_fills_its_section(tiny_model_path, tmp_path):
     page = tmp_path / "claims.md"
     page.write_text("intro\n")

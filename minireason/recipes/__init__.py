@@ -82,7 +82,7 @@ def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
         root = _root(shared, overrides, "outputs/sft-then-grpo")
         sft_values = {**shared, **values.get("sft", {}), "method": "sft", "output_dir": str(root / "sft")}
         grpo_values = {**shared, **values.get("grpo", {}), "method": "grpo", "output_dir": str(root / "grpo")}
-        own = _stage_flags(overrides, ("sft", "grpo"))
+        own = stage_flags(overrides, ("sft", "grpo"))
         sft_config, sft_used = _parse(SFTRecipe, sft_values, own["sft"])
         grpo_config, grpo_used = _parse(GRPORecipe, grpo_values, own["grpo"])
         # GRPO starts where SFT ended: LoRA SFT leaves an adapter on the base model, full
@@ -102,10 +102,10 @@ def load_recipe(source: str | Path | dict, overrides: list[str] = ()) -> list:
     return stages
 
 
-def _stage_flags(overrides: list[str], stages: tuple[str, ...]) -> dict[str, list[str]]:
+def stage_flags(overrides: list[str], stages: tuple[str, ...]) -> dict[str, list[str]]:
     """Each stage's flags: the shared ones, and its own with their ``--STAGE.`` prefix taken off.
 
-    >>> _stage_flags(["--seed", "1", "--grpo.max_steps", "10"], ("sft", "grpo"))
+    >>> stage_flags(["--seed", "1", "--grpo.max_steps", "10"], ("sft", "grpo"))
     {'sft': ['--seed', '1'], 'grpo': ['--seed', '1', '--max_steps', '10']}
     """
     own: dict[str, list[str]] = {stage: [] for stage in stages}
