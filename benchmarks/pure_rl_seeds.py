@@ -2,7 +2,9 @@
 
 Trains the pure-RL recipe once per seed, each scored greedily on the same held-out problems, with a held-out
 learning curve measured along the way (``--curve_every``; it does not move the run). The base model is scored
-once, on the recipe's own prompt. It prints, and writes into the marked section of a docs page:
+once, on the recipe's own prompt. A seed whose folder under ``--out`` already holds a finished run is reused, a
+screening run trained without a curve included (copy its ``--output_dir`` there as ``seedN``; its take-off reads
+"not measured"). It prints, and writes into the marked section of a docs page:
 
 - per seed: accuracy (95% Wilson interval), format rate, training minutes, and the step at which the format
   and the accuracy took off on the curve;
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
         (cfg,) = load_recipe(args.recipe, flags)
         summary = run([cfg])[0]
         runs[seed] = {"eval": load_run(summary["eval"]),
-                      "curve": summary["held_out_curve"], "minutes": training_minutes(out / f"seed{seed}"),
+                      "curve": summary.get("held_out_curve"), "minutes": training_minutes(out / f"seed{seed}"),
                        "aha": aha_signals(out / f"seed{seed}")}
     summary = pure_rl_summary(base_run(cfg, out), runs, bar)
     command = command_line("benchmarks/pure_rl_seeds.py", argv)

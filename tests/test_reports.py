@@ -9,6 +9,7 @@ import pytest
 
 from minireason.demo import BASE, R1_BASE
 from minireason.evaluation import Evaluation
+from minireason.reports.curves import plot_pure_rl_curves
 from minireason.reports.evals import save_run
 from minireason.reports.seeds import (
     ZERO_SHOT_BAR,
@@ -114,6 +115,23 @@ def test_pure_rl_seeds_judges_the_recipe_on_its_mean_and_worst_seed():
     table = pure_rl_markdown(summary, "header", "img.png")
     assert "| 2 | 0.0% |" in table and "| mean accuracy >= 40% | 41.7% | yes |" in table
     assert "| 24 → 18 | 0% → 25% |" in table and "| - | - |" in table  # the aha signals, where a seed logged them
+
+
+def test_pure_rl_seeds_reuses_a_run_trained_without_a_curve(tmp_path):
+    """A screening run (``minireason train`` without ``--curve_every``) joins the table; its take-off is "not
+    measured", never "-" (which says the format or the sum never took off)."""
+    as_run = lambda result: {"metrics": result.metrics, "problems": result.problems}  # noqa: E731
+    base = as_run(greedy_evaluation((0, 0)))
+    runs = {0: {"eval": as_run(greedy_evaluation((1, 1))), "curve": [[0, 0.0, 0.0], [5, 1.0, 1.0]], "minutes": 1.0},
+            5: {"eval": as_run(greedy_evaluation((1, 0))), "curve": None, "minutes": 2.0}}
+    summary = pure_rl_summary(base, runs)
+    assert summary["per_seed"][0]["format_takeoff"] == 5 and summary["per_seed"][5]["format_takeoff"] is None
+    assert summary["accuracy_mean_std"][0] == pytest.approx(0.75)  # the reused run counts in every figure
+    table = pure_rl_markdown(summary, "header", "img.png")
+    assert "| 0 | 100.0% |" in table and "| 1.0 | 5 | 5 |" in table
+    assert "| 2.0 | not measured | not measured |" in table
+    plot_pure_rl_curves(summary, tmp_path / "curves.png")  # draws the one curve there is
+    assert (tmp_path / "curves.png").stat().st_size > 0
 
 
 def test_sft_grpo_seeds_judges_the_gain_over_sft_at_every_seed():

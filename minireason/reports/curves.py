@@ -35,7 +35,7 @@ def plot_pure_rl_curves(summary: dict, path: Path, title: str = "Pure RL") -> No
 
     figure = Figure(figsize=(7, 4))
     axes = figure.subplots()
-    seeds = list(summary["per_seed"].values())
+    seeds = [row for row in summary["per_seed"].values() if row["curve"]]  # runs reused without a curve: none to draw
     curves = [row["curve"] for row in seeds]
     for column, label, colour, key in ((1, "accuracy", "tab:blue", "accuracy_takeoff"),
                                        (2, "format rate", "tab:orange", "format_takeoff")):

@@ -125,13 +125,14 @@ def aha_signals(output_dir: Path, window: int = 5) -> dict:
 
 def pure_rl_summary(base: dict, runs: dict[int, dict], bar: PureRLBar = ONE_SHOT_BAR) -> dict:
     """The figures over seeds, judged against ``bar``. ``base``: the base model's saved evaluation (``load_run``);
-    ``runs[seed]`` holds the seed's own (``eval``), its held-out ``curve`` and its training ``minutes``."""
+    ``runs[seed]`` holds the seed's own (``eval``), its held-out ``curve`` (None: a run trained without one, as
+    a screening ``minireason train`` is, reused; its take-off is not measured) and its training ``minutes``."""
     per_seed = {}
     for seed, result in runs.items():
         metrics, curve = result["eval"]["metrics"], result["curve"]
         per_seed[seed] = {"accuracy": metrics["pass@1"], "ci95": metrics["ci95"]["pass@1"],
                           "format_rate": metrics["format_rate"], "minutes": result["minutes"], "aha": result.get("aha"),
-                          **seed_takeoff(curve)}
+                          **seed_takeoff(curve or []), "curve_measured": curve is not None}
     accuracy = [row["accuracy"] for row in per_seed.values()]
     formats = [row["format_rate"] for row in per_seed.values()]
     minutes = [row["minutes"] for row in per_seed.values()]
@@ -156,10 +157,11 @@ def pure_rl_summary(base: dict, runs: dict[int, dict], bar: PureRLBar = ONE_SHOT
 def pure_rl_markdown(summary: dict, header: str, image: str) -> str:
     """``pure_rl_summary`` as docs/claims.md's section: per seed, over seeds, against the base, the targets."""
     pct = lambda x: f"{x:.1%}"  # noqa: E731
-    step = lambda s: "-" if s is None else str(s)  # noqa: E731
+    step = lambda r, key: ("not measured" if not r.get("curve_measured", True)  # noqa: E731
+                           else "-" if r[key] is None else str(r[key]))
     ends = lambda pair, f: "-" if pair is None else f"{f(pair[0])} → {f(pair[1])}"  # noqa: E731
     rows = [[seed, pct(r["accuracy"]), f"{pct(r['ci95'][0])} - {pct(r['ci95'][1])}", pct(r["format_rate"]),
-             f"{r['minutes']:.1f}", step(r["format_takeoff"]), step(r["accuracy_takeoff"]),
+             f"{r['minutes']:.1f}", step(r, "format_takeoff"), step(r, "accuracy_takeoff"),
              ends((r["aha"] or {}).get("length"), lambda x: f"{x:.0f}"),
              ends((r["aha"] or {}).get("reflection"), lambda x: f"{x:.0%}")]
             for seed, r in summary["per_seed"].items()]
@@ -176,7 +178,8 @@ def pure_rl_markdown(summary: dict, header: str, image: str) -> str:
              f"{pct(base['format_rate'])}. Pure RL - base, paired over problems and seeds: {paired['mean']:+.1%} "
              f"(95% CI {paired['low']:+.1%} to {paired['high']:+.1%}). Worst seed: {pct(summary['worst'])}.", "",
              f"Take-off: the first curve point with format >= {FORMAT_TAKEOFF:.0%}, and with accuracy "
-             f"{ACCURACY_LIFT * 100:.0f} points above the base model's on the curve's problems ('-': never). "
+             f"{ACCURACY_LIFT * 100:.0f} points above the base model's on the curve's problems ('-': never; 'not "
+             "measured': a run trained without a curve, reused). "
              "Tokens a completion and the share of sampled completions with a reflection phrase ('wait', 'let me "
              "check': R1's \"aha\" signals), over the first and the last 5 training steps.", "",
              markdown_table(["target", "measured", "met"],
