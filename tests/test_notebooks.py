@@ -26,6 +26,8 @@ def test_one_notebook_per_method():
 def test_notebook_shape(path):
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
+    # nbformat 4.5 gives every cell an id; one without only warns today, and is to become an error.
+    assert all("id" in cell for cell in json.loads(path.read_text())["cells"]), "a cell without an id"
     title = notebook.cells[0]
     assert title.cell_type == "markdown" and title.source.startswith("# ")
     # Badges open this very file from the repository's main branch.
