@@ -22,10 +22,9 @@ import datetime
 import time
 from pathlib import Path
 
-from minireason.evaluation import first_samples
 from minireason.recipes import load_recipe, run, stage_flags
 from minireason.recipes.data import task_data
-from minireason.reports.evals import load_run
+from minireason.reports.evals import first_answers, load_run
 from minireason.reports.markdown import command_line, markdown_table, publish
 from minireason.reports.seeds import training_minutes
 from minireason.reports.training import training_compute
@@ -53,7 +52,7 @@ def arm_result(output_dir: str | Path, summary: dict) -> dict:
     evaluation = load_run(summary["eval"])
     return {"accuracy": evaluation["metrics"]["pass@1"], "format": evaluation["metrics"]["format_rate"],
             "tokens": training_compute(output_dir)["tokens"], "minutes": training_minutes(Path(output_dir)),
-            "correct": [sample["correct"] for sample in first_samples(evaluation["problems"])]}
+            "correct": first_answers(evaluation)}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -64,6 +64,16 @@ def load_run(path: str | Path) -> dict:
     return run
 
 
+def first_answers(run: dict, key: str = "correct") -> list:
+    """Per problem of a loaded run (``load_run``), its first sample's ``key``: a greedy run's answer right, or
+    (``well_formed``) well formed.
+
+    >>> first_answers({"problems": [{"id": 0, "samples": [{"correct": True}]}, {"id": 1, "samples": [{"correct": False}]}]})
+    [True, False]
+    """
+    return [sample[key] for sample in first_samples(run["problems"])]
+
+
 def load_runs(paths: list[str | Path]) -> list[dict]:
     """``load_run`` of each path."""
     return [load_run(path) for path in paths]
@@ -232,4 +242,4 @@ def check_run(path: str | Path) -> dict:
 def correctness(report: dict, stage: str, key: str = "correct") -> list[int]:
     """Per held-out problem, 1 if the stage answered it right (``key``: or wrote it well formed), from the
     evaluation the demo's report names."""
-    return [int(sample[key]) for sample in first_samples(load_run(report["evals"][stage])["problems"])]
+    return [int(answer) for answer in first_answers(load_run(report["evals"][stage]), key)]

@@ -9,9 +9,8 @@ import json
 from pathlib import Path
 
 from minireason.demo import BASE, STAGES, moving_average
-from minireason.evaluation import first_samples
 from minireason.reports.curves import ACCURACY_LIFT, FORMAT_TAKEOFF, seed_takeoff
-from minireason.reports.evals import correctness
+from minireason.reports.evals import correctness, first_answers
 from minireason.reports.markdown import markdown_table
 from minireason.reports.training import training_log
 from minireason.stats import mean_std, paired_bootstrap, seed_interval
@@ -145,12 +144,11 @@ def pure_rl_summary(base: dict, runs: dict[int, dict], bar: PureRLBar = ONE_SHOT
         [f"mean accuracy >= {bar.mean_accuracy:.0%}", f"{mean:.1%}", mean >= bar.mean_accuracy],
         [f"training <= {bar.minutes_cap:.0f} min a seed", f"worst {max(minutes):.1f} min", max(minutes) <= bar.minutes_cap],
     ]
-    correct = lambda run: [sample["correct"] for sample in first_samples(run["problems"])]  # noqa: E731
     return {"base": {"accuracy": base["metrics"]["pass@1"], "format_rate": base["metrics"]["format_rate"],
                      "n": base["metrics"]["problems"]},
             "per_seed": per_seed, "accuracy_mean_std": mean_std(accuracy), "format_mean_std": mean_std(formats),
             "accuracy_over_seeds": seed_interval(accuracy, (0.0, 1.0)), "worst": min(accuracy),
-            "paired": paired_bootstrap([correct(base)] * len(runs), [correct(runs[seed]["eval"]) for seed in runs]),
+            "paired": paired_bootstrap([first_answers(base)] * len(runs), [first_answers(runs[seed]["eval"]) for seed in runs]),
             "targets": targets}
 
 
@@ -197,7 +195,6 @@ GAIN_TARGET, SEEDS_OVER_GAIN = 0.15, 0.9
 def sft_grpo_summary(runs: dict[int, dict]) -> dict:
     """The R1 arm over seeds. ``runs[seed]`` holds the saved evaluations of both stages (``sft``, ``grpo``:
     ``load_run``) and each stage's training ``minutes``; the gain is GRPO's over its own SFT checkpoint."""
-    correct = lambda run: [sample["correct"] for sample in first_samples(run["problems"])]  # noqa: E731
     per_seed = {}
     for seed, result in runs.items():
         sft, grpo = result["sft"]["metrics"], result["grpo"]["metrics"]
@@ -210,8 +207,8 @@ def sft_grpo_summary(runs: dict[int, dict]) -> dict:
             "sft_mean_std": mean_std([row["sft"] for row in per_seed.values()]),
             "grpo_mean_std": mean_std([row["grpo"] for row in per_seed.values()]),
             "gain_over_seeds": seed_interval(gains, (-1.0, 1.0)), "worst_gain": min(gains),
-            "paired": paired_bootstrap([correct(runs[seed]["sft"]) for seed in runs],
-                                       [correct(runs[seed]["grpo"]) for seed in runs]),
+            "paired": paired_bootstrap([first_answers(runs[seed]["sft"]) for seed in runs],
+                                       [first_answers(runs[seed]["grpo"]) for seed in runs]),
             "targets": [[f"gain >= +{GAIN_TARGET * 100:.0f} points at >= {SEEDS_OVER_GAIN:.0%} of seeds",
                          f"{over} of {len(gains)}", over >= SEEDS_OVER_GAIN * len(gains)]]}
 
