@@ -131,7 +131,7 @@ def pure_rl_summary(base: dict, runs: dict[int, dict], bar: PureRLBar = ONE_SHOT
         metrics, curve = result["eval"]["metrics"], result["curve"]
         per_seed[seed] = {"accuracy": metrics["pass@1"], "ci95": metrics["ci95"]["pass@1"],
                           "format_rate": metrics["format_rate"], "minutes": result["minutes"], "aha": result.get("aha"),
-                          **seed_takeoff(curve or []), "curve_measured": curve is not None}
+                          **seed_takeoff(curve or [])}
     accuracy = [row["accuracy"] for row in per_seed.values()]
     formats = [row["format_rate"] for row in per_seed.values()]
     minutes = [row["minutes"] for row in per_seed.values()]
@@ -155,8 +155,8 @@ def pure_rl_summary(base: dict, runs: dict[int, dict], bar: PureRLBar = ONE_SHOT
 def pure_rl_markdown(summary: dict, header: str, image: str) -> str:
     """``pure_rl_summary`` as docs/claims.md's section: per seed, over seeds, against the base, the targets."""
     pct = lambda x: f"{x:.1%}"  # noqa: E731
-    step = lambda r, key: ("not measured" if not r.get("curve_measured", True)  # noqa: E731
-                           else "-" if r[key] is None else str(r[key]))
+    # A measured curve has its step-0 point at least; an empty one is a run reused without a curve.
+    step = lambda r, key: "not measured" if not r["curve"] else "-" if r[key] is None else str(r[key])  # noqa: E731
     ends = lambda pair, f: "-" if pair is None else f"{f(pair[0])} → {f(pair[1])}"  # noqa: E731
     rows = [[seed, pct(r["accuracy"]), f"{pct(r['ci95'][0])} - {pct(r['ci95'][1])}", pct(r["format_rate"]),
              f"{r['minutes']:.1f}", step(r, "format_takeoff"), step(r, "accuracy_takeoff"),
