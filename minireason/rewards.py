@@ -34,8 +34,25 @@ from minireason.tasks import task_from_row
 RewardFunction = Callable[..., list[float]]
 
 
-def format_reward(completions: list, prompts: list | None = None, **kwargs) -> list[float]:
-    """1.0 for a well-formed ``<think>…</think><answer>…</answer>`` completion, else 0.0.
+def _annealed(scores: list[float], anneal_steps: int, trainer_state) -> list[float]:
+    """``scores`` times 1 - step / ``anneal_steps``, 0 from that training step on: a format reward that shapes a
+    run's start and then leaves the verifier to pay alone. ``anneal_steps`` 0, or no ``trainer_state`` (outside
+    TRL's training loop, which passes it), keeps the full score.
+
+    >>> from types import SimpleNamespace
+    >>> _annealed([1.0, 0.5], 40, SimpleNamespace(global_step=10)), _annealed([1.0], 40, SimpleNamespace(global_step=50))
+    ([0.75, 0.375], [0.0])
+    """
+    if not anneal_steps or trainer_state is None:
+        return scores
+    share = max(0.0, 1.0 - trainer_state.global_step / anneal_steps)
+    return [share * score for score in scores]
+
+
+def format_reward(completions: list, prompts: list | None = None, anneal_steps: int = 0, trainer_state=None,
+                  **kwargs) -> list[float]:
+    """1.0 for a well-formed ``<think>…</think><answer>…</answer>`` completion, else 0.0; with ``anneal_steps``,
+    less along training and nothing from that step on (``_annealed``).
 
     >>> format_reward(["<think>2+2=4</think><answer>4</answer>", "4"])
     [1.0, 0.0]
@@ -43,15 +60,17 @@ def format_reward(completions: list, prompts: list | None = None, **kwargs) -> l
     [1.0]
     """
     prompts = prompts or [None] * len(completions)
-    return [
+    return _annealed([
         1.0 if is_well_formed(with_prefilled_think(completion_text(c), p)) else 0.0
         for c, p in zip(completions, prompts)
-    ]
+    ], anneal_steps, trainer_state)
 
 
-def format_partial_reward(completions: list, prompts: list | None = None, **kwargs) -> list[float]:
+def format_partial_reward(completions: list, prompts: list | None = None, anneal_steps: int = 0,
+                          trainer_state=None, **kwargs) -> list[float]:
     """A third of a point per format step right (``format_steps``): a gradient toward the format for a model
-    that never writes it whole, where the strict ``format`` reward gives every sample 0.
+    that never writes it whole, where the strict ``format`` reward gives every sample 0. ``anneal_steps`` as
+    ``format``'s.
 
     >>> format_partial_reward(["</think><answer>7</answer>", "7</think> so <answer>7</answer>", "7</think> so 7"],
     ...                       prompts=["…Assistant: <think>"] * 3)
@@ -59,7 +78,8 @@ def format_partial_reward(completions: list, prompts: list | None = None, **kwar
     """
     prompts = prompts or [None] * len(completions)
     steps = len(FORMAT_STEPS)
-    return [format_steps(with_prefilled_think(completion_text(c), p)) / steps for c, p in zip(completions, prompts)]
+    return _annealed([format_steps(with_prefilled_think(completion_text(c), p)) / steps
+                      for c, p in zip(completions, prompts)], anneal_steps, trainer_state)
 
 
 def _rows(n: int, kwargs: dict) -> list[dict]:
@@ -290,7 +310,8 @@ def get_reward(name: str, **settings) -> RewardFunction:
     else:
         raise ValueError(f"unknown reward {name!r}; available rewards: {', '.join(REWARDS)}, or module:function")
     parameters = inspect.signature(function).parameters
-    allowed = [p for p in parameters if p not in ("completions", "prompts", "completion_ids", "kwargs")]
+    passed_by_trl = ("completions", "prompts", "completion_ids", "trainer_state", "kwargs")
+    allowed = [p for p in parameters if p not in passed_by_trl]
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()) and name not in REWARDS:
         allowed = sorted(set(allowed) | set(settings))  # your own function: its **kwargs take any setting
     unknown = sorted(set(settings) - set(allowed))

@@ -26,6 +26,23 @@ def test_format_reward_knows_prefilled_think_prompts():
     assert REWARDS["format"]([completion], prompts=["Assistant:"]) == [0.0]
 
 
+@pytest.mark.parametrize("name", ["format", "format_partial"])
+def test_format_rewards_anneal_with_the_trainers_step(name):
+    """``anneal_steps`` scales the score down along training from the step TRL passes, and only when set."""
+    from types import SimpleNamespace
+
+    reward = get_reward(name, anneal_steps=60)
+    state = SimpleNamespace(global_step=0)
+    assert reward([GOOD], trainer_state=state) == [1.0]
+    state.global_step = 45
+    assert reward([GOOD, NO_THINK], trainer_state=state) == pytest.approx([0.25, REWARDS[name]([NO_THINK])[0] * 0.25])
+    state.global_step = 90
+    assert reward([GOOD], trainer_state=state) == [0.0]
+    assert REWARDS[name]([GOOD], trainer_state=state) == [1.0]  # not annealed unless asked
+    with pytest.raises(ValueError, match="no setting"):
+        get_reward(name, trainer_state=state)  # TRL's argument, not a setting
+
+
 def test_accuracy_reward_uses_each_rows_task_and_params():
     countdown = get_task("countdown", format_score=0.25)
     arithmetic = get_task("arithmetic", op="add")

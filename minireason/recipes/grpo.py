@@ -34,7 +34,8 @@ class GRPORecipe(RecipeArgs, GRPOConfig):
                           "reward_weights."})
     reward_settings: dict | str | None = dataclasses.field(default=None, metadata={
         "help": "Settings per reward, as a YAML mapping: '{overlong: {buffer_tokens: 64}, repetition: {ngram: 4}}'. "
-                "overlong's max_tokens follows max_completion_length unless set here."})
+                "overlong's max_tokens follows max_completion_length unless set here; '{format: {anneal_steps: 60}}' "
+                "pays the format less along training and nothing from step 60 on."})
     # GRPO needs spread within a group to learn: 8 completions a prompt is TinyZero's and
     # R1's small-scale setting; TRL's batch counts completions, so 8 = one prompt per step.
     num_generations: int = dataclasses.field(default=8, metadata={"help": "Completions per prompt (the group)."})
