@@ -20,9 +20,10 @@ from transformers import TrainerCallback
 if TYPE_CHECKING:  # annotations only: nothing heavy is imported to name a type
     from transformers import Trainer, TrainerControl, TrainerState, TrainingArguments
 
-# What the line shows, from a log's keys: GRPO's rewards, or SFT's loss and token accuracy.
+# What the line shows, from a log's keys: GRPO's rewards, or SFT's loss and token accuracy. An annealed format
+# reward's mean is its pay; its unannealed mean, later in this dict, wins: the share of completions well formed.
 FIGURES = {"reward": "reward", "rewards/accuracy_reward/mean": "accuracy", "rewards/format_reward/mean": "format",
-           "loss": "loss", "mean_token_accuracy": "token accuracy"}
+           "rewards/format_reward/unannealed": "format", "loss": "loss", "mean_token_accuracy": "token accuracy"}
 SAMPLE_PRINTS = 3  # times a stage shows what its model writes: a third of the way, two thirds, at the end
 
 

@@ -34,10 +34,12 @@ from minireason.tasks import task_from_row
 RewardFunction = Callable[..., list[float]]
 
 
-def _annealed(scores: list[float], anneal_steps: int, trainer_state) -> list[float]:
+def _annealed(scores: list[float], anneal_steps: int, trainer_state, log_metric=None, name: str = "") -> list[float]:
     """``scores`` times 1 - step / ``anneal_steps``, 0 from that training step on: a format reward that shapes a
     run's start and then leaves the verifier to pay alone. ``anneal_steps`` 0, or no ``trainer_state`` (outside
-    TRL's training loop, which passes it), keeps the full score.
+    TRL's training loop, which passes it), keeps the full score. While it anneals, the unannealed mean is logged
+    as ``rewards/<name>/unannealed`` through TRL's ``log_metric``, so the progress line and W&B still show how
+    many completions are well formed, not only what they were paid.
 
     >>> from types import SimpleNamespace
     >>> _annealed([1.0, 0.5], 40, SimpleNamespace(global_step=10)), _annealed([1.0], 40, SimpleNamespace(global_step=50))
@@ -45,12 +47,14 @@ def _annealed(scores: list[float], anneal_steps: int, trainer_state) -> list[flo
     """
     if not anneal_steps or trainer_state is None:
         return scores
+    if log_metric is not None and scores:
+        log_metric(f"rewards/{name}/unannealed", sum(scores) / len(scores))
     share = max(0.0, 1.0 - trainer_state.global_step / anneal_steps)
     return [share * score for score in scores]
 
 
 def format_reward(completions: list, prompts: list | None = None, anneal_steps: int = 0, trainer_state=None,
-                  **kwargs) -> list[float]:
+                  log_metric=None, **kwargs) -> list[float]:
     """1.0 for a well-formed ``<think>…</think><answer>…</answer>`` completion, else 0.0; with ``anneal_steps``,
     less along training and nothing from that step on (``_annealed``).
 
@@ -63,11 +67,11 @@ def format_reward(completions: list, prompts: list | None = None, anneal_steps: 
     return _annealed([
         1.0 if is_well_formed(with_prefilled_think(completion_text(c), p)) else 0.0
         for c, p in zip(completions, prompts)
-    ], anneal_steps, trainer_state)
+    ], anneal_steps, trainer_state, log_metric, "format_reward")
 
 
 def format_partial_reward(completions: list, prompts: list | None = None, anneal_steps: int = 0,
-                          trainer_state=None, **kwargs) -> list[float]:
+                          trainer_state=None, log_metric=None, **kwargs) -> list[float]:
     """A third of a point per format step right (``format_steps``): a gradient toward the format for a model
     that never writes it whole, where the strict ``format`` reward gives every sample 0. ``anneal_steps`` as
     ``format``'s.
@@ -79,7 +83,8 @@ def format_partial_reward(completions: list, prompts: list | None = None, anneal
     prompts = prompts or [None] * len(completions)
     steps = len(FORMAT_STEPS)
     return _annealed([format_steps(with_prefilled_think(completion_text(c), p)) / steps
-                      for c, p in zip(completions, prompts)], anneal_steps, trainer_state)
+                      for c, p in zip(completions, prompts)], anneal_steps, trainer_state, log_metric,
+                     "format_partial_reward")
 
 
 def _rows(n: int, kwargs: dict) -> list[dict]:
@@ -310,7 +315,7 @@ def get_reward(name: str, **settings) -> RewardFunction:
     else:
         raise ValueError(f"unknown reward {name!r}; available rewards: {', '.join(REWARDS)}, or module:function")
     parameters = inspect.signature(function).parameters
-    passed_by_trl = ("completions", "prompts", "completion_ids", "trainer_state", "kwargs")
+    passed_by_trl = ("completions", "prompts", "completion_ids", "trainer_state", "log_metric", "log_extra", "kwargs")
     allowed = [p for p in parameters if p not in passed_by_trl]
     if any(p.kind is p.VAR_KEYWORD for p in parameters.values()) and name not in REWARDS:
         allowed = sorted(set(allowed) | set(settings))  # your own function: its **kwargs take any setting

@@ -39,8 +39,26 @@ def test_format_rewards_anneal_with_the_trainers_step(name):
     state.global_step = 90
     assert reward([GOOD], trainer_state=state) == [0.0]
     assert REWARDS[name]([GOOD], trainer_state=state) == [1.0]  # not annealed unless asked
+    logged = {}
+    state.global_step = 30
+    assert reward([GOOD, GOOD], trainer_state=state, log_metric=logged.__setitem__) == [0.5, 0.5]
+    assert logged == {f"rewards/{REWARDS[name].__name__}/unannealed": 1.0}  # the rate written, beside the pay
     with pytest.raises(ValueError, match="no setting"):
         get_reward(name, trainer_state=state)  # TRL's argument, not a setting
+
+
+def test_progress_line_shows_the_written_format_rate_while_the_format_reward_anneals():
+    import io
+    from types import SimpleNamespace
+
+    from minireason.console import StageConsole
+
+    console = StageConsole(None, "zero", samples=0, stream=io.StringIO())
+    console.on_train_begin(None, SimpleNamespace(global_step=0), None)
+    state = SimpleNamespace(is_world_process_zero=True, global_step=70, max_steps=90)
+    console.on_log(None, state, None, logs={"reward": 1.0, "rewards/format_reward/mean": 0.0,
+                                            "rewards/format_reward/unannealed": 0.97})
+    assert console.figures["format"] == 0.97  # not the 0.0 it was paid at step 70 of a 60-step anneal
 
 
 def test_accuracy_reward_uses_each_rows_task_and_params():
@@ -103,11 +121,13 @@ def test_rewards_run_inside_trl_grpo_trainer(tiny_model_path, tmp_path):
         use_cpu=True, save_strategy="no",
     )
     trainer = GRPOTrainer(model=tiny_model_path, args=config, train_dataset=Dataset.from_list(rows),
-                          reward_funcs=[REWARDS["accuracy"], REWARDS["format"], get_reward("overlong", max_tokens=8,
-                                                                                          buffer_tokens=4)])
+                          reward_funcs=[REWARDS["accuracy"], get_reward("format", anneal_steps=4),
+                                        get_reward("overlong", max_tokens=8, buffer_tokens=4)])
     trainer.train()
     logged = trainer.state.log_history[0]
     assert {"rewards/accuracy_reward/mean", "rewards/format_reward/mean", "rewards/overlong_reward/mean"} <= logged.keys()
+    # TRL passes its step and log_metric: at step 0 the annealed format pays in full, and its written rate is logged.
+    assert logged["rewards/format_reward/unannealed"] == logged["rewards/format_reward/mean"] == 0.0
     # A random model never writes an answer tag, and 12 tokens overrun the 8-token budget.
     assert logged["rewards/accuracy_reward/mean"] == 0.0
     assert logged["rewards/overlong_reward/mean"] == -1.0
