@@ -23,7 +23,7 @@ class DemoArgs:
     zero: bool = dataclasses.field(default=False, metadata={
         "help": "Also run R1-Zero from the instruction alone (smollm2-135m/grpo-arithmetic-zero/cpu): pure RL that "
                 "must find the format by itself, with a held-out curve of where the format and the accuracy take "
-                "off. Adds 7-10 minutes on 2 cores: 90 steps (6.7-9.3 min over 10 seeds) and 6 held-out points."})
+                "off. Adds about 5 minutes on 2 cores: 90 steps (3.5-5.0 min over 10 seeds) and 6 held-out points."})
     verbose: bool = dataclasses.field(default=False, metadata={
         "help": "Print TRL's, transformers' and W&B's own output instead of one progress line a stage."})
 
