@@ -18,6 +18,7 @@ import inspect
 import re
 import unicodedata
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from minireason.answer_format import (
     FORMAT_STEPS,
@@ -31,10 +32,14 @@ from minireason.answer_format import (
 )
 from minireason.tasks import task_from_row
 
+if TYPE_CHECKING:  # annotations only: transformers is not imported to name a type
+    from transformers import TrainerState
+
 RewardFunction = Callable[..., list[float]]
 
 
-def _annealed(scores: list[float], anneal_steps: int, trainer_state, log_metric=None, name: str = "") -> list[float]:
+def _annealed(scores: list[float], anneal_steps: int, trainer_state: TrainerState | None,
+              log_metric: Callable | None = None, name: str = "") -> list[float]:
     """``scores`` times 1 - step / ``anneal_steps``, 0 from that training step on: a format reward that shapes a
     run's start and then leaves the verifier to pay alone. ``anneal_steps`` 0, or no ``trainer_state`` (outside
     TRL's training loop, which passes it), keeps the full score. While it anneals, the unannealed mean is logged
@@ -53,8 +58,8 @@ def _annealed(scores: list[float], anneal_steps: int, trainer_state, log_metric=
     return [share * score for score in scores]
 
 
-def format_reward(completions: list, prompts: list | None = None, anneal_steps: int = 0, trainer_state=None,
-                  log_metric=None, **kwargs) -> list[float]:
+def format_reward(completions: list, prompts: list | None = None, anneal_steps: int = 0,
+                  trainer_state: TrainerState | None = None, log_metric: Callable | None = None, **kwargs) -> list[float]:
     """1.0 for a well-formed ``<think>…</think><answer>…</answer>`` completion, else 0.0; with ``anneal_steps``,
     less along training and nothing from that step on (``_annealed``).
 
@@ -71,7 +76,8 @@ def format_reward(completions: list, prompts: list | None = None, anneal_steps: 
 
 
 def format_partial_reward(completions: list, prompts: list | None = None, anneal_steps: int = 0,
-                          trainer_state=None, log_metric=None, **kwargs) -> list[float]:
+                          trainer_state: TrainerState | None = None, log_metric: Callable | None = None,
+                          **kwargs) -> list[float]:
     """A third of a point per format step right (``format_steps``): a gradient toward the format for a model
     that never writes it whole, where the strict ``format`` reward gives every sample 0. ``anneal_steps`` as
     ``format``'s.
